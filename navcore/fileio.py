@@ -1,0 +1,117 @@
+"""Atomic writes and versioned JSON files.
+
+Every file navtms writes carries `format_version` and is written atomically: to a temporary
+file in the same folder, flushed and fsynced, then renamed over the target, so a reader sees
+either the old file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from navcore.errors import InputFileError
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` atomically; the parent folder must exist. Returns the path."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputFileError(path, "its folder does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write UTF-8 `text` to `path` atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Turn numpy arrays/scalars, Paths and tuples into plain JSON types (NaN -> None)."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return None if math.isnan(v) or math.isinf(v) else v
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(path: str | Path, obj: dict, format_version: int = 1) -> Path:
+    """Write a dict as indented JSON with `format_version` first, atomically."""
+    body = {"format_version": format_version}
+    body.update({k: v for k, v in obj.items() if k != "format_version"})
+    text = json.dumps(to_jsonable(body), indent=2, allow_nan=False) + "\n"
+    return atomic_write_text(path, text)
+
+
+def read_json(path: str | Path, what: str = "file",
+              supported_versions: Iterable[int] | None = (1,)) -> dict:
+    """Read a JSON object written by navtms, checking that it exists, parses and has a
+    supported `format_version`. Raises InputFileError with one clear sentence otherwise.
+    `what` names the kind of file in messages ("camera file", "plan", ...)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, f"the {what} does not exist")
+    if path.is_dir():
+        raise InputFileError(path, f"the {what} is a folder, not a file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputFileError(path, f"the {what} cannot be read as UTF-8 text ({e.__class__.__name__})") from e
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputFileError(path, f"the {what} is not valid JSON (line {e.lineno}: {e.msg})") from e
+    if not isinstance(obj, dict):
+        raise InputFileError(path, f"the {what} must hold a JSON object")
+    if supported_versions is not None:
+        ver = obj.get("format_version")
+        allowed = list(supported_versions)
+        if ver is None:
+            raise InputFileError(path, f"the {what} has no format_version")
+        if isinstance(ver, bool) or ver not in allowed:
+            raise InputFileError(path, f"the {what} has format_version {ver!r}; this navtms reads {allowed}")
+    return obj
+
+
+def require_matrix(path: str | Path, obj: dict, key: str, shape: tuple[int, ...], what: str = "file") -> np.ndarray:
+    """Fetch `obj[key]` as a finite float64 array of `shape`, or raise InputFileError."""
+    if key not in obj:
+        raise InputFileError(path, f"the {what} has no '{key}'")
+    try:
+        arr = np.asarray(obj[key], dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputFileError(path, f"'{key}' in the {what} is not a numeric array") from e
+    if arr.shape != shape:
+        raise InputFileError(path, f"'{key}' in the {what} has shape {arr.shape}, expected {shape}")
+    if not np.all(np.isfinite(arr)):
+        raise InputFileError(path, f"'{key}' in the {what} holds NaN or infinite values")
+    return arr

@@ -1,0 +1,105 @@
+"""MRI loading: NIfTI-1/2 and MGZ via nibabel.
+
+The world frame is `mri`: scanner RAS+ in mm, exactly what the image affine maps voxel
+indices (i, j, k) to. Oblique affines are kept as they are; nothing is flipped or reoriented.
+"""
+from __future__ import annotations
+
+import gzip
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from navcore.errors import InputFileError
+
+MIN_VOXEL_MM = 0.05
+MAX_VOXEL_MM = 20.0
+
+
+@dataclass(frozen=True)
+class MRIVolume:
+    """A 3D scalar volume.
+
+    data: (I, J, K) float32 array indexed by voxel (i, j, k).
+    T_mri_from_voxel: 4x4 affine mapping voxel indices to scanner RAS+ mm.
+    path: the file it came from.
+    """
+
+    data: np.ndarray
+    T_mri_from_voxel: np.ndarray
+    path: Path
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.data.shape)  # type: ignore[return-value]
+
+    @property
+    def voxel_size_mm(self) -> np.ndarray:
+        """Length in mm of one voxel step along i, j, k (3,)."""
+        return np.linalg.norm(self.T_mri_from_voxel[:3, :3], axis=0)
+
+    @property
+    def T_voxel_from_mri(self) -> np.ndarray:
+        return np.linalg.inv(self.T_mri_from_voxel)
+
+    def voxel_to_mri(self, ijk: np.ndarray) -> np.ndarray:
+        """Voxel indices (N, 3) (fractional allowed) to mri mm (N, 3)."""
+        return voxel_to_mri(self.T_mri_from_voxel, ijk)
+
+    def mri_to_voxel(self, xyz: np.ndarray) -> np.ndarray:
+        """mri mm (N, 3) to fractional voxel indices (N, 3)."""
+        return mri_to_voxel(self.T_mri_from_voxel, xyz)
+
+
+def voxel_to_mri(T_mri_from_voxel: np.ndarray, ijk: np.ndarray) -> np.ndarray:
+    """Voxel indices (N, 3) or (3,) to scanner RAS+ mm."""
+    A = np.asarray(T_mri_from_voxel, dtype=np.float64)
+    return np.asarray(ijk, dtype=np.float64) @ A[:3, :3].T + A[:3, 3]
+
+
+def mri_to_voxel(T_mri_from_voxel: np.ndarray, xyz: np.ndarray) -> np.ndarray:
+    """Scanner RAS+ mm (N, 3) or (3,) to fractional voxel indices."""
+    A = np.linalg.inv(np.asarray(T_mri_from_voxel, dtype=np.float64))
+    return np.asarray(xyz, dtype=np.float64) @ A[:3, :3].T + A[:3, 3]
+
+
+def load_mri(path: str | Path) -> MRIVolume:
+    """Load a 3D MRI (.nii, .nii.gz, .mgz, .mgh). Raises InputFileError with one clear sentence
+    for a missing, truncated, non-3D, NaN-affine or absurd-voxel-size file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, "the MRI file does not exist")
+    if path.is_dir():
+        raise InputFileError(path, "the MRI path is a folder; give a .nii, .nii.gz or .mgz file")
+    try:
+        img = nib.load(str(path))
+    except nib.filebasedimages.ImageFileError as e:
+        raise InputFileError(path, "is not an MRI format navtms reads (NIfTI-1/2 or MGZ)") from e
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as e:
+        raise InputFileError(path, f"the MRI file cannot be read ({e.__class__.__name__}: it may be truncated or corrupt)") from e
+    shape = img.shape
+    if len(shape) == 4 and shape[3] == 1:
+        shape = shape[:3]
+    if len(shape) != 3:
+        raise InputFileError(path, f"the MRI has {len(img.shape)} dimensions {tuple(img.shape)}; a 3D volume is needed")
+    if min(shape) < 2:
+        raise InputFileError(path, f"the MRI has a flat shape {tuple(shape)}; a 3D volume is needed")
+    affine = np.asarray(img.affine, dtype=np.float64)
+    if not np.all(np.isfinite(affine)):
+        raise InputFileError(path, "the MRI affine holds NaN or infinite values")
+    if abs(np.linalg.det(affine[:3, :3])) < 1e-9:
+        raise InputFileError(path, "the MRI affine is singular")
+    vox = np.linalg.norm(affine[:3, :3], axis=0)
+    if np.any(vox < MIN_VOXEL_MM) or np.any(vox > MAX_VOXEL_MM):
+        raise InputFileError(path, f"the MRI voxel size {np.round(vox, 4).tolist()} mm is outside {MIN_VOXEL_MM}-{MAX_VOXEL_MM} mm")
+    try:
+        data = np.asarray(img.dataobj, dtype=np.float32).reshape(shape)
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as e:
+        raise InputFileError(path, f"the MRI voxel data cannot be read ({e.__class__.__name__}: the file may be truncated)") from e
+    if not np.any(np.isfinite(data)):
+        raise InputFileError(path, "the MRI holds no finite voxel values")
+    data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    return MRIVolume(data=data, T_mri_from_voxel=affine, path=path)

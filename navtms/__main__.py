@@ -1,0 +1,3 @@
+from navtms.cli import main
+
+raise SystemExit(main())

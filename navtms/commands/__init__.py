@@ -1,0 +1,1 @@
+"""One module per `navtms` subcommand; see navtms/cli.py for the contract."""

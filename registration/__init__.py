@@ -1,0 +1,1 @@
+"""Registration: paired-point and surface (ICP) fits, FRE/TRE, pivot and coil calibration. No GUI."""
