@@ -5,6 +5,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Shared, noisy 2-core machines: no per-example deadlines (time is never asserted), and in CI
+# the examples are derandomized so a run is reproducible.
+settings.register_profile(
+    "navtms", deadline=None, derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("navtms")
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
