@@ -2,7 +2,8 @@
 
 File layout: line 1 "# navtms <kind> log, format_version 1", line 2 the header, then one row
 per record. Each row is flushed as it is written (optionally fsynced), so a killed process
-loses at most the row it was writing; the reader drops a last line without its newline.
+loses at most the row it was writing; the reader drops a last line without its newline, and a
+writer resuming the file cuts that half row before appending.
 Floats are written with repr() (bit-exact round trip); NaN and None are written empty; times
 are exact seconds from integer monotonic nanoseconds (tracking.poselog.format_time_ns).
 """
@@ -49,13 +50,10 @@ class CsvLog:
         exists = self.path.exists() and self.path.stat().st_size > 0
         if exists:
             _check_header(self.path, kind, self.columns)
-        self._f = open(self.path, "a", encoding="utf-8", newline="")
         if exists:
-            with open(self.path, "rb") as r:
-                r.seek(-1, os.SEEK_END)
-                if r.read(1) != b"\n":
-                    self._f.write("\n")   # finish a row a killed writer left half-written
-        else:
+            _drop_partial_row(self.path)
+        self._f = open(self.path, "a", encoding="utf-8", newline="")
+        if not exists:
             self._f.write(f"# navtms {kind} log, format_version {FORMAT_VERSION}\n" + ",".join(self.columns) + "\n")
         self._sync()
 
@@ -79,6 +77,16 @@ class CsvLog:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _drop_partial_row(path: Path) -> None:
+    """Cut a last line without its newline (half a row from a killed writer; readers never
+    trust it) so appended rows start clean."""
+    with open(path, "rb+") as f:
+        data = f.read()
+        if data.endswith(b"\n"):
+            return
+        f.truncate(data.rfind(b"\n") + 1)
 
 
 def _check_header(path: Path, kind: str, columns: Sequence[str] | None) -> list[str]:
