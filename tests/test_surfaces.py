@@ -1,0 +1,117 @@
+"""targets.surfaces: scalp surface of the sample head, and exact geometry on a synthetic ball."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from navcore.errors import GeometryError
+from navcore.mri import MRIVolume, load_mri
+from navcore.transforms import make_transform
+from scipy.spatial.transform import Rotation
+from targets.surfaces import Surface, head_mask, otsu_threshold, scalp_surface, working_volume
+
+
+@pytest.fixture(scope="session")
+def sample_mri(data_dir):
+    return load_mri(data_dir / "sample_head" / "head_t1.nii.gz")
+
+
+@pytest.fixture(scope="session")
+def scalp(sample_mri) -> Surface:
+    return scalp_surface(sample_mri)
+
+
+def test_scalp_is_a_closed_mesh_of_the_requested_size(scalp):
+    assert scalp.vertices.dtype == np.float64 and scalp.faces.dtype == np.int64
+    assert scalp.vertices.shape[1] == 3 and scalp.faces.shape[1] == 3
+    assert 80_000 <= scalp.n_triangles <= 100_000
+    # watertight-ish: (almost) every edge shared by two triangles
+    assert scalp.boundary_edge_count() <= 0.001 * 3 * scalp.n_triangles
+    np.testing.assert_allclose(np.linalg.norm(scalp.normals, axis=1), 1.0, atol=1e-6)
+
+
+def test_scalp_has_a_nose_in_front_of_the_ears(scalp):
+    v = scalp.vertices
+    # restrict to the head above the neck (the sample has a long neck down to the volume edge)
+    top = v[:, 2].max()
+    head = v[v[:, 2] > top - 150]
+    mid_x = 0.5 * (head[:, 0].min() + head[:, 0].max())
+    width = head[:, 0].max() - head[:, 0].min()
+    tip = head[np.argmax(head[:, 1])]
+    assert abs(tip[0] - mid_x) < 0.08 * width, "the most anterior point should be on the midline (nose tip)"
+    left_ear = head[np.argmin(head[:, 0])]
+    right_ear = head[np.argmax(head[:, 0])]
+    assert tip[1] - left_ear[1] > 70 and tip[1] - right_ear[1] > 70
+    # no shell in front of the face: every vertex within 1 mm of the tip's y is near the tip
+    front = head[head[:, 1] > tip[1] - 1.0]
+    assert np.all(np.linalg.norm(front - tip, axis=1) < 15)
+
+
+def test_normals_point_outward(scalp):
+    v, n = scalp.vertices, scalp.normals
+    out = np.sum((v - v.mean(0)) * n, axis=1)
+    assert np.mean(out > 0) > 0.9
+    # face normals agree with vertex normals (winding is counter-clockwise from outside)
+    f = scalp.faces
+    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    agree = np.sum(fn * (n[f[:, 0]] + n[f[:, 1]] + n[f[:, 2]]), axis=1) > 0
+    assert np.mean(agree) > 0.98
+
+
+def test_head_mask_fills_air_cavities(sample_mri):
+    mask = head_mask(sample_mri)
+    from scipy import ndimage
+
+    assert np.array_equal(mask, ndimage.binary_fill_holes(mask))
+    _, n = ndimage.label(mask)
+    assert n == 1
+
+
+def _ball_volume(R, t, voxel_mm, radius_mm, flip=False):
+    """A bright ball of radius_mm centred in a small volume with an oblique affine."""
+    n = int(2 * radius_mm / voxel_mm) + 12
+    A = make_transform(R @ np.diag([voxel_mm] * 3) @ (np.diag([-1, 1, 1]) if flip else np.eye(3)), t)
+    centre_vox = np.array([n / 2 - 0.3, n / 2 + 0.2, n / 2])
+    ijk = np.stack(np.meshgrid(*[np.arange(n)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    r = np.linalg.norm((ijk - centre_vox) * voxel_mm, axis=1)
+    data = (100.0 * np.clip(radius_mm - r + 0.5, 0, 1)).reshape(n, n, n).astype(np.float32)
+    centre_mri = A[:3, :3] @ centre_vox + A[:3, 3]
+    return MRIVolume(data=data, T_mri_from_voxel=A, path="ball.nii"), centre_mri
+
+
+@settings(max_examples=8)
+@given(seed=st.integers(0, 2**32 - 1), flip=st.booleans())
+def test_oblique_affine_is_used_exactly(seed, flip):
+    rng = np.random.default_rng(seed)
+    R = Rotation.random(random_state=rng).as_matrix()
+    t = rng.uniform(-100, 100, 3)
+    mri, centre = _ball_volume(R, t, 2.0, 20.0, flip)
+    s = scalp_surface(mri, target_triangles=3000)
+    r = np.linalg.norm(s.vertices - centre, axis=1)
+    assert abs(np.median(r) - 20.0) < 1.0 and r.max() - r.min() < 3.0
+    radial = (s.vertices - centre) / r[:, None]
+    assert np.mean(np.sum(radial * s.normals, axis=1) > 0.9) > 0.95
+    assert s.boundary_edge_count() == 0
+
+
+def test_working_volume_keeps_the_world_geometry():
+    R = Rotation.from_euler("xyz", [10, -20, 5], degrees=True).as_matrix()
+    mri, centre = _ball_volume(R, np.array([5.0, -3.0, 12.0]), 0.7, 12.0)
+    w = working_volume(mri)
+    assert np.all(w.voxel_size_mm > 1.3) and w.data.shape[0] < mri.data.shape[0]
+    # the same world point has the same intensity in both (up to interpolation)
+    ijk_w = np.round(w.mri_to_voxel(centre)).astype(int)
+    assert w.data[tuple(ijk_w)] == pytest.approx(100.0)
+    corner_mri = w.voxel_to_mri(np.array(w.data.shape) - 1)
+    np.testing.assert_allclose(mri.mri_to_voxel(corner_mri), np.array(mri.data.shape) - 1, atol=1e-9)
+
+
+def test_otsu_and_empty_volume():
+    rng = np.random.default_rng(0)
+    v = np.concatenate([rng.normal(10, 2, 5000), rng.normal(100, 5, 5000)])
+    assert 20 < otsu_threshold(v) < 90
+    empty = MRIVolume(data=np.zeros((10, 10, 10), np.float32), T_mri_from_voxel=np.eye(4), path="e.nii")
+    with pytest.raises(GeometryError):
+        scalp_surface(empty)
