@@ -1,0 +1,100 @@
+"""The coil mesh, in the coil frame (mm): origin at the coil centre on its face, +z into the
+head, +y along the handle, windings side by side along x.
+
+`figure8_coil()` builds a figure-8 coil from VTK sources: two flat annular windings (the
+coil body lies at z <= 0, i.e. outside the head, with its face on z = 0), a casing bridge at
+the centre and a handle along +y. `load_coil_mesh(path)` reads an STL/PLY already written in
+the coil frame in mm.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import vtk
+
+from navcore.errors import InputFileError
+
+
+def _annulus(cx: float, r_in: float, r_out: float, thickness: float) -> vtk.vtkAlgorithm:
+    disk = vtk.vtkDiskSource()
+    disk.SetInnerRadius(r_in)
+    disk.SetOuterRadius(r_out)
+    disk.SetCircumferentialResolution(64)
+    disk.SetRadialResolution(2)
+    disk.SetCenter(cx, 0.0, 0.0)
+    disk.Update()
+    ext = vtk.vtkLinearExtrusionFilter()
+    ext.SetInputData(disk.GetOutput())
+    ext.SetExtrusionTypeToVectorExtrusion()
+    ext.SetVector(0.0, 0.0, -thickness)   # body outside the head (z < 0)
+    ext.CappingOn()
+    return ext
+
+
+def _box(x0, x1, y0, y1, z0, z1) -> vtk.vtkAlgorithm:
+    cube = vtk.vtkCubeSource()
+    cube.SetBounds(x0, x1, y0, y1, z0, z1)
+    return cube
+
+
+def figure8_coil(wing_outer_radius_mm: float = 37.0, wing_inner_radius_mm: float = 12.0,
+                 thickness_mm: float = 12.0, handle_length_mm: float = 170.0,
+                 handle_radius_mm: float = 14.0) -> vtk.vtkPolyData:
+    """A figure-8 coil, triangles with normals, coil frame mm (see the module docstring)."""
+    R = wing_outer_radius_mm
+    # keep every source referenced until Update(): VTK connections do not own their producers
+    parts = [_annulus(cx, wing_inner_radius_mm, R, thickness_mm) for cx in (-R, R)]
+    # casing bridge over the junction where the two windings meet (the coil centre)
+    parts.append(_box(-0.5 * R, 0.5 * R, -0.35 * R, 0.35 * R, -thickness_mm, -0.2 * thickness_mm))
+    append = vtk.vtkAppendPolyData()
+    for part in parts:
+        part.Update()
+        append.AddInputData(part.GetOutput())
+    # handle: vtkCylinderSource is centred on the origin along +y
+    cyl = vtk.vtkCylinderSource()
+    cyl.SetRadius(handle_radius_mm)
+    cyl.SetHeight(handle_length_mm)
+    cyl.SetResolution(32)
+    cyl.SetCenter(0.0, 0.3 * R + 0.5 * handle_length_mm, -0.5 * thickness_mm - handle_radius_mm * 0.6)
+    cyl.Update()
+    append.AddInputData(cyl.GetOutput())
+    tri = vtk.vtkTriangleFilter()
+    tri.SetInputConnection(append.GetOutputPort())
+    normals = vtk.vtkPolyDataNormals()
+    normals.SetInputConnection(tri.GetOutputPort())
+    normals.SetFeatureAngle(40.0)
+    normals.Update()
+    out = vtk.vtkPolyData()
+    out.DeepCopy(normals.GetOutput())
+    return out
+
+
+def load_coil_mesh(path: str | Path) -> vtk.vtkPolyData:
+    """Read an STL or PLY coil mesh (coil frame, mm). Raises InputFileError when the file is
+    missing, has another extension, or holds no triangles."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "the coil mesh file does not exist")
+    ext = path.suffix.lower()
+    if ext == ".stl":
+        reader = vtk.vtkSTLReader()
+    elif ext == ".ply":
+        reader = vtk.vtkPLYReader()
+    else:
+        raise InputFileError(path, "the coil mesh must be an .stl or .ply file")
+    reader.SetFileName(str(path))
+    reader.Update()
+    pd = reader.GetOutput()
+    if pd is None or pd.GetNumberOfPolys() == 0:
+        raise InputFileError(path, "the coil mesh holds no triangles (empty or unreadable file)")
+    normals = vtk.vtkPolyDataNormals()
+    normals.SetInputData(pd)
+    normals.Update()
+    out = vtk.vtkPolyData()
+    out.DeepCopy(normals.GetOutput())
+    return out
+
+
+def coil_polydata(path: str | Path | None = None) -> vtk.vtkPolyData:
+    """The coil mesh from `path` when given, else the generated figure-8."""
+    return load_coil_mesh(path) if path else figure8_coil()

@@ -1,0 +1,289 @@
+"""The 3D navigation scene: head, targets, planned (ghost) and live coil, numbers on screen.
+
+NavigationScene(spec) builds every actor ONCE; update(state) only sets matrices (via
+actor.SetUserMatrix on a vtkMatrix4x4 owned by the scene), visibility, colours and texts.
+All geometry is in the `mri` frame (scanner RAS+, mm); coil meshes live in the `coil` frame
+and are placed with T_mri_from_coil.
+
+Safety: the live coil is drawn only when the state says the pose is current (coil and head
+seen, not stale). A stale pose is drawn as a grey wireframe under a STALE banner; a coil not
+seen is not drawn at all and a COIL NOT VISIBLE banner shows. FRE and predicted TRE are
+always on screen.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+import vtk
+
+from viewer.coil_model import coil_polydata
+from viewer.convert import polydata_from_surface, set_vtk_matrix, vtk_matrix
+from viewer.state import SceneSpec, TargetSpec, ViewState
+
+# Colours (RGB 0-1). Only the live coil is blue, so tests and eyes can find it.
+BACKGROUND = (0.07, 0.07, 0.08)
+COIL_RGB = (0.15, 0.45, 1.0)
+GHOST_RGB = (1.0, 0.85, 0.25)
+STALE_RGB = (0.6, 0.6, 0.6)
+SCALP_RGB = (0.93, 0.78, 0.66)
+BRAIN_RGB = (0.85, 0.6, 0.6)
+TARGET_RGB = (1.0, 0.2, 0.75)
+OTHER_TARGET_RGB = (0.55, 0.45, 0.55)
+ENTRY_RGB = (1.0, 1.0, 1.0)
+AXIS_RGB = (0.65, 0.95, 1.0)
+GREEN = (0.2, 0.95, 0.35)
+AMBER = (1.0, 0.72, 0.0)
+RED = (1.0, 0.25, 0.2)
+GREY = (0.6, 0.6, 0.6)
+WHITE = (0.95, 0.95, 0.95)
+
+AXIS_LENGTH_MM = 90.0
+
+
+def grade(value: float, band: tuple[float, float]) -> str:
+    """'on' when |value| <= band[0], 'near' when <= band[1], 'off' beyond, 'unknown' for NaN."""
+    if value is None or not math.isfinite(value):
+        return "unknown"
+    v = abs(value)
+    return "on" if v <= band[0] else ("near" if v <= band[1] else "off")
+
+
+GRADE_RGB = {"on": GREEN, "near": AMBER, "off": RED, "unknown": GREY}
+
+
+def _fmt(value: float, unit: str, digits: int = 1) -> str:
+    sep = "" if unit == "\u00b0" else " "
+    return "--" if value is None or not math.isfinite(value) else f"{value:.{digits}f}{sep}{unit}"
+
+
+def banner_text(state: ViewState) -> str:
+    """The warning banner for a state ('' when all is well)."""
+    lines = []
+    if not state.coil_visible or state.T_mri_from_coil is None:
+        lines.append("COIL NOT VISIBLE")
+    if not state.head_visible:
+        lines.append("HEAD NOT VISIBLE")
+    if state.stale:
+        age = "" if not math.isfinite(state.pose_age_ms) else f" ({state.pose_age_ms:.0f} ms old)"
+        lines.append("STALE POSE" + age)
+    return "\n".join(lines)
+
+
+def make_text(size: int, rgb=WHITE, bold: bool = False, justify: str = "left",
+              vjustify: str = "bottom") -> vtk.vtkTextActor:
+    """A screen-space text actor positioned in normalized viewport coordinates."""
+    a = vtk.vtkTextActor()
+    p = a.GetTextProperty()
+    p.SetFontSize(size)
+    p.SetColor(*rgb)
+    p.SetBold(bold)
+    p.SetFontFamilyToArial()
+    {"left": p.SetJustificationToLeft, "center": p.SetJustificationToCentered,
+     "right": p.SetJustificationToRight}[justify]()
+    {"bottom": p.SetVerticalJustificationToBottom, "center": p.SetVerticalJustificationToCentered,
+     "top": p.SetVerticalJustificationToTop}[vjustify]()
+    a.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+    a._base_size = size  # scaled by set_font_scale
+    return a
+
+
+def _sphere_actor(center, radius: float, rgb) -> vtk.vtkActor:
+    src = vtk.vtkSphereSource()
+    src.SetCenter(*np.asarray(center, dtype=float))
+    src.SetRadius(radius)
+    src.SetThetaResolution(24)
+    src.SetPhiResolution(16)
+    src.Update()
+    m = vtk.vtkPolyDataMapper()
+    m.SetInputData(src.GetOutput())
+    a = vtk.vtkActor()
+    a.SetMapper(m)
+    a.GetProperty().SetColor(*rgb)
+    return a
+
+
+def _mesh_actor(pd: vtk.vtkPolyData, rgb, opacity: float = 1.0) -> vtk.vtkActor:
+    m = vtk.vtkPolyDataMapper()
+    m.SetInputData(pd)
+    m.ScalarVisibilityOff()
+    a = vtk.vtkActor()
+    a.SetMapper(m)
+    p = a.GetProperty()
+    p.SetColor(*rgb)
+    p.SetOpacity(opacity)
+    p.SetAmbient(0.25)
+    p.SetDiffuse(0.75)
+    p.SetSpecular(0.1)
+    return a
+
+
+class NavigationScene:
+    """The 3D view (one vtkRenderer, `self.renderer`). Build once, then update(state) often."""
+
+    def __init__(self, spec: SceneSpec):
+        self.spec = spec
+        r = self.renderer = vtk.vtkRenderer()
+        r.SetBackground(*BACKGROUND)
+        r.SetUseDepthPeeling(True)
+        r.SetMaximumNumberOfPeels(4)
+
+        self.scalp_actor = _mesh_actor(polydata_from_surface(spec.scalp), SCALP_RGB, spec.scalp_opacity)
+        self.scalp_actor.GetProperty().BackfaceCullingOn()
+        r.AddActor(self.scalp_actor)
+        self.brain_actor: Optional[vtk.vtkActor] = None
+        if spec.brain is not None:
+            self.brain_actor = _mesh_actor(polydata_from_surface(spec.brain), BRAIN_RGB, 1.0)
+            r.AddActor(self.brain_actor)
+
+        self.target_actors: dict[str, tuple[vtk.vtkActor, vtk.vtkActor]] = {}
+        for t in spec.targets:
+            ta = _sphere_actor(t.target_mri_mm, 3.0, OTHER_TARGET_RGB)
+            ea = _sphere_actor(t.entry_mri_mm, 2.0, ENTRY_RGB)
+            r.AddActor(ta)
+            r.AddActor(ea)
+            self.target_actors[t.name] = (ta, ea)
+
+        coil = coil_polydata(spec.coil_mesh_path)
+        self.ghost_matrix = vtk.vtkMatrix4x4()
+        self.ghost_actor = _mesh_actor(coil, GHOST_RGB, 0.3)
+        self.ghost_actor.SetUserMatrix(self.ghost_matrix)
+        r.AddActor(self.ghost_actor)
+
+        self.coil_matrix = vtk.vtkMatrix4x4()
+        self.live_coil_actor = _mesh_actor(coil, COIL_RGB, 1.0)
+        self.live_coil_actor.SetUserMatrix(self.coil_matrix)
+        r.AddActor(self.live_coil_actor)
+        self.stale_coil_actor = _mesh_actor(coil, STALE_RGB, 0.6)
+        self.stale_coil_actor.GetProperty().SetRepresentationToWireframe()
+        self.stale_coil_actor.SetUserMatrix(self.coil_matrix)
+        r.AddActor(self.stale_coil_actor)
+
+        line = vtk.vtkLineSource()
+        line.SetPoint1(0.0, 0.0, 0.0)
+        line.SetPoint2(0.0, 0.0, AXIS_LENGTH_MM)   # coil centre along +z, into the head
+        line.Update()
+        self.axis_actor = _mesh_actor(line.GetOutput(), AXIS_RGB)
+        self.axis_actor.GetProperty().SetLineWidth(3.0)
+        self.axis_actor.GetProperty().SetLighting(False)
+        self.axis_actor.SetUserMatrix(self.coil_matrix)
+        r.AddActor(self.axis_actor)
+
+        # screen texts (normalized viewport coordinates of the 3D view)
+        self.title_text = make_text(20, WHITE, bold=True, vjustify="top")
+        self.title_text.SetPosition(0.015, 0.975)
+        self.metric_texts = {}
+        for i, key in enumerate(("distance", "tilt", "twist", "depth")):
+            a = make_text(30, GREY, bold=True, vjustify="top")
+            a.SetPosition(0.015, 0.91 - 0.085 * i)
+            self.metric_texts[key] = a
+        self.on_target_text = make_text(34, GREEN, bold=True, justify="right", vjustify="top")
+        self.on_target_text.SetPosition(0.985, 0.975)
+        self.on_target_text.SetInput("ON TARGET")
+        self.quality_text = make_text(20, WHITE, bold=True)
+        self.quality_text.SetPosition(0.015, 0.075)
+        self.age_text = make_text(16, WHITE)
+        self.age_text.SetPosition(0.015, 0.02)
+        self.pulses_text = make_text(20, WHITE, bold=True, justify="right")
+        self.pulses_text.SetPosition(0.985, 0.075)
+        self.status_text = make_text(16, WHITE, justify="right")
+        self.status_text.SetPosition(0.985, 0.02)
+        self.banner = make_text(30, WHITE, bold=True, justify="center", vjustify="center")
+        self.banner.SetPosition(0.5, 0.86)
+        bp = self.banner.GetTextProperty()
+        bp.SetBackgroundColor(0.75, 0.05, 0.05)
+        bp.SetBackgroundOpacity(0.85)
+        bp.SetFrame(True)
+        bp.SetFrameColor(1.0, 1.0, 1.0)
+        self.texts = [self.title_text, *self.metric_texts.values(), self.on_target_text,
+                      self.quality_text, self.age_text, self.pulses_text, self.status_text, self.banner]
+        for a in self.texts:
+            r.AddViewProp(a)
+
+        self.active: Optional[TargetSpec] = None
+        self.set_active_target(spec.active_target or (spec.targets[0].name if spec.targets else None))
+        self.update(ViewState())
+
+    # -- static changes -------------------------------------------------------------------
+    def set_active_target(self, name: Optional[str], reset_camera: bool = True) -> None:
+        """Highlight target `name`, place the ghost coil at its planned pose, aim the camera."""
+        self.active = self.spec.target(name)
+        for tname, (ta, _ea) in self.target_actors.items():
+            active = self.active is not None and tname == self.active.name
+            ta.GetProperty().SetColor(*(TARGET_RGB if active else OTHER_TARGET_RGB))
+        if self.active is not None:
+            set_vtk_matrix(self.ghost_matrix, self.active.T_mri_from_coil)
+        self.ghost_actor.SetVisibility(self.active is not None)
+        if reset_camera:
+            self.reset_camera()
+
+    def reset_camera(self) -> None:
+        """Look at the active target from outside the head, over the planned coil, from the
+        side opposite the handle; without a target, frame the whole scalp."""
+        cam = self.renderer.GetActiveCamera()
+        if self.active is None:
+            self.renderer.ResetCamera(self.scalp_actor.GetBounds())
+            return
+        T = np.asarray(self.active.T_mri_from_coil, dtype=float)
+        x, y, z = T[:3, 0], T[:3, 1], T[:3, 2]
+        focus = 0.6 * np.asarray(self.active.entry_mri_mm) + 0.4 * np.asarray(self.active.target_mri_mm)
+        view_dir = -z * math.cos(math.radians(35)) - y * math.sin(math.radians(35))
+        cam.SetFocalPoint(*focus)
+        cam.SetPosition(*(focus + 480.0 * view_dir / np.linalg.norm(view_dir)))
+        cam.SetViewUp(*(y * math.cos(math.radians(35)) - z * math.sin(math.radians(35))))
+        cam.SetViewAngle(30.0)
+        cam.OrthogonalizeViewUp()
+        self.renderer.ResetCameraClippingRange()
+
+    def set_font_scale(self, scale: float) -> None:
+        """Scale every text (1.0 = sizes for a 720-pixel-high window)."""
+        for a in self.texts:
+            a.GetTextProperty().SetFontSize(max(8, int(round(a._base_size * scale))))
+
+    # -- per update: matrices, visibility, colours, texts only ----------------------------
+    def update(self, state: ViewState) -> None:
+        """Show one ViewState. Creates nothing; only sets matrices, visibility, colours, texts."""
+        if state.active_target is not None and (self.active is None or state.active_target != self.active.name):
+            self.set_active_target(state.active_target, reset_camera=False)
+        current = state.pose_is_current
+        has_pose = state.T_mri_from_coil is not None and state.coil_visible
+        if has_pose:
+            set_vtk_matrix(self.coil_matrix, state.T_mri_from_coil)
+        self.live_coil_actor.SetVisibility(current)
+        self.axis_actor.SetVisibility(current)
+        self.stale_coil_actor.SetVisibility(has_pose and not current)
+
+        tol = self.spec.tolerances
+        name = self.active.name if self.active is not None else "(no target)"
+        self.title_text.SetInput(f"Target: {name}")
+        rows = {
+            "distance": ("DIST", state.distance_mm, "mm", tol.distance_mm),
+            "tilt": ("TILT", state.tilt_deg, "\u00b0", tol.tilt_deg),
+            "twist": ("TWIST", state.twist_deg, "\u00b0", tol.twist_deg),
+            "depth": ("DEPTH", state.depth_mm, "mm", None),
+        }
+        for key, (label, value, unit, band) in rows.items():
+            a = self.metric_texts[key]
+            if current:
+                a.SetInput(f"{label:<6}{_fmt(value, unit)}")
+                g = grade(value, band) if band is not None else ("unknown" if not math.isfinite(value) else "info")
+                a.GetTextProperty().SetColor(*(WHITE if g == "info" else GRADE_RGB[g]))
+            else:
+                a.SetInput(f"{label:<6}--")
+                a.GetTextProperty().SetColor(*GREY)
+        self.on_target_text.SetVisibility(bool(current and state.on_target))
+        self.quality_text.SetInput(f"FRE {_fmt(state.fre_mm, 'mm')}    predicted TRE {_fmt(state.predicted_tre_mm, 'mm')}")
+        reg_known = math.isfinite(state.fre_mm) and math.isfinite(state.predicted_tre_mm)
+        self.quality_text.GetTextProperty().SetColor(*(WHITE if reg_known else AMBER))
+        self.age_text.SetInput(f"pose age {_fmt(state.pose_age_ms, 'ms', 0)}")
+        self.age_text.GetTextProperty().SetColor(*(RED if state.stale else WHITE))
+        self.pulses_text.SetInput(f"pulses {state.pulses_delivered}")
+        self.status_text.SetInput(state.status or "")
+        text = banner_text(state)
+        self.banner.SetInput(text or " ")
+        self.banner.SetVisibility(bool(text))
+
+    def prop_count(self) -> int:
+        """Number of props in the renderer (constant after construction)."""
+        return self.renderer.GetViewProps().GetNumberOfItems()
