@@ -207,3 +207,29 @@ def test_status_not_ok_and_metadata_status_mean_not_visible():
     finally:
         done.set()
         lsock.close()
+
+
+@pytest.mark.timeout(20)
+def test_open_source_igtl_spec(server):
+    from tracking.sources import open_source
+
+    T = random_rigid(np.random.default_rng(8))
+    src = open_source(f"igtl:127.0.0.1:{server.server_address[1]}", realtime=True,
+                      device_map={"StylusToTracker": "pointer"}, read_timeout_s=0.2)
+    try:
+        assert isinstance(src, IGTLSource) and src.bodies == ["pointer"]
+        server.send_message(pyigtl.TransformMessage(T, device_name="StylusToTracker"), wait=False)
+        frame = read_until(src, _visible("pointer"))
+        assert np.allclose(frame.poses["pointer"].T_camera_from_body, T, atol=1e-4)
+        assert frame.meta["source"] == f"igtl:127.0.0.1:{server.server_address[1]}"
+    finally:
+        src.close()
+
+
+@pytest.mark.parametrize("spec", ["igtl:localhost", "igtl:127.0.0.1:notaport", "igtl::18944",
+                                  "igtl:127.0.0.1:70000"])
+def test_bad_igtl_specs_raise_tracking_error(spec):
+    from tracking.sources import open_source
+
+    with pytest.raises(TrackingError, match="igtl:HOST:PORT"):
+        open_source(spec)

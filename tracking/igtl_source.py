@@ -251,3 +251,19 @@ class IGTLSource:
                     self._last_recv_ns = recv_ns
                     self._seq += 1
                     self._cond.notify_all()
+
+
+def open_igtl(rest: str, **options) -> IGTLSource:
+    """IGTLSource from the 'HOST:PORT' part of an `igtl:HOST:PORT` source spec ([::1]:PORT for
+    IPv6). `options` go to IGTLSource (device_map, read_timeout_s, ...); realtime is ignored
+    (a live stream is realtime by nature)."""
+    options.pop("realtime", None)
+    host, sep, port = rest.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        port_number = int(port)
+        if not sep or not host or not 0 < port_number < 65536:
+            raise ValueError
+    except ValueError:
+        raise TrackingError(f"source 'igtl:{rest}' is not igtl:HOST:PORT, e.g. igtl:127.0.0.1:18944") from None
+    return IGTLSource(host, port_number, **options)

@@ -13,7 +13,7 @@ realtime by nature.
 open_source(spec) builds a source from a text spec; SOURCE_FACTORIES maps each scheme to a
 factory(rest_of_spec, **options), so new schemes (igtl:HOST:PORT, ...) plug in with one entry:
     camera:0   camera:0@1280x720   camera:0@1280x720@60   video:FILE   images:DIR
-    poses:FILE   replay:DIR (a navtms recording)
+    poses:FILE   replay:DIR (a navtms recording)   igtl:HOST:PORT (OpenIGTLink, tracking.igtl_source)
 """
 from __future__ import annotations
 
@@ -298,12 +298,19 @@ def _replay_factory(rest: str, realtime: bool = False, **kw):
     return RecordingSource(rest, realtime=realtime, **kw)
 
 
+def _igtl_factory(rest: str, realtime: bool = True, **kw):
+    from tracking.igtl_source import open_igtl
+
+    return open_igtl(rest, **kw)
+
+
 SOURCE_FACTORIES: dict[str, Callable[..., object]] = {
     "camera": _camera_factory,
     "video": lambda rest, realtime=False, **kw: VideoFileSource(rest, realtime=realtime, **kw),
     "images": lambda rest, realtime=False, **kw: ImageFolderSource(rest, realtime=realtime, **kw),
     "poses": lambda rest, realtime=False, **kw: PoseLogSource(rest, realtime=realtime, **kw),
     "replay": _replay_factory,
+    "igtl": _igtl_factory,
 }
 
 
