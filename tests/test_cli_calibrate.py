@@ -1,0 +1,70 @@
+"""`navtms calibrate-camera` on the real photos, and its refusals (exit 2, one sentence, no file)."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from navtms.cli import main
+from tracking.camera import CameraModel
+
+
+def test_calibrates_real_photos(shared_real, tmp_path, capsys):
+    folder = shared_real / "webcam-chessboard-bard"
+    out = tmp_path / "camera.json"
+    code = main(["calibrate-camera", str(folder / "image_*.png"), "--chessboard", "14x10",
+                 "--square-mm", "6", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0
+    model = CameraModel.load(out)
+    assert model.rms_px < 0.5 and model.image_size == (640, 480)
+    assert f"RMS reprojection error {model.rms_px:.3f} px" in text
+    assert sum("image_" in line and " px," in line for line in text.splitlines()) == 12
+    doc = json.loads(out.read_text())
+    assert doc["format_version"] == 1 and len(doc["calibration"]["view_errors_px"]) == 12
+    # An existing camera file is not replaced without --force.
+    before = out.read_bytes()
+    code = main(["calibrate-camera", str(folder), "--chessboard", "14x10", "--square-mm", "6", "--out", str(out)])
+    assert code == 2 and "already exists" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    code = main(["calibrate-camera", str(folder), "--chessboard", "14x10", "--square-mm", "6", "--out", str(out),
+                 "--force", "--json"])
+    figures = json.loads(capsys.readouterr().out)
+    assert code == 0 and abs(figures["rms_px"] - model.rms_px) < 1e-9
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("navtms calibrate-camera: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("case", ["missing", "no_match", "unreadable", "never_found", "empty_folder", "no_marker_mm"])
+def test_bad_input_exits_2_with_one_sentence_and_no_file(tmp_path, capsys, case):
+    out = tmp_path / "camera.json"
+    board = ["--chessboard", "14x10", "--square-mm", "6"]
+    if case == "missing":
+        args, expect = [str(tmp_path / "nope.png")], "does not exist"
+    elif case == "no_match":
+        args, expect = [str(tmp_path / "*.png")], "no image matches"
+    elif case == "unreadable":
+        (tmp_path / "bad.png").write_bytes(b"not an image")
+        args, expect = [str(tmp_path / "bad.png")], "bad.png: the calibration image cannot be read"
+    elif case == "never_found":
+        for i in range(5):
+            cv2.imwrite(str(tmp_path / f"n{i}.png"), np.random.default_rng(i).integers(0, 255, (60, 80), dtype=np.uint8))
+        args, expect = [str(tmp_path)], "the board was found in only 0 of 5 images"
+    elif case == "empty_folder":
+        (tmp_path / "empty").mkdir()
+        args, expect = [str(tmp_path / "empty")], "holds no images"
+    else:
+        cv2.imwrite(str(tmp_path / "a.png"), np.zeros((10, 10), np.uint8))
+        args, expect = [str(tmp_path / "a.png")], "needs --marker-mm"
+        board = ["--charuco", "7x5", "--square-mm", "12"]
+    code = main(["calibrate-camera", *args, *board, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert expect in _one_error_line(err)
+    assert not out.exists()
