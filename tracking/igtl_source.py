@@ -11,8 +11,10 @@ Behaviour (the decisions this module makes):
 - Not visible: an identity matrix (PLUS sends identity for a tool it cannot see), NaN/inf, a
   non-rigid matrix (rotation off orthonormal by more than `rigid_tol`), a STATUS message for the
   device with a code other than OK, a v2 metadata field named *Status whose value is not
-  "OK"/"VALID", or a pose older than `stale_after_s`. Rigid poses are re-orthonormalised (SVD)
-  to remove float32 rounding, so what leaves here is an exact float64 rigid transform.
+  "OK"/"VALID"/"TOOL_OK" (PLUS, OpenIGTLink v3), or a pose older than `stale_after_s` (0.2 s:
+  PLUS with SendValidTransformsOnly="true" simply stops sending a tool it cannot see).
+  Rigid poses are re-orthonormalised (SVD) to remove float32 rounding, so what leaves here is
+  an exact float64 rigid transform.
 - No data: read() blocks at most `read_timeout_s`; if nothing arrived it returns a Frame with
   every body not visible and meta["stale"] = True (the loop keeps running and can show it).
 - Dropped connection: all poses are forgotten at once (nothing from before the drop is ever
@@ -59,7 +61,7 @@ def rigid_or_none(T: np.ndarray, rigid_tol: float = 1e-3) -> Optional[np.ndarray
 
 
 def _metadata_says_invalid(metadata: Mapping[str, str]) -> bool:
-    return any(k.lower().endswith("status") and v.strip().upper() not in ("OK", "VALID")
+    return any(k.lower().endswith("status") and v.strip().upper() not in ("OK", "VALID", "TOOL_OK")
                for k, v in metadata.items())
 
 
@@ -72,7 +74,7 @@ class IGTLSource:
 
     def __init__(self, host: str, port: int, device_map: Optional[Mapping[str, str]] = None, *,
                  connect_retries: int = 3, retry_interval_s: float = 0.2, read_timeout_s: float = 0.5,
-                 stale_after_s: float = 0.5, connect_timeout_s: float = 2.0, rigid_tol: float = 1e-3,
+                 stale_after_s: float = 0.2, connect_timeout_s: float = 2.0, rigid_tol: float = 1e-3,
                  max_body_size: int = P.MAX_BODY_SIZE):
         self.host, self.port = host, int(port)
         self.device_map = dict(DEFAULT_DEVICE_MAP if device_map is None else device_map)
