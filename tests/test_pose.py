@@ -1,0 +1,181 @@
+"""tracking.pose (MarkerTracker) on exactly rendered frames and on real webcam footage."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from scipy.spatial.transform import Rotation
+
+from navcore.errors import TrackingError
+from navcore.transforms import rotation_between
+from tracking.bodies import MarkerBody, load_body, planar_body
+from tracking.camera import CameraModel
+from tracking.pose import MarkerTracker, TrackerSettings
+from tracking.tagrender import render, textured_background
+from tracking.types import Frame
+
+CAM_720 = CameraModel.guess(1280, 720, focal_factor=0.75)     # f = 960 px, a typical HD webcam
+CAM_VGA = CameraModel.guess(640, 480, focal_factor=1.0)
+
+
+def pose(rotvec, t_mm) -> np.ndarray:
+    T = np.eye(4)
+    T[:3, :3] = Rotation.from_rotvec(rotvec).as_matrix()
+    T[:3, 3] = t_mm
+    return T
+
+
+def errors(T_est, T_true):
+    return float(np.linalg.norm(T_est[:3, 3] - T_true[:3, 3])), float(np.degrees(rotation_between(T_est, T_true)))
+
+
+@pytest.fixture(scope="session")
+def coil(data_dir):
+    return load_body(data_dir / "bodies" / "coil.json")
+
+
+@pytest.fixture(scope="session")
+def head(data_dir):
+    return load_body(data_dir / "bodies" / "head.json")
+
+
+@pytest.fixture(scope="session")
+def bg720():
+    return textured_background(CAM_720.image_size, 3)
+
+
+def test_coil_at_500mm_accuracy(coil, head, bg720):
+    T_c = pose([0.35, -0.3, 0.2], [-40, 25, 500])
+    T_h = pose([-0.2, 0.4, 2.5], [150, -60, 620])
+    img = render(CAM_720, [(coil, T_c), (head, T_h)], bg720, noise_sigma=2.0, blur_sigma=0.6, seed=1)
+    out = MarkerTracker(CAM_720, [coil, head]).estimate(Frame(0, 123, img))
+    assert set(out) == {"coil", "head"}
+    c = out["coil"]
+    assert c.visible and c.tags_seen == 4 and c.tags_total == 4 and c.capture_ns == 123
+    dt, dr = errors(c.T_camera_from_body, T_c)
+    assert dt < 0.5 and dr < 0.25, (dt, dr)
+    assert c.rms_px < 0.3
+    assert out["head"].visible and errors(out["head"].T_camera_from_body, T_h)[0] < 1.0
+
+
+@settings(max_examples=12)
+@given(rx=st.floats(-0.6, 0.6), ry=st.floats(-0.6, 0.6), rz=st.floats(-np.pi, np.pi),
+       x=st.floats(-60, 60), y=st.floats(-40, 40), z=st.floats(300, 700), seed=st.integers(0, 100))
+def test_random_poses_recovered(coil, rx, ry, rz, x, y, z, seed):
+    T = pose(Rotation.from_euler("xyz", [rx, ry, rz]).as_rotvec(), [x, y, z])
+    img = render(CAM_VGA, [(coil, T)], None, noise_sigma=1.5, blur_sigma=0.5, seed=seed)
+    p = MarkerTracker(CAM_VGA, [coil]).estimate(Frame(0, 0, img))["coil"]
+    assert p.visible and p.tags_seen == 4
+    dt, dr = errors(p.T_camera_from_body, T)
+    # 640x480, f = 640 px: looser than the 720p goal, scaled with distance
+    assert dt < 1.5 * z / 500 and dr < 0.5, (dt, dr)
+
+
+def test_body_leaving_view_is_not_visible_on_that_frame(coil, head, bg720):
+    tr = MarkerTracker(CAM_720, [coil, head])
+    T_c = pose([0.2, 0.1, 0], [-60, 0, 500])
+    T_h = pose([0, 0.3, 0], [120, 0, 550])
+    seen = []
+    for k in range(4):
+        scene = [(head, T_h)] + ([(coil, T_c)] if k != 2 else [])   # frame 2: the coil is gone
+        out = tr.estimate(Frame(k, k * 1000, render(CAM_720, scene, bg720)))
+        seen.append((out["coil"].visible, out["head"].visible))
+        if k == 2:
+            assert out["coil"].T_camera_from_body is None and out["coil"].frame_number == 2
+    assert seen == [(True, True), (True, True), (False, True), (True, True)]
+
+
+def test_roi_mode_matches_full_frame(coil, head, bg720):
+    roi = MarkerTracker(CAM_720, [coil, head])
+    full = MarkerTracker(CAM_720, [coil, head], TrackerSettings(full_frame_every=1))
+    modes = []
+    for k in range(5):
+        T_c = pose([0.2 + 0.02 * k, -0.1, 0.05 * k], [-60 + 3 * k, 10, 500 - 2 * k])
+        T_h = pose([0, 0.3, 0.1], [130 - 2 * k, -20, 560])
+        img = render(CAM_720, [(coil, T_c), (head, T_h)], bg720, noise_sigma=2.0, seed=k)
+        a, b = roi.estimate(Frame(k, 0, img)), full.estimate(Frame(k, 0, img))
+        modes.append((roi.last_mode, full.last_mode))
+        for name in ("coil", "head"):
+            dt, dr = errors(a[name].T_camera_from_body, b[name].T_camera_from_body)
+            assert dt < 0.02 and dr < 0.005
+    assert modes[0] == ("full", "full") and all(m == ("roi", "full") for m in modes[1:])
+    assert all((x1 - x0) * (y1 - y0) < 0.2 * 1280 * 720 for x0, y0, x1, y1 in roi.last_rois)
+
+
+def test_outlier_tag_is_rejected(coil):
+    # the printed body has tag 3 moved by 12 mm: it disagrees with the model the tracker has
+    moved = dict(coil.tags)
+    moved[3] = coil.tags[3] + np.array([12.0, 0, 0])
+    printed = MarkerBody("coil", coil.dictionary, moved)
+    T = pose([0.3, -0.2, 0.1], [0, 0, 450])
+    img = render(CAM_720, [(printed, T)], None, noise_sigma=1.0)
+    p = MarkerTracker(CAM_720, [coil]).estimate(Frame(0, 0, img))["coil"]
+    assert p.visible and p.tags_seen == 3 and p.tags_total == 4
+    dt, dr = errors(p.T_camera_from_body, T)
+    assert dt < 1.0 and dr < 0.5
+
+
+def test_configuration_errors(coil):
+    with pytest.raises(TrackingError, match="both body"):
+        MarkerTracker(CAM_720, [coil, MarkerBody("other", coil.dictionary, {0: coil.tags[0]})])
+    with pytest.raises(TrackingError, match="share a name"):
+        MarkerTracker(CAM_720, [coil, coil])
+    tr = MarkerTracker(CAM_720, [coil])
+    with pytest.raises(TrackingError, match="640x480"):
+        tr.estimate(Frame(0, 0, np.zeros((480, 640), np.uint8)))
+
+
+def test_pose_only_frames_pass_through(coil, head):
+    from tracking.types import BodyPose
+    given_pose = BodyPose("coil", 7, 99, True, np.eye(4), 4, 4, 0.1)
+    out = MarkerTracker(CAM_720, [coil, head]).estimate(Frame(7, 99, None, {"coil": given_pose}))
+    assert out["coil"] is given_pose and not out["head"].visible
+
+
+REAL = "webcam-aruco-sksurgery"
+
+
+def _frames(path):
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened(), path
+    frames = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames.append(img)
+    cap.release()
+    return frames
+
+
+def test_real_multipattern_both_bodies_every_frame(shared_real):
+    d = shared_real / REAL
+    ref, ptr = load_body(d / "reference.txt"), load_body(d / "pointer.txt")
+    frames = _frames(d / "multipattern.avi")
+    assert len(frames) == 10
+    tr = MarkerTracker(CameraModel.guess(640, 480), [ref, ptr])
+    z_ref = []
+    for k, img in enumerate(frames):
+        out = tr.estimate(Frame(k, k, img))
+        # both bodies lie in full view in every frame (checked by eye)
+        assert out["reference"].visible and out["pointer"].visible, k
+        assert out["reference"].tags_seen >= 9 and out["pointer"].tags_seen >= 4
+        # guessed intrinsics, no distortion model: a few px at most
+        assert out["reference"].rms_px < 3.0 and out["pointer"].rms_px < 3.0
+        z_ref.append(out["reference"].T_camera_from_body[2, 3])
+        # the two bodies lie on the same table a few cm apart
+        dist = np.linalg.norm(out["reference"].T_camera_from_body[:3, 3] - out["pointer"].T_camera_from_body[:3, 3])
+        assert 20 < dist < 300
+    assert 200 < np.median(z_ref) < 600 and np.ptp(z_ref) < 20      # a still camera: steady depth
+
+
+def test_real_output_single_tag(shared_real):
+    d = shared_real / REAL
+    tag0 = load_body(d / "tag_0.txt", dictionary="DICT_4X4_50")
+    frames = _frames(d / "output.avi")
+    tr = MarkerTracker(CameraModel.guess(640, 480), [tag0])
+    out = [tr.estimate(Frame(k, k, img))["tag_0"] for k, img in enumerate(frames)]
+    assert all(p.visible and p.rms_px < 2.0 for p in out)
+    z = [p.T_camera_from_body[2, 3] for p in out]
+    assert 100 < min(z) and max(z) < 400

@@ -1,0 +1,314 @@
+"""Marker-body pose estimation: detect square tags, solve one rigid pose per body.
+
+MarkerTracker.estimate(frame) -> {body name: BodyPose} for every configured body, visible or
+not. A body not found in a frame is reported not visible for that frame (never an old pose).
+
+Per frame: gray conversion once; tag detection with one cv2.aruco.ArucoDetector per dictionary
+(subpixel corners) in regions of interest predicted from the last poses of all bodies (steady
+tracking) or in the whole image (start, loss, every `full_frame_every` frames); corners refined
+to subpixel by straight-edge fits (tracking.edgerefine, unbiased); per body, all
+visible corners go into one PnP solve (IPPE for planar bodies, with both of its mirror-ambiguous
+solutions kept, SQPnP otherwise); the planar flip is resolved by reprojection error and, when
+both fit about as well, by closeness to the previous pose; the chosen solution is refined by
+Levenberg-Marquardt (cv2.solvePnPRefineLM); outlier tags are dropped and the pose
+re-solved. Poses are T_camera_from_body, 4x4, mm (OpenCV camera frame).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+
+from navcore.errors import TrackingError
+from tracking.bodies import MarkerBody, dictionary_by_name
+from tracking.camera import CameraModel
+from tracking.edgerefine import refine_corners
+from tracking.types import BodyPose, Frame
+from tracking.roi import Rect, merge_rects, predict_rect
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """Tuning of MarkerTracker. Pixels are image pixels; angles in degrees only where named *_deg."""
+
+    full_frame_every: int = 30        # full-image search at least this often (frames), to find newly visible bodies
+    roi_pad_px: float = 24.0          # padding around a body's predicted projection
+    roi_pad_rel: float = 0.25         # ... plus this fraction of the projection's size
+    roi_max_area_frac: float = 0.5    # if the regions cover more of the image than this, search the whole image
+    fallback_full_frame: bool = True  # a body lost in its region is searched in the whole image in the same frame
+    max_tag_error_px: float = 2.5     # a tag whose corners reproject worse than this (RMS) is an outlier
+    max_body_rms_px: float = 3.0      # a body whose final RMS is worse than this is reported not visible
+    ambiguity_ratio: float = 2.0      # flip solutions whose RMS is within this factor (+0.3 px) count as ambiguous
+    min_tag_perimeter_px: float = 32.0
+    refine_iterations: int = 1        # edge-fit corner refinement passes (0 = integer-pixel contour corners)
+
+
+class MarkerTracker:
+    """Pose estimator for a set of marker bodies seen by one calibrated camera.
+
+    camera: CameraModel (intrinsics in px, OpenCV distortion); bodies: MarkerBody list with
+    distinct names and tag ids that are unique per dictionary."""
+
+    def __init__(self, camera: CameraModel, bodies: Sequence[MarkerBody],
+                 settings: Optional[TrackerSettings] = None) -> None:
+        if not bodies:
+            raise TrackingError("the tracker needs at least one marker body")
+        self.camera = camera
+        self.settings = settings or TrackerSettings()
+        self.bodies = list(bodies)
+        names = [b.name for b in self.bodies]
+        if len(set(names)) != len(names):
+            raise TrackingError(f"two marker bodies share a name: {names}")
+        self._K = np.ascontiguousarray(camera.K, dtype=np.float64)
+        self._dist = np.ascontiguousarray(camera.dist, dtype=np.float64).reshape(-1, 1)
+        # (dictionary, tag id) -> (body name, tag id)
+        self._owner: dict[tuple[str, int], str] = {}
+        for b in self.bodies:
+            for tid in b.ids:
+                key = (b.dictionary, tid)
+                if key in self._owner:
+                    raise TrackingError(
+                        f"tag {tid} of {b.dictionary} is on both body {self._owner[key]!r} and body {b.name!r}; "
+                        "each tag id may belong to one body only")
+                self._owner[key] = b.name
+        self._planar = {b.name: _is_planar(b.corners()) for b in self.bodies}
+        self._all_corners = {b.name: np.ascontiguousarray(b.corners()) for b in self.bodies}
+        self._detectors = {d: self._make_detector(d) for d in sorted({b.dictionary for b in self.bodies})}
+        self._last_T: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
+        self._last_uv: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
+        self._prev_uv: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
+        self._last_frame_number: Optional[int] = None
+        self._since_full = 0
+        # what the last estimate() did, for overlays and benchmarks
+        self.last_mode = "none"          # "roi", "full" or "roi+full"
+        self.last_rois: list[Rect] = []
+        self.last_detections: dict[tuple[str, int], np.ndarray] = {}
+
+    # ----------------------------------------------------------------- detection
+    def _make_detector(self, dictionary: str) -> "cv2.aruco.ArucoDetector":
+        s = self.settings
+        p = cv2.aruco.DetectorParameters()
+        # corners are refined by edge fits afterwards (tracking.edgerefine): cornerSubPix is biased
+        p.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_NONE
+        # two threshold scales instead of three: the main cost of detection
+        p.adaptiveThreshWinSizeMin = 5
+        p.adaptiveThreshWinSizeMax = 21
+        p.adaptiveThreshWinSizeStep = 16
+        p.perspectiveRemovePixelPerCell = 4
+        return cv2.aruco.ArucoDetector(dictionary_by_name(dictionary), p)
+
+    def _detect(self, gray: np.ndarray, rects: list[Rect]) -> dict[tuple[str, int], list[np.ndarray]]:
+        """Detect tags of every dictionary in the given regions; returns (dictionary, id) -> [4x2 corners (px)]."""
+        found: dict[tuple[str, int], list[np.ndarray]] = {}
+        h, w = gray.shape
+        for (x0, y0, x1, y1) in rects:
+            crop = gray[y0:y1, x0:x1]
+            # perimeter limits are relative to the larger crop side: keep them meaningful in small crops
+            side = max(x1 - x0, y1 - y0)
+            for dic, det in self._detectors.items():
+                p = det.getDetectorParameters()
+                p.minMarkerPerimeterRate = min(0.9, self.settings.min_tag_perimeter_px / side)
+                p.maxMarkerPerimeterRate = 4.0
+                det.setDetectorParameters(p)
+                corners, ids, _ = det.detectMarkers(crop)
+                if ids is None:
+                    continue
+                off = np.array([x0, y0], dtype=np.float64)
+                for c, i in zip(corners, ids.ravel()):
+                    found.setdefault((dic, int(i)), []).append(c.reshape(4, 2).astype(np.float64) + off)
+        if self.settings.refine_iterations > 0:
+            for dic in self._detectors:
+                keys = [k for k in found if k[0] == dic]
+                if not keys:
+                    continue
+                flat = [c for k in keys for c in found[k]]
+                bits = dictionary_by_name(dic).markerSize + 2
+                ref = refine_corners(gray, np.array(flat), bits, self.settings.refine_iterations)
+                i = 0
+                for k in keys:
+                    nk = len(found[k])
+                    found[k] = list(ref[i:i + nk])
+                    i += nk
+        return found
+
+    # ----------------------------------------------------------------- main entry
+    def estimate(self, frame: Frame) -> dict[str, BodyPose]:
+        """One BodyPose per configured body for this frame (see module docstring)."""
+        if frame.image is None:
+            return self._passthrough(frame)
+        image = frame.image
+        self.camera.check_image(image, f"frame {frame.frame_number}")
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        h, w = gray.shape
+        consecutive = self._last_frame_number is not None and frame.frame_number == self._last_frame_number + 1
+        if not consecutive:
+            self.reset()
+        rects = self._predicted_rects(w, h)
+        full = [(0, 0, w, h)]
+        if rects is None:
+            self.last_mode, search = "full", full
+            self._since_full = 0
+        else:
+            self.last_mode, search = "roi", rects
+            self._since_full += 1
+        found = self._detect(gray, search)
+        poses = self._solve_all(found, frame)
+        if (self.last_mode == "roi" and self.settings.fallback_full_frame
+                and not all(p.visible for p in poses.values())):
+            self.last_mode = "roi+full"
+            found = self._detect(gray, full)
+            poses = self._solve_all(found, frame)
+            self._since_full = 0
+        self.last_rois = search
+        self._last_frame_number = frame.frame_number
+        for name, p in poses.items():
+            if p.visible:
+                uv = self._project(self._all_corners[name], p.T_camera_from_body)
+                self._prev_uv[name] = self._last_uv[name]
+                self._last_uv[name] = uv
+                self._last_T[name] = p.T_camera_from_body
+            else:
+                self._prev_uv[name] = self._last_uv[name] = self._last_T[name] = None
+        return poses
+
+    def reset(self) -> None:
+        """Forget all history (next frame is searched in full, with no previous pose)."""
+        for name in self._last_T:
+            self._last_T[name] = self._last_uv[name] = self._prev_uv[name] = None
+        self._since_full = 0
+
+    # ----------------------------------------------------------------- helpers
+    def _passthrough(self, frame: Frame) -> dict[str, BodyPose]:
+        given = frame.poses or {}
+        out = {}
+        for b in self.bodies:
+            p = given.get(b.name)
+            out[b.name] = p if p is not None else BodyPose.not_visible(b.name, frame.frame_number, frame.capture_ns, len(b.tags))
+        return out
+
+    def _predicted_rects(self, w: int, h: int) -> Optional[list[Rect]]:
+        """Search regions from the last poses, or None when the whole image must be searched."""
+        s = self.settings
+        if self._since_full + 1 >= s.full_frame_every:
+            return None
+        rects = []
+        for b in self.bodies:
+            uv = self._last_uv[b.name]
+            if uv is None:
+                return None
+            r = predict_rect(uv, self._prev_uv[b.name], s.roi_pad_px, s.roi_pad_rel, w, h)
+            if r is None:
+                return None
+            rects.append(r)
+        rects = merge_rects(rects)
+        area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects)
+        if area > s.roi_max_area_frac * w * h:
+            return None
+        return rects
+
+    def _project(self, pts: np.ndarray, T: np.ndarray) -> np.ndarray:
+        rvec, _ = cv2.Rodrigues(T[:3, :3])
+        uv, _ = cv2.projectPoints(pts, rvec, T[:3, 3].copy(), self._K, self._dist)
+        return uv.reshape(-1, 2)
+
+    def _solve_all(self, found: dict, frame: Frame) -> dict[str, BodyPose]:
+        per_body: dict[str, list[tuple[int, np.ndarray]]] = {b.name: [] for b in self.bodies}
+        self.last_detections = {}
+        for (dic, tid), cs in found.items():
+            owner = self._owner.get((dic, tid))
+            if owner is None:
+                continue
+            c = _dedupe(cs)
+            if c is None:        # the same id seen in two different places: trust neither
+                continue
+            self.last_detections[(dic, tid)] = c
+            per_body[owner].append((tid, c))
+        out = {}
+        for b in self.bodies:
+            out[b.name] = self._solve_body(b, per_body[b.name], frame)
+        return out
+
+    def _solve_body(self, body: MarkerBody, tags: list[tuple[int, np.ndarray]], frame: Frame) -> BodyPose:
+        s = self.settings
+        total = len(body.tags)
+        tags = sorted(tags, key=lambda t: t[0])
+        while tags:
+            obj = body.corners([t for t, _ in tags])
+            img = np.concatenate([c for _, c in tags], axis=0)
+            T = self._solve_pnp(body.name, obj, img)
+            if T is None:
+                break
+            res = (self._project(obj, T) - img).reshape(len(tags), 4, 2)
+            per_tag = np.sqrt((res ** 2).sum(-1).mean(-1))
+            worst = int(np.argmax(per_tag))
+            if per_tag[worst] > s.max_tag_error_px and len(tags) > 1:
+                del tags[worst]
+                continue
+            rms = float(np.sqrt((res ** 2).sum(-1).mean()))
+            if rms > s.max_body_rms_px or T[2, 3] <= 0:
+                break
+            return BodyPose(body.name, frame.frame_number, frame.capture_ns, True, T, len(tags), total, rms)
+        return BodyPose.not_visible(body.name, frame.frame_number, frame.capture_ns, total)
+
+    def _solve_pnp(self, name: str, obj: np.ndarray, img: np.ndarray) -> Optional[np.ndarray]:
+        """T_camera_from_body (4x4, mm) from body points obj (N,3) mm and image points img (N,2) px."""
+        K, dist = self._K, self._dist
+        obj = np.ascontiguousarray(obj, dtype=np.float64)
+        img = np.ascontiguousarray(img, dtype=np.float64)
+        # IPPE (planar) / SQPnP give the starts with their reprojection errors; only the chosen one
+        # is refined with Levenberg-Marquardt
+        prev = self._last_T.get(name)
+        try:
+            flag = cv2.SOLVEPNP_IPPE if self._planar[name] else cv2.SOLVEPNP_SQPNP
+            n, rvecs, tvecs, errs = cv2.solvePnPGeneric(obj, img, K, dist, flags=flag)
+        except cv2.error:
+            n, rvecs, tvecs, errs = 0, [], [], None
+        cands = []
+        for i in range(n):
+            e = float(np.ravel(errs)[i]) if errs is not None else 0.0
+            if tvecs[i].ravel()[2] > 0 and math.isfinite(e):
+                cands.append((e, rvecs[i].reshape(3, 1).copy(), tvecs[i].reshape(3, 1).copy()))
+        if not cands and prev is not None:
+            cands.append((0.0, cv2.Rodrigues(prev[:3, :3])[0], prev[:3, 3].reshape(3, 1).copy()))
+        if not cands:
+            return None
+        cands.sort(key=lambda c: c[0])
+        best = cands[0]
+        if prev is not None and len(cands) > 1:
+            # mirror ambiguity of planar targets: among the solutions that fit about as well,
+            # take the one nearest the previous pose
+            ok = [c for c in cands if c[0] <= best[0] * self.settings.ambiguity_ratio + 0.3]
+            best = min(ok, key=lambda c: _angle_to(c[1], prev))
+        rvec, tvec = cv2.solvePnPRefineLM(obj, img, K, dist, best[1], best[2])
+        if not (np.all(np.isfinite(rvec)) and np.all(np.isfinite(tvec))) or tvec[2, 0] <= 0:
+            return None
+        best = (0.0, rvec, tvec)
+        R, _ = cv2.Rodrigues(best[1])
+        T = np.eye(4)
+        T[:3, :3] = R
+        T[:3, 3] = best[2].ravel()
+        return T
+
+
+def _angle_to(rvec: np.ndarray, T_prev: np.ndarray) -> float:
+    R, _ = cv2.Rodrigues(rvec)
+    c = (np.trace(R.T @ T_prev[:3, :3]) - 1.0) / 2.0
+    return math.acos(max(-1.0, min(1.0, c)))
+
+
+def _is_planar(pts: np.ndarray, tol_mm: float = 1e-3) -> bool:
+    c = pts - pts.mean(axis=0)
+    return bool(np.linalg.svd(c, compute_uv=False)[-1] <= tol_mm * math.sqrt(len(pts)))
+
+
+def _dedupe(cs: list[np.ndarray], tol_px: float = 2.0) -> Optional[np.ndarray]:
+    """One detection per id: duplicates within tol_px (overlapping search regions) are averaged."""
+    if len(cs) == 1:
+        return cs[0]
+    ref = cs[0]
+    if all(np.abs(c - ref).max() <= tol_px for c in cs[1:]):
+        return np.mean(cs, axis=0)
+    return None

@@ -1,0 +1,60 @@
+"""Search regions (ROIs) for steady tracking: where a body will appear in the next frame.
+
+A Rect is (x0, y0, x1, y1) in whole image pixels, half-open (x1, y1 excluded), clipped to the
+image. Pure functions, no state.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+Rect = tuple[int, int, int, int]
+
+
+def predict_rect(uv: np.ndarray, uv_prev: Optional[np.ndarray], pad_px: float, pad_rel: float,
+                 width: int, height: int) -> Optional[Rect]:
+    """Box around a body's projected corners uv (N, 2) px in the next frame.
+
+    Constant image velocity: the box covers both the last projection and the last projection
+    moved by (uv - uv_prev), padded by pad_px + pad_rel * box size. None when the prediction
+    leaves the image entirely or is not finite."""
+    pts = uv
+    if uv_prev is not None and uv_prev.shape == uv.shape:
+        pts = np.concatenate([uv, 2 * uv - uv_prev])
+    if not np.all(np.isfinite(pts)):
+        return None
+    lo = pts.min(axis=0)
+    hi = pts.max(axis=0)
+    pad = pad_px + pad_rel * float((hi - lo).max())
+    x0 = int(max(0, np.floor(lo[0] - pad)))
+    y0 = int(max(0, np.floor(lo[1] - pad)))
+    x1 = int(min(width, np.ceil(hi[0] + pad) + 1))
+    y1 = int(min(height, np.ceil(hi[1] + pad) + 1))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    return (x0, y0, x1, y1)
+
+
+def _overlap(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def merge_rects(rects: list[Rect]) -> list[Rect]:
+    """Merge overlapping rectangles into their bounding boxes until none overlap, so that no
+    tag is searched (and found) twice."""
+    out = list(rects)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(out)):
+            for j in range(i + 1, len(out)):
+                if _overlap(out[i], out[j]):
+                    a, b = out[i], out[j]
+                    out[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del out[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return out
