@@ -233,3 +233,26 @@ def test_bad_igtl_specs_raise_tracking_error(spec):
 
     with pytest.raises(TrackingError, match="igtl:HOST:PORT"):
         open_source(spec)
+
+
+@pytest.mark.timeout(20)
+def test_body_that_stops_arriving_goes_not_visible_while_others_stay(server):
+    T = random_rigid(np.random.default_rng(10))
+    with IGTLSource("127.0.0.1", server.server_address[1], read_timeout_s=0.2, stale_after_s=0.1) as src:
+        server.send_message(pyigtl.TransformMessage(T, device_name="HeadToTracker"), wait=False)
+        stop = threading.Event()
+
+        def coil_stream():
+            while not stop.is_set():
+                server.send_message(pyigtl.TransformMessage(T, device_name="CoilToTracker"), wait=False)
+                stop.wait(0.02)
+
+        th = threading.Thread(target=coil_stream, daemon=True)
+        th.start()
+        try:
+            read_until(src, _visible("coil", "head"))
+            frame = read_until(src, lambda f: f.poses["coil"].visible and not f.poses["head"].visible)
+            assert frame.poses["head"].T_camera_from_body is None
+        finally:
+            stop.set()
+            th.join()
