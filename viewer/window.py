@@ -189,6 +189,7 @@ class NavigationWindow:
         self._last_state: Optional[ViewState] = None
         self.renders = 0
         self.closed = False
+        self._started = False
         self.on_key("q", self.close)
         self.on_key("r", self.layout.scene.reset_camera)
 
@@ -238,12 +239,20 @@ class NavigationWindow:
         self.interactor.CreateRepeatingTimer(max(1, int(1000.0 / self.fps)))
         self.layout.update(self._last_state or ViewState())
         self.render_window.Render()
-        self.interactor.Start()
+        self._started = True
+        try:
+            self.interactor.Start()
+        finally:
+            self._started = False
+            self.closed = True
+            self.render_window.Finalize()
 
     def close(self) -> None:
         """Stop the event loop and release the window."""
         if self.closed:
             return
         self.closed = True
-        self.interactor.TerminateApp()
-        self.render_window.Finalize()
+        if self._started:
+            self.interactor.TerminateApp()    # start() releases the window when the loop ends
+        else:
+            self.render_window.Finalize()
