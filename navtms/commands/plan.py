@@ -1,0 +1,89 @@
+"""`navtms plan MRI --target NAME ... --out PLAN_DIR`: the planner's day-before work."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from navcore.errors import InputFileError, PlanError
+
+NAME = "plan"
+HELP = "make a plan folder (surfaces, targets, coil placements) from a T1 MRI"
+DESCRIPTION = (HELP + ". Coordinates are given as x,y,z in mm; write negative ones with '=', "
+               "e.g. --mni=-38,44,26. Beam F3 takes tape measurements in cm: tragus-tragus, "
+               "nasion-inion, head circumference.")
+
+
+def _triple(text: str, what: str, n: int = 3) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        vals = ()
+    if len(vals) != n or not all(np.isfinite(vals)):
+        raise PlanError(f"{what} '{text}' must be {n} comma-separated numbers")
+    return vals
+
+
+def add_arguments(p) -> None:
+    p.add_argument("mri", help="T1 MRI (.nii, .nii.gz, .mgz)")
+    p.add_argument("--target", action="append", default=[], metavar="NAME", help="library target (see 'navtms targets')")
+    p.add_argument("--mni", action="append", default=[], metavar="X,Y,Z", help="MNI152 coordinate in mm")
+    p.add_argument("--mri", dest="mri_xyz", action="append", default=[], metavar="X,Y,Z",
+                   help="subject scanner-RAS coordinate in mm")
+    p.add_argument("--beam-f3", action="append", default=[], metavar="TT,NI,CF",
+                   help="Beam F3 from tragus-tragus, nasion-inion and circumference in cm")
+    p.add_argument("--fiducials", type=Path, help="nasion, LPA, RPA (CSV name,x_mm,y_mm,z_mm or Slicer .mrk.json)")
+    p.add_argument("--inion", metavar="X,Y,Z", help="inion in mri mm (otherwise found on the scalp)")
+    p.add_argument("--mni-transform", type=Path, help="existing MRI<->MNI affine: FSL .mat, ITK/ANTs .txt, 4x4 text or JSON")
+    p.add_argument("--mni-ref", type=Path, help="MNI reference image a FLIRT .mat was made with")
+    p.add_argument("--mni-transform-inverse", action="store_true", help="the transform file maps the other way")
+    p.add_argument("--brain-mask", type=Path, help="brain mask image (otherwise the T1 is skull-stripped)")
+    p.add_argument("--no-brain", action="store_true", help="skip the brain surface")
+    p.add_argument("--handle-angle", type=float, default=None, metavar="DEG",
+                   help="handle angle from the posterior midline, positive outwards (default 45)")
+    p.add_argument("--offset", type=float, default=5.0, metavar="MM", help="coil face to scalp distance (default 5)")
+    p.add_argument("--entry", choices=("closest", "normal"), default="closest",
+                   help="scalp entry: closest scalp point, or the point whose normal passes through the target")
+    p.add_argument("--user-targets", type=Path, help="user target library JSON")
+    p.add_argument("--cache-dir", type=Path, help="surface cache folder (default ~/.cache/navtms/surfaces)")
+    p.add_argument("--out", type=Path, required=True, help="plan folder to write")
+    p.add_argument("--force", action="store_true", help="replace an existing plan folder")
+
+
+def run(args) -> int:
+    from targets.mni_io import load_mni_transform
+    from targets.plan import save_plan
+    from targets.planner import PlanOptions, TargetRequest, build_plan
+
+    out = Path(args.out)
+    if out.exists() and not args.force:  # refuse before any slow work
+        raise PlanError(f"{out}: the plan folder already exists; give --force to replace it")
+    mri = Path(args.mri)
+    if not mri.exists():
+        raise InputFileError(mri, "the MRI file does not exist")
+    reqs = [TargetRequest("library", name=n) for n in args.target]
+    reqs += [TargetRequest("mni", values=_triple(v, "--mni")) for v in args.mni]
+    reqs += [TargetRequest("mri", values=_triple(v, "--mri")) for v in args.mri_xyz]
+    reqs += [TargetRequest("beam-f3", values=_triple(v, "--beam-f3")) for v in args.beam_f3]
+    T = None
+    src = ""
+    if args.mni_transform:
+        T = load_mni_transform(args.mni_transform, mri_path=mri, mni_ref_path=args.mni_ref,
+                               inverse=args.mni_transform_inverse)
+        src = f"loaded from {args.mni_transform}"
+    opts = PlanOptions(handle_angle_deg=args.handle_angle, offset_mm=args.offset, entry_method=args.entry,
+                       with_brain=not args.no_brain, brain_mask_path=args.brain_mask, cache_dir=args.cache_dir,
+                       user_library=args.user_targets,
+                       inion_mri_mm=np.array(_triple(args.inion, "--inion")) if args.inion else None,
+                       log=lambda m: print(m, file=sys.stderr))
+    plan = build_plan(mri, reqs, args.fiducials, T, src, opts)
+    path = save_plan(plan, out, force=args.force)
+    print(f"plan written: {path}")
+    for t in plan.targets:
+        sc = "" if not np.isfinite(t.scalp_cortex_distance_mm) else f", scalp-cortex {t.scalp_cortex_distance_mm:.1f} mm"
+        print(f"  {t.name}: target {np.round(t.target_mri_mm, 1).tolist()} mm, entry {np.round(t.entry_mri_mm, 1).tolist()} mm, "
+              f"scalp-target {t.scalp_target_distance_mm:.1f} mm{sc}, handle {t.handle_angle_deg:g} deg")
+        if t.notes:
+            print(f"    {t.notes}")
+    return 0

@@ -1,0 +1,178 @@
+"""From a T1 MRI and target requests to a Plan (the work behind `navtms plan`).
+
+Target requests (TargetRequest.kind):
+  "library": a name from the target library (MNI or subject coordinates);
+  "mni":     an MNI152 coordinate (x, y, z) mm;
+  "mri":     a subject scanner-RAS coordinate (x, y, z) mm;
+  "beam-f3": Beam F3 from tape measurements (tragus-tragus, nasion-inion, circumference) in cm,
+             placed on the subject's scalp (needs nasion, LPA, RPA fiducials; inion found or given).
+MNI targets need T_mri_from_mni: given (transform file) or computed by targets.mni.
+All positions are `mri` mm.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from navcore.errors import GeometryError, PlanError
+from navcore.mri import MRIVolume, load_mri
+from navcore.points import NamedPoints, read_points
+from targets.library import LibraryTarget, get_target, load_library
+from targets.placement import HeadAxes, closest_point_on_mesh, place_coil
+from targets.plan import Plan, PlannedTarget
+from targets.surface_cache import cached_brain, cached_scalp, file_sha256
+from targets.surfaces import Surface
+
+
+@dataclass(frozen=True)
+class TargetRequest:
+    """kind: "library", "mni", "mri" or "beam-f3"; name: library name or label;
+    values: (3,) coordinates (mm) or Beam F3 measurements (cm)."""
+
+    kind: str
+    name: str = ""
+    values: tuple[float, ...] = ()
+
+
+@dataclass
+class PlanOptions:
+    """handle_angle_deg: from the posterior midline, positive outwards (None: 45, DLPFC rule).
+    offset_mm: coil face to scalp. entry_method: "closest" or "normal".
+    resolution_mm: MNI registration resolution. with_brain: make the brain surface too."""
+
+    handle_angle_deg: float | None = None
+    offset_mm: float = 5.0
+    entry_method: str = "closest"
+    resolution_mm: float = 3.0
+    with_brain: bool = True
+    brain_mask_path: Path | None = None
+    cache_dir: Path | None = None
+    user_library: Path | None = None
+    inion_mri_mm: np.ndarray | None = None
+    log: object = field(default=None)
+
+
+def fiducial_lookup(fid: NamedPoints | None) -> dict[str, np.ndarray]:
+    """{'nasion', 'lpa', 'rpa', 'inion' (when present)} -> (3,) mm; names matched case-insensitively."""
+    if fid is None:
+        return {}
+    aliases = {"nasion": "nasion", "nas": "nasion", "lpa": "lpa", "left": "lpa", "rpa": "rpa", "right": "rpa",
+               "inion": "inion", "in": "inion"}
+    out = {}
+    for n in fid.names:
+        k = aliases.get(n.strip().lower())
+        if k:
+            out[k] = np.asarray(fid[n], dtype=np.float64)
+    return out
+
+
+def signed_distance_to_surface(surface: Surface, p) -> float:
+    """Distance (mm) from p to the surface, negative inside (normal-side test at the closest point)."""
+    q, i = closest_point_on_mesh(surface, p)
+    d = float(np.linalg.norm(np.asarray(p) - q))
+    return d if (np.asarray(p) - q) @ surface.normals[i] > 0 else -d
+
+
+def _log(opts: PlanOptions, msg: str) -> None:
+    if callable(opts.log):
+        opts.log(msg)
+
+
+def build_plan(mri_path: str | Path, requests: list[TargetRequest], fiducials_path: str | Path | None = None,
+               T_mri_from_mni: np.ndarray | None = None, mni_transform_source: str = "",
+               opts: PlanOptions | None = None) -> Plan:
+    """Make a Plan: surfaces (cached), MNI transform when needed, one coil placement per target.
+    Raises PlanError / InputFileError / GeometryError with one clear sentence."""
+    opts = opts or PlanOptions()
+    if not requests:
+        raise PlanError("no target asked for; give --target, --mni, --mri or --beam-f3")
+    mri_path = Path(mri_path)
+    mri = load_mri(mri_path)
+    if float(mri.data.max()) <= 0 or np.count_nonzero(mri.data > 0) < 1000:
+        raise PlanError(f"{mri_path}: the MRI holds no head (all, or almost all, voxels are zero)")
+    sha = file_sha256(mri_path)
+    fid = read_points(fiducials_path, frame="mri") if fiducials_path else None
+    look = fiducial_lookup(fid)
+    if fid is not None and not {"nasion", "lpa", "rpa"} <= set(look):
+        raise PlanError(f"{fiducials_path}: the fiducials must name nasion, LPA and RPA")
+    try:
+        scalp, hit = cached_scalp(mri, cache_dir=opts.cache_dir, content_sha256=sha)
+    except GeometryError as e:
+        raise PlanError(f"{mri_path}: no scalp surface can be made ({e})") from e
+    _log(opts, f"scalp surface: {scalp.n_triangles} triangles ({'cache' if hit else 'built'})")
+    brain = None
+    if opts.with_brain:
+        try:
+            brain, hit = cached_brain(mri, opts.brain_mask_path, cache_dir=opts.cache_dir, content_sha256=sha)
+            _log(opts, f"brain surface: {brain.n_triangles} triangles ({'cache' if hit else 'built'})")
+        except GeometryError as e:
+            _log(opts, f"no brain surface ({e}); scalp-cortex distances are left empty")
+    axes = (HeadAxes.from_fiducials(look["nasion"], look["lpa"], look["rpa"]) if look
+            else HeadAxes.from_mri_axes(scalp.vertices.mean(axis=0)))
+    library = load_library(opts.user_library) if opts.user_library else load_library()
+    # resolve every request to (name, target_mri, mni, source) before any registration
+    resolved = []
+    for r in requests:
+        if r.kind == "library":
+            t: LibraryTarget = get_target(r.name, library)
+            resolved.append((t.name, t.position_mm if t.space == "mri" else None,
+                             t.position_mm if t.space == "mni" else None, t.citation(), t.description))
+        elif r.kind == "mni":
+            resolved.append((r.name or "mni-{:g}_{:g}_{:g}".format(*r.values), None, np.array(r.values, float),
+                             "MNI coordinate given by the planner", ""))
+        elif r.kind == "mri":
+            resolved.append((r.name or "mri-{:g}_{:g}_{:g}".format(*r.values), np.array(r.values, float), None,
+                             "subject MRI coordinate given by the planner", ""))
+        elif r.kind == "beam-f3":
+            from targets.scalp_rules import beam_f3_on_scalp
+
+            if not look:
+                raise PlanError("Beam F3 needs the nasion, LPA and RPA fiducials (--fiducials)")
+            inion = opts.inion_mri_mm if opts.inion_mri_mm is not None else look.get("inion")
+            res = beam_f3_on_scalp(scalp, look["nasion"], look["lpa"], look["rpa"], *r.values, inion_mri_mm=inion)
+            resolved.append((r.name or "beam-f3", None, None, "Beam et al. 2009, Brain Stimulation 2(1):50-54, "
+                             "doi:10.1016/j.brs.2008.09.006", res))
+        else:
+            raise PlanError(f"unknown target kind {r.kind!r}")
+    if any(m is not None for _, _, m, _, _ in resolved) and T_mri_from_mni is None:
+        from targets.mni import register_mri_to_mni
+
+        fids = {k: look[k] for k in ("nasion", "lpa", "rpa")} if look else None
+        reg = register_mri_to_mni(mri, fiducials=fids, resolution_mm=opts.resolution_mm)
+        T_mri_from_mni = reg.T_mri_from_mni
+        mni_transform_source = (f"navtms affine registration to MNI152 2009a (Mattes MI, {reg.resolution_mm:g} mm, "
+                                f"init {reg.init}, {reg.seconds:.1f} s)")
+        _log(opts, f"MNI registration: {reg.seconds:.1f} s (init {reg.init})")
+    planned = []
+    for name, pos, mni_mm, source, extra in resolved:
+        notes = ""
+        if isinstance(extra, str):
+            notes = extra
+        if pos is None and mni_mm is not None:
+            from targets.mni import mni_to_mri
+
+            pos = mni_to_mri(T_mri_from_mni, mni_mm)
+        if pos is None:  # scalp rule: the cortical target is under the scalp point along the inward normal
+            rule = extra
+            pos = rule.cortex_mri_mm
+            notes = rule.notes
+        if brain is not None:
+            sd = signed_distance_to_surface(brain, pos)
+            if sd > 2.0:
+                notes = (notes + " " if notes else "") + f"WARNING: the target lies {sd:.1f} mm outside the brain surface."
+        pl = place_coil(pos, scalp, axes, brain=brain, entry_method=opts.entry_method, offset_mm=opts.offset_mm,
+                        handle_angle_deg=opts.handle_angle_deg)
+        planned.append(PlannedTarget(
+            name=name, target_mri_mm=pl.target_mri_mm, entry_mri_mm=pl.entry_mri_mm, T_mri_from_coil=pl.T_mri_from_coil,
+            source=source, notes=notes, mni_mm=mni_mm, handle_angle_deg=pl.handle_angle_deg, offset_mm=pl.offset_mm,
+            entry_method=pl.entry_method, scalp_target_distance_mm=pl.scalp_target_distance_mm,
+            scalp_cortex_distance_mm=pl.scalp_cortex_distance_mm))
+    names = [p.name for p in planned]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise PlanError(f"the target(s) {', '.join(dup)} are asked for more than once")
+    return Plan(mri_path=mri_path.resolve(), mri_sha256=sha, targets=tuple(planned),
+                fiducials=fid if fid is not None else NamedPoints((), np.zeros((0, 3)), "mri"),
+                T_mri_from_mni=T_mri_from_mni, mni_transform_source=mni_transform_source, scalp=scalp, brain=brain)

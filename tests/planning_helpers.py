@@ -1,0 +1,64 @@
+"""Shared, session-scoped planning fixtures (one scalp/brain/MNI computation per test session)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from navcore.points import NamedPoints, write_points
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_MRI = REPO / "data" / "sample_head" / "head_t1.nii.gz"
+SAMPLE_FIDUCIALS = REPO / "data" / "sample_head" / "fiducials.csv"
+# Fallback fiducials of the sample head (mri mm), read off its scalp surface (nasion: deepest
+# point of the midline profile between brow and nose; LPA/RPA: scalp in front of the ears).
+FALLBACK_FIDUCIALS = {"nasion": (2.0, 103.0, -28.0), "lpa": (-80.0, 0.0, -40.0), "rpa": (69.0, -12.0, -40.0)}
+
+
+@pytest.fixture(scope="session")
+def planning_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("planning")
+
+
+@pytest.fixture(scope="session")
+def sample_fiducials(planning_dir) -> Path:
+    if SAMPLE_FIDUCIALS.exists():
+        return SAMPLE_FIDUCIALS
+    return write_points(planning_dir / "fiducials.csv", NamedPoints.from_dict(FALLBACK_FIDUCIALS, "mri"))
+
+
+@pytest.fixture(scope="session")
+def surface_cache_dir(planning_dir) -> Path:
+    d = planning_dir / "cache"
+    d.mkdir(exist_ok=True)
+    return d
+
+
+@pytest.fixture(scope="session")
+def sample_plan(sample_fiducials, surface_cache_dir):
+    """Plan of the sample head: Fox 2012 DLPFC (MNI, registered) and a subject-space target."""
+    from targets.planner import PlanOptions, TargetRequest, build_plan
+
+    reqs = [TargetRequest("library", "dlpfc-fox2012"), TargetRequest("library", "dlpfc-fox2012-right")]
+    return build_plan(SAMPLE_MRI, reqs, sample_fiducials, opts=PlanOptions(cache_dir=surface_cache_dir))
+
+
+@pytest.fixture(scope="session")
+def sample_mni_json(sample_plan, planning_dir) -> Path:
+    from targets.mni_io import save_mni_transform
+
+    return save_mni_transform(planning_dir / "mni.json", sample_plan.T_mri_from_mni)
+
+
+def fiducial_axes(path):
+    from navcore.points import read_points
+    from targets.placement import HeadAxes
+    from targets.planner import fiducial_lookup
+
+    f = fiducial_lookup(read_points(path, "mri"))
+    return HeadAxes.from_fiducials(f["nasion"], f["lpa"], f["rpa"])
+
+
+def as_array(x):
+    return np.asarray(x, dtype=np.float64)
