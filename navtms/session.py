@@ -1,0 +1,226 @@
+"""The operator's session folder.
+
+Layout:
+    session.json       index (format_version 1), written atomically:
+        created_utc, plan (path of the plan folder or null), camera (path or null),
+        bodies {coil, head, pointer: path of a body file or null; names as tracked},
+        pointer_tip_mm (3,) tip in the pointer body frame (from pivot calibration) or null,
+        targets [{name, target_mri_mm (3,), T_mri_from_coil 4x4}] copied from the plan
+            (so the log keeps its meaning if the plan changes later), active_target,
+        registration null or {T_mri_from_head 4x4, method, fre_mm, fle_mm, names, errors_mm,
+            predicted_tre_mm {target: mm}, predicted_tre_max_mm, warning, overridden},
+        T_coilbody_from_coil 4x4 (coil calibration, identity if not calibrated),
+        tolerances {distance_mm, angle_deg, twist_deg, leave_margin_mm, leave_margin_deg},
+        lock_to_target, filter (One-Euro on/off)
+    fiducials_head.csv  fiducials collected with the pointer, head-body frame (navcore.points CSV)
+    head_points.csv     head surface points, head-body frame
+    frames.csv          per-frame navigation log (navtms.records.FRAME_COLUMNS), flushed per frame
+    timing.csv          per-frame latency figures (navtms.records.TIMING_COLUMNS)
+    pulses.csv          per-pulse log (navtms.pulses.PULSE_COLUMNS), flushed per row
+All positions mm; transforms 4x4 `T_a_from_b`; angles in the JSON are `*_deg`.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from navcore.errors import InputFileError, SessionError
+from navcore.fileio import read_json, require_matrix, write_json
+from navcore.transforms import check_rigid
+from navtms.navigator import NavTarget, Tolerances
+
+FORMAT_VERSION = 1
+SESSION_FILE = "session.json"
+FRAMES_FILE, TIMING_FILE, PULSES_FILE = "frames.csv", "timing.csv", "pulses.csv"
+FIDUCIALS_FILE, HEAD_POINTS_FILE = "fiducials_head.csv", "head_points.csv"
+
+
+@dataclass(frozen=True)
+class RegistrationRecord:
+    """A registration as kept in the session. T_mri_from_head: 4x4 mm. fre_mm: RMS fiducial
+    error; fle_mm: localisation error used for the TRE prediction; predicted_tre_mm: per target
+    name (mm). warning: text shown to the operator ("" when none)."""
+
+    T_mri_from_head: np.ndarray
+    method: str
+    fre_mm: float
+    fle_mm: float
+    names: tuple[str, ...] = ()
+    errors_mm: tuple[float, ...] = ()
+    predicted_tre_mm: dict = field(default_factory=dict)
+    warning: str = ""
+    overridden: bool = False
+
+    @property
+    def predicted_tre_max_mm(self) -> float:
+        return max(self.predicted_tre_mm.values()) if self.predicted_tre_mm else math.nan
+
+    def to_json(self) -> dict:
+        return {"T_mri_from_head": self.T_mri_from_head, "method": self.method, "fre_mm": self.fre_mm,
+                "fle_mm": self.fle_mm, "names": list(self.names), "errors_mm": list(self.errors_mm),
+                "predicted_tre_mm": dict(self.predicted_tre_mm),
+                "predicted_tre_max_mm": self.predicted_tre_max_mm,
+                "warning": self.warning, "overridden": self.overridden}
+
+
+@dataclass(frozen=True)
+class Session:
+    """A session folder's index. See the module docstring for the fields."""
+
+    folder: Path
+    targets: tuple[NavTarget, ...]
+    plan: Optional[str] = None
+    camera: Optional[str] = None
+    bodies: dict = field(default_factory=lambda: {"coil": None, "head": None, "pointer": None})
+    pointer_tip_mm: Optional[np.ndarray] = None
+    registration: Optional[RegistrationRecord] = None
+    T_coilbody_from_coil: np.ndarray = field(default_factory=lambda: np.eye(4))
+    tolerances: Tolerances = Tolerances()
+    lock_to_target: bool = False
+    filter: bool = False
+    active_target: Optional[str] = None
+    created_utc: str = ""
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def resolve(self, p: Optional[str]) -> Optional[Path]:
+        """A path stored in session.json, resolved against the session folder."""
+        if p is None:
+            return None
+        q = Path(p)
+        return q if q.is_absolute() else (self.folder / q)
+
+    def with_(self, **changes) -> "Session":
+        return replace(self, **changes)
+
+    def to_json(self) -> dict:
+        return {
+            "created_utc": self.created_utc, "plan": self.plan, "camera": self.camera,
+            "bodies": dict(self.bodies), "pointer_tip_mm": self.pointer_tip_mm,
+            "targets": [{"name": t.name, "target_mri_mm": t.target_mri_mm, "T_mri_from_coil": t.T_mri_from_coil}
+                        for t in self.targets],
+            "active_target": self.active_target,
+            "registration": None if self.registration is None else self.registration.to_json(),
+            "T_coilbody_from_coil": self.T_coilbody_from_coil,
+            "tolerances": self.tolerances.to_dict(), "lock_to_target": self.lock_to_target,
+            "filter": self.filter}
+
+    def save(self) -> Path:
+        """Write session.json atomically."""
+        return write_json(self.folder / SESSION_FILE, self.to_json(), format_version=FORMAT_VERSION)
+
+    def target_index(self) -> int:
+        if self.active_target is None:
+            return 0
+        for i, t in enumerate(self.targets):
+            if t.name == self.active_target:
+                return i
+        raise SessionError(f"{self.folder / SESSION_FILE}: active target {self.active_target!r} is not among the targets")
+
+
+def create_session(folder: str | Path, targets, plan: Optional[str | Path] = None,
+                   camera: Optional[str | Path] = None, bodies: Optional[dict] = None,
+                   pointer_tip_mm=None, T_coilbody_from_coil=None, tolerances: Tolerances = Tolerances(),
+                   lock_to_target: bool = False, filter: bool = False) -> Session:
+    """Make a new session folder (refused if it already holds a session) and save session.json.
+    targets: planned targets (targets.plan.PlannedTarget or anything with name,
+    target_mri_mm, T_mri_from_coil)."""
+    folder = Path(folder)
+    if (folder / SESSION_FILE).exists():
+        raise SessionError(f"{folder}: already holds a session; choose a new folder to start another")
+    if folder.exists() and not folder.is_dir():
+        raise SessionError(f"{folder}: exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    navt = tuple(NavTarget.from_any(t, i) for i, t in enumerate(targets))
+    if not navt:
+        raise SessionError(f"{folder}: a session needs at least one target")
+    s = Session(folder=folder, targets=navt, plan=None if plan is None else str(plan),
+                camera=None if camera is None else str(camera),
+                bodies=dict(bodies or {"coil": None, "head": None, "pointer": None}),
+                pointer_tip_mm=None if pointer_tip_mm is None else np.asarray(pointer_tip_mm, float).reshape(3),
+                T_coilbody_from_coil=(np.eye(4) if T_coilbody_from_coil is None
+                                      else check_rigid(T_coilbody_from_coil, "coil calibration")),
+                tolerances=tolerances, lock_to_target=lock_to_target, filter=filter,
+                active_target=navt[0].name,
+                created_utc=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    s.save()
+    return s
+
+
+def _registration(path: Path, obj) -> Optional[RegistrationRecord]:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise InputFileError(path, "'registration' in the session file must be an object or null")
+    T = require_matrix(path, obj, "T_mri_from_head", (4, 4), "session file")
+    try:
+        check_rigid(T, "registration")
+        fre = float(obj.get("fre_mm", math.nan) if obj.get("fre_mm") is not None else math.nan)
+        fle = float(obj.get("fle_mm", math.nan) if obj.get("fle_mm") is not None else math.nan)
+        tre = {str(k): float(v) for k, v in (obj.get("predicted_tre_mm") or {}).items()}
+    except (TypeError, ValueError, Exception) as e:
+        raise InputFileError(path, f"the registration in the session file is malformed ({e})") from None
+    return RegistrationRecord(T, str(obj.get("method", "")), fre, fle, tuple(obj.get("names", ())),
+                              tuple(float(v) for v in obj.get("errors_mm", ())), tre,
+                              str(obj.get("warning", "")), bool(obj.get("overridden", False)))
+
+
+def load_session(folder: str | Path) -> Session:
+    """Read a session folder (or its session.json). Malformed content raises InputFileError."""
+    folder = Path(folder)
+    if folder.name == SESSION_FILE:
+        folder = folder.parent
+    path = folder / SESSION_FILE
+    if not folder.is_dir():
+        raise InputFileError(folder, "the session folder does not exist")
+    obj = read_json(path, "session file", supported_versions=(FORMAT_VERSION,))
+    raw = obj.get("targets")
+    if not isinstance(raw, list) or not raw:
+        raise InputFileError(path, "the session file has no 'targets' list")
+    targets = []
+    for i, t in enumerate(raw):
+        if not isinstance(t, dict) or not isinstance(t.get("name"), str):
+            raise InputFileError(path, f"target {i + 1} in the session file has no name")
+        T = require_matrix(path, t, "T_mri_from_coil", (4, 4), "session file")
+        p = require_matrix(path, t, "target_mri_mm", (3,), "session file")
+        try:
+            targets.append(NavTarget.from_any(NavTarget(t["name"], p, T), i))
+        except Exception as e:
+            raise InputFileError(path, f"target {t['name']!r} in the session file: {e}") from None
+    T_cal = require_matrix(path, obj, "T_coilbody_from_coil", (4, 4), "session file")
+    tip = obj.get("pointer_tip_mm")
+    tol = obj.get("tolerances") or {}
+    if not isinstance(tol, dict):
+        raise InputFileError(path, "'tolerances' in the session file must be an object")
+    try:
+        check_rigid(T_cal, "coil calibration")
+        tolerances = Tolerances.from_dict(tol)
+        tip_arr = None if tip is None else require_matrix(path, obj, "pointer_tip_mm", (3,), "session file")
+    except InputFileError:
+        raise
+    except Exception as e:
+        raise InputFileError(path, f"the session file is malformed ({e})") from None
+    return Session(folder=folder, targets=tuple(targets), plan=obj.get("plan"), camera=obj.get("camera"),
+                   bodies=dict(obj.get("bodies") or {}), pointer_tip_mm=tip_arr,
+                   registration=_registration(path, obj.get("registration")),
+                   T_coilbody_from_coil=T_cal, tolerances=tolerances,
+                   lock_to_target=bool(obj.get("lock_to_target", False)), filter=bool(obj.get("filter", False)),
+                   active_target=obj.get("active_target"), created_utc=str(obj.get("created_utc", "")))
+
+
+def make_navigator(session: Session, **kw):
+    """A navtms.navigator.Navigator for a registered session (raises SessionError if unregistered)."""
+    from navtms.navigator import Navigator
+
+    if session.registration is None:
+        raise SessionError(f"{session.folder}: the session is not registered yet; collect fiducials and register first")
+    nav = Navigator(session.targets, session.registration.T_mri_from_head, session.T_coilbody_from_coil,
+                    session.registration.predicted_tre_max_mm, session.tolerances, **kw)
+    nav.select_target(session.target_index())
+    return nav

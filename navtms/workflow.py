@@ -1,0 +1,164 @@
+"""Operator workflow before navigating: collect fiducials and head points with the tracked
+pointer, register, check FRE / predicted TRE. Keyboard driven (terminal prompts), no GUI.
+
+Points are collected in the head reference body frame (`head`), so the head may move:
+    p_head = inv(T_camera_from_head) @ T_camera_from_pointer @ tip_pointer_mm
+A point is the per-axis median of N samples; a sample is refused while the pointer or the
+head body is hidden, and the point is refused when the samples spread more than
+`max_spread_mm` (the pointer moved). Registration: paired points (registration.paired_point),
+optionally refined on the scalp with head points (registration.icp); FRE and the predicted TRE
+at every target (registration.tre) are shown; above `warn_fre_mm` (2 mm) a warning, above
+`max_fre_mm` (3 mm) a refusal unless overridden.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from navcore.errors import RegistrationError, SessionError
+from navcore.points import NamedPoints
+from navcore.transforms import apply, invert
+from navtms.session import RegistrationRecord, Session
+from tracking.types import BodyPose
+
+WARN_FRE_MM = 2.0
+MAX_FRE_MM = 3.0
+
+PoseReader = Callable[[], Optional[Mapping[str, BodyPose]]]
+
+
+def tip_in_head(poses: Mapping[str, BodyPose], tip_pointer_mm: np.ndarray,
+                pointer: str = "pointer", head: str = "head") -> Optional[np.ndarray]:
+    """Pointer tip (3,) in the head body frame (mm), or None when pointer or head is hidden."""
+    p, h = poses.get(pointer), poses.get(head)
+    if p is None or h is None or not p.visible or not h.visible:
+        return None
+    return apply(invert(h.T_camera_from_body) @ p.T_camera_from_body, np.asarray(tip_pointer_mm, float))
+
+
+@dataclass(frozen=True)
+class CollectedPoint:
+    """position_mm: (3,) median in the head frame; spread_mm: largest sample distance from it;
+    samples: accepted samples; refused: samples refused because a body was hidden."""
+
+    position_mm: np.ndarray
+    spread_mm: float
+    samples: int
+    refused: int
+
+
+def collect_point(read_poses: PoseReader, tip_pointer_mm, n: int = 20, max_frames: int = 200,
+                  max_spread_mm: float = 2.0, pointer: str = "pointer", head: str = "head") -> CollectedPoint:
+    """Median of `n` pointer-tip samples in the head frame, reading frames with read_poses()
+    (None = the source ended). Raises SessionError when fewer than n samples had both bodies
+    visible within max_frames frames, or when the samples spread more than max_spread_mm."""
+    samples, refused = [], 0
+    for _ in range(max_frames):
+        poses = read_poses()
+        if poses is None:
+            break
+        p = tip_in_head(poses, tip_pointer_mm, pointer, head)
+        if p is None:
+            refused += 1
+            continue
+        samples.append(p)
+        if len(samples) >= n:
+            break
+    if len(samples) < n:
+        raise SessionError(f"only {len(samples)} of {n} samples had both the {pointer} and the {head} body "
+                           f"in view ({refused} refused); keep both visible and try again")
+    arr = np.asarray(samples)
+    med = np.median(arr, axis=0)
+    spread = float(np.max(np.linalg.norm(arr - med, axis=1)))
+    if spread > max_spread_mm:
+        raise SessionError(f"the pointer moved while sampling (spread {spread:.1f} mm > {max_spread_mm:.1f} mm); "
+                           "hold it still on the point and try again")
+    return CollectedPoint(med, spread, len(samples), refused)
+
+
+def register_session(session: Session, fiducials_mri: NamedPoints, fiducials_head: NamedPoints,
+                     head_points: Optional[np.ndarray] = None, scalp=None, fle_mm: Optional[float] = None,
+                     override: bool = False, warn_fre_mm: float = WARN_FRE_MM,
+                     max_fre_mm: float = MAX_FRE_MM) -> Session:
+    """Register mri <- head from fiducials (and head points on the scalp surface when given),
+    store it in the session (session.json saved) and return the new Session.
+
+    fiducials_mri: planned fiducials (frame mri); fiducials_head: collected (frame head).
+    fle_mm: fiducial localisation error for the TRE prediction; default estimated from FRE.
+    Raises RegistrationError when FRE > max_fre_mm and not override."""
+    from registration.paired_point import register_paired_points
+    from registration.tre import fle_from_fre, predicted_tre
+
+    fit = register_paired_points(fiducials_mri, fiducials_head, strict=False)
+    T = fit.T_a_from_b
+    method = "paired-point"
+    if head_points is not None and len(head_points) and scalp is not None:
+        from registration.icp import icp_register
+
+        names = list(fit.names)
+        res = icp_register(scalp, np.asarray(head_points, float), T,
+                           fiducials_a=fiducials_mri.subset(names).positions,
+                           fiducials_b=fiducials_head.subset(names).positions)
+        T = res.T_a_from_b
+        method = "paired-point+icp"
+    names = list(fit.names)
+    pa = fiducials_mri.subset(names).positions
+    errs = np.linalg.norm(pa - apply(T, fiducials_head.subset(names).positions), axis=1)
+    fre = float(np.sqrt(np.mean(errs ** 2)))
+    if fle_mm is None:
+        fle_mm = fle_from_fre(len(names), fre) if len(names) > 2 else fre
+    targets = np.array([t.target_mri_mm for t in session.targets])
+    tre = predicted_tre(pa, targets, float(fle_mm))
+    warning = ""
+    if fre > max_fre_mm:
+        if not override:
+            raise RegistrationError(f"the fiducial registration error is {fre:.2f} mm, above the {max_fre_mm:.1f} mm "
+                                    "limit; re-collect the fiducials (or override knowingly)")
+        warning = f"FRE {fre:.2f} mm is above the {max_fre_mm:.1f} mm limit (overridden)"
+    elif fre > warn_fre_mm:
+        warning = f"FRE {fre:.2f} mm is above {warn_fre_mm:.1f} mm; consider re-collecting the fiducials"
+    rec = RegistrationRecord(T, method, fre, float(fle_mm), tuple(names), tuple(float(e) for e in errs),
+                             {t.name: float(v) for t, v in zip(session.targets, tre)}, warning,
+                             bool(override and fre > max_fre_mm))
+    new = session.with_(registration=rec)
+    new.save()
+    return new
+
+
+def registration_report(rec: RegistrationRecord) -> str:
+    """Lines for the operator: FRE, per-fiducial errors, predicted TRE per target, warning."""
+    lines = [f"registration ({rec.method}): FRE {rec.fre_mm:.2f} mm (FLE used {rec.fle_mm:.2f} mm)"]
+    lines += [f"  {n}: {e:.2f} mm" for n, e in zip(rec.names, rec.errors_mm)]
+    lines += [f"  predicted TRE at {n}: {v:.2f} mm" for n, v in rec.predicted_tre_mm.items()]
+    if rec.warning:
+        lines.append(f"WARNING: {rec.warning}")
+    return "\n".join(lines)
+
+
+def collect_fiducials_interactive(read_poses: PoseReader, tip_pointer_mm, names: Sequence[str],
+                                  input_fn: Callable[[str], str] = input,
+                                  print_fn: Callable[[str], None] = print, n: int = 20) -> NamedPoints:
+    """Prompt for each fiducial: Enter samples it (touch the point first), 's' skips it, 'q'
+    stops. A refused point (body hidden, pointer moving) is asked again. Returns the points
+    in the head frame."""
+    got: dict[str, np.ndarray] = {}
+    for name in names:
+        while True:
+            ans = input_fn(f"Touch {name} with the pointer and press Enter (s = skip, q = stop): ").strip().lower()
+            if ans == "q":
+                return NamedPoints.from_dict(got, "head")
+            if ans == "s":
+                break
+            try:
+                pt = collect_point(read_poses, tip_pointer_mm, n=n)
+            except SessionError as e:
+                print_fn(f"refused: {e}")
+                continue
+            got[name] = pt.position_mm
+            print_fn(f"{name}: {np.round(pt.position_mm, 1).tolist()} mm (spread {pt.spread_mm:.2f} mm, "
+                     f"{pt.refused} samples refused)")
+            break
+    return NamedPoints.from_dict(got, "head")
+
