@@ -150,6 +150,14 @@ class IGTLServer:
 
     __call__ = publish_output
 
+    def publish_lost(self, reason: str = "stale") -> None:
+        """No current pose (source lost, tracking stale, loop ended): a NotVisible STATUS for
+        the coil and errors with coil_visible false, so no client keeps showing an old pose."""
+        self.publish_coil(None)
+        self.publish_errors({"distance_mm": None, "tilt_deg": None, "twist_deg": None, "on_target": False,
+                             "fre_mm": None, "tre_mm": None, "coil_visible": False, "stale": True,
+                             "status": reason})
+
     @property
     def client_count(self) -> int:
         with self._lock:

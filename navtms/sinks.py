@@ -90,6 +90,13 @@ class IGTLSink:
     def __call__(self, out) -> None:
         self.server.publish_output(out, self.fre_mm, self.navigator.targets[out.target_index])
 
+    def status(self, state: str, message: str) -> None:
+        """Source lost / ended: clients must stop showing the coil as current."""
+        self.server.publish_lost(state if not message else f"{state}: {message}")
+
+    def stale(self) -> None:
+        self.server.publish_lost("stale")
+
 
 class CallbackSink:
     """Wraps a plain function as a sink (e.g. to collect outputs in tests or a recorder)."""

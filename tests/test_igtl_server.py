@@ -193,3 +193,25 @@ def test_dead_client_is_dropped(server):
     assert wait_for(lambda: server.client_count == 0)
     server.publish_coil(np.eye(4))  # publishing with nobody connected is fine
     assert server.dropped["closed"] == 1
+
+
+@pytest.mark.timeout(20)
+def test_lost_source_via_loop_sink_hides_the_coil(server):
+    from navtms.sinks import IGTLSink
+
+    T_plan = random_rigid(np.random.default_rng(21), 80.0)
+    nav = Navigator([NavTarget("M1", T_plan[:3, 3], T_plan)], T_mri_from_head=np.eye(4))
+    sink = IGTLSink(server, nav, fre_mm=1.0)
+    s = _raw_client(server.port)
+    assert wait_for(lambda: server.client_count == 1)
+    now = time.monotonic_ns()
+    poses = {"coil": BodyPose("coil", 1, now, True, T_plan), "head": BodyPose("head", 1, now, True, np.eye(4))}
+    sink(nav.update(poses, 1, now))
+    got = {m.device: m for m in _read_messages(s, 4)}
+    assert got["CoilToMRI"].type == "TRANSFORM"
+    sink.status("source lost", "tracker unplugged")
+    got = {m.device: m for m in _read_messages(s, 2)}
+    assert got["CoilToMRI"].type == "STATUS"
+    errs = json.loads(P.string_from_content(got["NavErrors"].content))
+    assert errs["coil_visible"] is False and errs["stale"] is True and "source lost" in errs["status"]
+    s.close()
