@@ -57,7 +57,7 @@ class Pacer:
             time.sleep((due - now) / 1e9)
 
 
-class _Source:
+class BaseSource:
     """Common plumbing: pacing, context manager, iteration, closed state."""
 
     realtime: bool = False
@@ -100,7 +100,7 @@ def _ns_from_index(index: int, fps: float) -> int:
     return int(round(index * 1e9 / fps))
 
 
-class CameraSource(_Source):
+class CameraSource(BaseSource):
     """A live camera through cv2.VideoCapture(index).
 
     width/height/fps are requested from the driver; the size actually delivered is in
@@ -144,7 +144,7 @@ class CameraSource(_Source):
         super().close()
 
 
-class VideoFileSource(_Source):
+class VideoFileSource(BaseSource):
     """Frames of a video file (cv2.VideoCapture on the file).
 
     capture_ns = round(index * 1e9 / fps) with the file's fps (DEFAULT_FPS when the file has
@@ -207,7 +207,7 @@ class VideoFileSource(_Source):
         super().close()
 
 
-class ImageFolderSource(_Source):
+class ImageFolderSource(BaseSource):
     """The PNG/JPG images of a folder in sorted file-name order, one frame each.
 
     capture_ns = round(index * 1e9 / fps). Raises SourceFileError for a missing or empty folder,
@@ -247,7 +247,7 @@ class ImageFolderSource(_Source):
         return frame
 
 
-class PoseLogSource(_Source):
+class PoseLogSource(BaseSource):
     """Replays a pose log (tracking.poselog): frames with image None and `poses` set, with the
     recorded frame numbers and capture times. Malformed logs raise InputFileError naming the line."""
 

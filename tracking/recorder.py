@@ -1,0 +1,270 @@
+"""Record frames and poses to a folder, and replay that folder as a frame source, bit-exact.
+
+A recording is a folder:
+    recording.json  index (format_version 1): created_utc, video {kind, file}, image_size,
+                    channels, fps (nominal), camera (CameraModel dict or null), bodies,
+                    frame_count, complete, meta. Written at start (complete false) and
+                    rewritten atomically at close with the final frame_count.
+    frames.avi      images, lossless FFV1 (when this OpenCV build can write it), or
+    frames/         000000.png, 000001.png, ... (lossless PNG; kind "png"), written atomically.
+    frames.csv      frame index, one row per frame in write order: "index,frame,time_s"
+                    (time_s exact from capture_ns as in the pose log), flushed per frame.
+    poses.csv       the pose log (tracking.poselog), flushed per frame.
+
+Per frame the image is written first, then the index row, then the pose rows, so a killed
+recorder leaves a consistent prefix: replay stops at the first frame missing from any of the
+three. FFV1 goes in AVI because an AVI cut by a kill still reads up to its last whole frame.
+Images: (H, W, 3) BGR uint8 or (H, W) gray uint8, replayed identically.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from navcore.errors import InputFileError, TrackingError
+from navcore.fileio import atomic_write_bytes, read_json, write_json
+from tracking import poselog
+from tracking.camera import CameraModel
+from tracking.sources import SourceFileError, BaseSource
+from tracking.types import BodyPose, Frame
+
+INDEX_NAME = "recording.json"
+FRAMES_CSV = "frames.csv"
+POSES_CSV = "poses.csv"
+VIDEO_FILE = "frames.avi"
+PNG_DIR = "frames"
+FRAME_INDEX_VERSION_LINE = "# navtms frame index, format_version 1"
+FRAME_INDEX_HEADER = "index,frame,time_s"
+
+_FFV1_OK: Optional[bool] = None
+
+
+def ffv1_available() -> bool:
+    """True when this OpenCV build writes FFV1 video that reads back bit-exactly (checked once)."""
+    global _FFV1_OK
+    if _FFV1_OK is None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "probe.avi")
+            img = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+            w = cv2.VideoWriter(p, cv2.VideoWriter_fourcc(*"FFV1"), 30.0, (16, 16))
+            ok = w.isOpened()
+            if ok:
+                w.write(img)
+                w.release()
+                cap = cv2.VideoCapture(p)
+                got, back = cap.read()
+                cap.release()
+                ok = bool(got) and back is not None and np.array_equal(back, img)
+        _FFV1_OK = ok
+    return _FFV1_OK
+
+
+class Recorder:
+    """Writes a recording folder (see the module docstring).
+
+    folder must not exist or be empty (a recording is never overwritten). video: "auto" (FFV1
+    if available, else PNG), "ffv1" or "png". camera: the CameraModel in use, or None. bodies:
+    the body names whose poses are logged. fsync: also fsync the logs per frame."""
+
+    def __init__(self, folder: str | Path, camera: Optional[CameraModel] = None, bodies: Sequence[str] = (),
+                 fps: float = 30.0, video: str = "auto", fsync: bool = False, meta: Optional[dict] = None):
+        self.folder = Path(folder)
+        if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
+            raise InputFileError(self.folder, "the recording folder already exists and is not empty; "
+                                              "recordings are never overwritten")
+        if not self.folder.parent.is_dir():
+            raise InputFileError(self.folder, "the recording folder's parent does not exist")
+        if video not in ("auto", "ffv1", "png"):
+            raise TrackingError(f"video kind '{video}' is unknown; use auto, ffv1 or png")
+        if video == "ffv1" and not ffv1_available():
+            raise TrackingError("this OpenCV build cannot write lossless FFV1 video; record with video='png'")
+        self.kind = "ffv1" if video == "auto" and ffv1_available() else ("png" if video == "auto" else video)
+        self.folder.mkdir(exist_ok=True)
+        self.camera = camera
+        self.bodies = list(bodies)
+        self.fps = float(fps)
+        self.fsync = fsync
+        self.meta = dict(meta or {})
+        self.created_utc = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self.frame_count = 0
+        self.image_size: Optional[tuple[int, int]] = None
+        self.channels: Optional[int] = None
+        self._writer: Optional[cv2.VideoWriter] = None
+        self._index = open(self.folder / FRAMES_CSV, "w", encoding="utf-8", newline="")
+        self._index.write(FRAME_INDEX_VERSION_LINE + "\n" + FRAME_INDEX_HEADER + "\n")
+        self._index.flush()
+        self._poses = poselog.PoseLogWriter(self.folder / POSES_CSV, fsync=fsync)
+        self._closed = False
+        self._write_index(complete=False)
+
+    def _write_index(self, complete: bool) -> None:
+        video = {"kind": self.kind, "file": VIDEO_FILE if self.kind == "ffv1" else PNG_DIR + "/"}
+        write_json(self.folder / INDEX_NAME, {
+            "created_utc": self.created_utc, "video": video,
+            "image_size": None if self.image_size is None else list(self.image_size),
+            "channels": self.channels, "fps": self.fps,
+            "camera": None if self.camera is None else self.camera.to_dict(),
+            "bodies": self.bodies, "frame_count": self.frame_count, "complete": complete,
+            "frames_csv": FRAMES_CSV, "pose_log": POSES_CSV, "meta": self.meta,
+        }, format_version=1)
+
+    def _write_image(self, image: np.ndarray) -> None:
+        if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+            raise TrackingError(f"frame {self.frame_count}: only (H, W, 3) BGR or (H, W) gray uint8 images can be recorded")
+        size = (image.shape[1], image.shape[0])
+        channels = 1 if image.ndim == 2 else 3
+        if self.image_size is None:
+            self.image_size, self.channels = size, channels
+            self._write_index(complete=False)
+            if self.kind == "ffv1":
+                self._writer = cv2.VideoWriter(str(self.folder / VIDEO_FILE), cv2.VideoWriter_fourcc(*"FFV1"),
+                                               self.fps, size, isColor=channels == 3)
+                if not self._writer.isOpened():
+                    raise TrackingError(f"{self.folder / VIDEO_FILE}: the FFV1 video cannot be created")
+            else:
+                (self.folder / PNG_DIR).mkdir()
+        elif (size, channels) != (self.image_size, self.channels):
+            raise TrackingError(f"frame {self.frame_count} is {size[0]}x{size[1]}x{channels} but the recording is "
+                                f"{self.image_size[0]}x{self.image_size[1]}x{self.channels}")
+        if self._writer is not None:
+            self._writer.write(image)
+        else:
+            ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+            if not ok:
+                raise TrackingError(f"frame {self.frame_count} could not be encoded as PNG")
+            atomic_write_bytes(self.folder / PNG_DIR / f"{self.frame_count:06d}.png", buf.tobytes())
+
+    def write(self, frame: Frame, poses: Optional[Mapping[str, BodyPose]] = None) -> None:
+        """Record one frame: its image (if any), its index row and its poses (`poses`, else
+        frame.poses). Every recorded frame of a recording must have an image, or none must."""
+        if self._closed:
+            raise TrackingError(f"{self.folder}: the recording is closed")
+        has_image = frame.image is not None
+        if self.frame_count > 0 and has_image != (self.image_size is not None):
+            raise TrackingError(f"frame {frame.frame_number}: a recording holds images in every frame or in none")
+        if has_image:
+            self._write_image(frame.image)
+        self._index.write(f"{self.frame_count},{int(frame.frame_number)},{poselog.format_time_ns(frame.capture_ns)}\n")
+        self._index.flush()
+        if self.fsync:
+            os.fsync(self._index.fileno())
+        poses = poses if poses is not None else frame.poses
+        if poses:
+            self._poses.write_frame(poses)
+        self.frame_count += 1
+
+    def close(self) -> None:
+        """Finish the video and logs and rewrite recording.json (complete, frame_count)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None:
+            self._writer.release()
+        self._index.close()
+        self._poses.close()
+        self._write_index(complete=True)
+
+    def __enter__(self) -> "Recorder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def read_frame_index(path: str | Path) -> list[tuple[int, int]]:
+    """[(frame_number, capture_ns)] in write order from frames.csv. A last line without its
+    newline (a killed recorder) is dropped; other bad lines raise InputFileError naming them."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "the frame index does not exist")
+    out = []
+    with open(path, "r", encoding="utf-8", newline="") as f:
+        if f.readline().rstrip("\n") != FRAME_INDEX_VERSION_LINE:
+            raise InputFileError(path, f"line 1 is not '{FRAME_INDEX_VERSION_LINE}'")
+        if f.readline().rstrip("\n") != FRAME_INDEX_HEADER:
+            raise InputFileError(path, f"line 2 is not the header '{FRAME_INDEX_HEADER}'")
+        for lineno, line in enumerate(f, start=3):
+            if not line.endswith("\n"):
+                break
+            parts = line.rstrip("\n").split(",")
+            try:
+                if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or int(parts[0]) != len(out):
+                    raise ValueError
+                out.append((int(parts[1]), poselog.parse_time_ns(parts[2])))
+            except ValueError:
+                raise InputFileError(path, f"line {lineno} of the frame index is malformed") from None
+    return out
+
+
+class RecordingSource(BaseSource):
+    """Replays a recording folder: the same images (bit-exact), frame numbers, capture times and
+    poses as recorded. A killed recording replays up to its last complete frame."""
+
+    def __init__(self, folder: str | Path, realtime: bool = False) -> None:
+        super().__init__(realtime)
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise SourceFileError(self.folder, "the recording folder does not exist")
+        self.info = read_json(self.folder / INDEX_NAME, "recording index")
+        self.index = read_frame_index(self.folder / FRAMES_CSV)
+        self.bodies = list(self.info.get("bodies") or [])
+        self.complete = bool(self.info.get("complete"))
+        self.camera = None
+        if self.info.get("camera"):
+            c = self.info["camera"]
+            self.camera = CameraModel(tuple(c["image_size"]), np.asarray(c["K"], float), np.asarray(c["dist"], float), c.get("rms_px"))
+        pose_path = self.folder / POSES_CSV
+        self._poses = {f.frame_number: f.poses for f in poselog.read_frames(pose_path)} if pose_path.exists() else {}
+        self.kind = (self.info.get("video") or {}).get("kind")
+        self.channels = self.info.get("channels")
+        self._cap = None
+        if self.info.get("image_size") is not None and self.kind == "ffv1":
+            video = self.folder / VIDEO_FILE
+            self._cap = cv2.VideoCapture(str(video))
+            if not self._cap.isOpened():
+                raise SourceFileError(video, "the recording's video cannot be opened (missing or corrupt)")
+        elif self.info.get("image_size") is not None and self.kind != "png":
+            raise SourceFileError(self.folder / INDEX_NAME, f"video kind {self.kind!r} is unknown")
+        self._i = 0
+
+    def _image(self, i: int) -> Optional[np.ndarray]:
+        if self.info.get("image_size") is None:
+            return None
+        if self._cap is not None:
+            ok, image = self._cap.read()
+            if not ok:
+                return None
+        else:
+            image = cv2.imread(str(self.folder / PNG_DIR / f"{i:06d}.png"), cv2.IMREAD_UNCHANGED)
+            if image is None:
+                return None
+        if self.channels == 1 and image.ndim == 3:
+            image = image[:, :, 0].copy()
+        return image
+
+    def _next(self) -> Optional[Frame]:
+        if self._i >= len(self.index):
+            return None
+        frame_number, ns = self.index[self._i]
+        poses = self._poses.get(frame_number)
+        if self.bodies and poses is None:
+            return None  # killed before this frame's poses were written
+        image = self._image(self._i)
+        if image is None and self.info.get("image_size") is not None:
+            if self.complete:
+                raise SourceFileError(self.folder, f"frame {self._i} of the recording's images cannot be read")
+            return None  # killed before this frame's image reached the disk
+        self._i += 1
+        return Frame(frame_number, ns, image, poses, {"source": f"replay:{self.folder}"})
+
+    def close(self) -> None:
+        if not self._closed and self._cap is not None:
+            self._cap.release()
+        super().close()
