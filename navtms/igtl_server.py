@@ -79,6 +79,7 @@ class IGTLServer:
         self._sticky: dict[str, bytes] = {}  # latest target messages, given to clients that join
         self._closed = False
         self._woken = False
+        self._last_target_key: object = None
         self.dropped = {"protocol": 0, "closed": 0, "stalled": 0, "refused": 0}
         self.last_error = ""
         try:
@@ -128,7 +129,7 @@ class IGTLServer:
         given, the target (an object with T_mri_from_coil, target_mri_mm and name)."""
         if target is not None:
             key = (getattr(target, "name", ""), np.asarray(target.T_mri_from_coil).tobytes())
-            if key != getattr(self, "_last_target_key", None):
+            if key != self._last_target_key:
                 self._last_target_key = key
                 self.publish_target(target.T_mri_from_coil, getattr(target, "target_mri_mm", None),
                                     str(getattr(target, "name", "target")))
