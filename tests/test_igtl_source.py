@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import struct
 import threading
 import time
 
@@ -172,13 +173,22 @@ def _raw_server(payloads):
     return lsock, done, th
 
 
+def _bad_crc(data: bytes) -> bytes:
+    out = bytearray(data)
+    out[-1] ^= 0xFF
+    return bytes(out)
+
+
 @pytest.mark.timeout(20)
-def test_malformed_stream_disconnects_and_reconnects():
+@pytest.mark.parametrize("make_bad", [
+    _bad_crc,
+    lambda good: struct.pack(">H12s20sQQQ", 1, b"TRANSFORM", b"CoilToTracker", 0, 1 << 30, 0),  # oversized
+    lambda good: b"\x00\x09" + good[2:],                                                       # bad version
+])
+def test_malformed_stream_disconnects_and_reconnects(make_bad):
     T = random_rigid(np.random.default_rng(6))
     good = P.pack_transform("CoilToTracker", T, 5.0)
-    bad_crc = bytearray(good)
-    bad_crc[-1] ^= 0xFF
-    lsock, done, th = _raw_server([bytes(bad_crc), good])
+    lsock, done, th = _raw_server([make_bad(good), good])
     try:
         src = IGTLSource("127.0.0.1", lsock.getsockname()[1], read_timeout_s=0.1, retry_interval_s=0.05)
         frame = read_until(src, _visible("coil"))
@@ -256,3 +266,16 @@ def test_body_that_stops_arriving_goes_not_visible_while_others_stay(server):
         finally:
             stop.set()
             th.join()
+
+
+@pytest.mark.timeout(20)
+def test_version2_messages_with_metadata_are_tolerated(server):
+    T = random_rigid(np.random.default_rng(12))
+    msg = pyigtl.TransformMessage(T, device_name="CoilToTracker", timestamp=77.0)
+    msg.header_version = 2
+    msg.metadata = {"TransformStatus": "OK", "Vendor": "test"}
+    with IGTLSource("127.0.0.1", server.server_address[1], read_timeout_s=0.2) as src:
+        server.send_message(msg, wait=False)
+        frame = read_until(src, _visible("coil"))
+        assert np.allclose(frame.poses["coil"].T_camera_from_body, T, atol=1e-4)
+        assert abs(frame.meta["sender_timestamps_s"]["coil"] - 77.0) < 1e-6
