@@ -1,0 +1,60 @@
+"""`navtms track` on real webcam footage: pose log rows, errors that leave files alone."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from navtms.cli import main
+from tracking.camera import CameraModel
+from tracking.poselog import COLUMNS, read_rows
+
+REAL = "webcam-aruco-sksurgery"
+
+
+def test_track_real_video_writes_pose_log(shared_real, tmp_path, capsys):
+    d = shared_real / REAL
+    out = tmp_path / "poses.csv"
+    rc = main(["track", f"video:{d / 'multipattern.avi'}", "--quiet",
+               "--body", f"reference={d / 'reference.txt'}@DICT_ARUCO_ORIGINAL",
+               "--body", f"pointer={d / 'pointer.txt'}@DICT_ARUCO_ORIGINAL",
+               "--body", f"tag0={d / 'tag_0.txt'}", "--out", str(out)])
+    assert rc == 0
+    lines = out.read_text().splitlines()
+    assert lines[1] == ",".join(COLUMNS)
+    rows = list(read_rows(out))
+    assert len(rows) == 30                                   # 10 frames x 3 bodies
+    assert [r.body for r in rows[:3]] == ["reference", "pointer", "tag0"]
+    assert all(r.visible for r in rows)
+    assert sorted({r.frame_number for r in rows}) == list(range(10))
+    ref = [r for r in rows if r.body == "reference"]
+    assert all(r.tags_total == 12 and r.tags_seen >= 9 for r in ref)
+    z = np.array([r.T_camera_from_body[2, 3] for r in ref])
+    assert np.all((z > 200) & (z < 600))
+    text = capsys.readouterr()
+    assert "visible in 10/10 frames" in text.out and "guessing a 640x480 camera" in text.err
+
+
+def test_track_default_bodies_absent_are_not_visible(shared_real, tmp_path):
+    out = tmp_path / "p.csv"
+    assert main(["track", str(shared_real / REAL / "output.avi"), "--quiet", "--max-frames", "3",
+                 "--out", str(out)]) == 0
+    rows = list(read_rows(out))
+    assert len(rows) == 9 and {r.body for r in rows} == {"coil", "head", "pointer"}
+    # output.avi shows DICT_4X4_50 tag 0, which is on the coil body: the coil is solved from one tag
+    assert all(not r.visible and r.T_camera_from_body is None for r in rows if r.body != "coil")
+
+
+def test_track_errors_leave_files_alone(shared_real, tmp_path, capsys):
+    video = str(shared_real / REAL / "output.avi")
+    cam = tmp_path / "cam.json"
+    CameraModel.guess(1280, 720).save(cam)
+    out = tmp_path / "p.csv"
+    assert main(["track", video, "--camera", str(cam), "--out", str(out)]) == 2
+    assert "640x480 but the camera calibration is for 1280x720" in capsys.readouterr().err
+    assert not out.exists()
+    out.write_text("keep me")
+    assert main(["track", video, "--out", str(out)]) == 2
+    assert out.read_text() == "keep me"
+    assert main(["track", video, "--body", "x=" + str(tmp_path / "none.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["track", video, "--body", "nonsense"]) == 2
