@@ -40,6 +40,10 @@ GREY = (0.6, 0.6, 0.6)
 WHITE = (0.95, 0.95, 0.95)
 
 AXIS_LENGTH_MM = 90.0
+CAMERA_ELEVATION_DEG = 45.0   # camera between the coil normal and the front of the head
+CAMERA_DISTANCE_MM = 470.0
+LIVE_COIL_OPACITY = 0.8      # the target shows through the coil
+TARGET_RADIUS_MM = 4.0
 
 
 def grade(value: float, band: tuple[float, float]) -> str:
@@ -137,13 +141,24 @@ class NavigationScene:
             self.brain_actor = _mesh_actor(polydata_from_surface(spec.brain), BRAIN_RGB, 1.0)
             r.AddActor(self.brain_actor)
 
+        # X-ray overlay: a second layer with the same camera that draws the active target on
+        # top of everything (through the scalp and the coil), semi-transparent.
+        o = self.overlay = vtk.vtkRenderer()
+        o.SetLayer(1)
+        o.InteractiveOff()
+        o.SetActiveCamera(r.GetActiveCamera())
         self.target_actors: dict[str, tuple[vtk.vtkActor, vtk.vtkActor]] = {}
+        self.xray_actors: dict[str, vtk.vtkActor] = {}
         for t in spec.targets:
-            ta = _sphere_actor(t.target_mri_mm, 3.0, OTHER_TARGET_RGB)
+            ta = _sphere_actor(t.target_mri_mm, TARGET_RADIUS_MM, OTHER_TARGET_RGB)
             ea = _sphere_actor(t.entry_mri_mm, 2.0, ENTRY_RGB)
+            xa = _sphere_actor(t.target_mri_mm, TARGET_RADIUS_MM, TARGET_RGB)
+            xa.GetProperty().SetOpacity(0.55)
             r.AddActor(ta)
             r.AddActor(ea)
+            o.AddActor(xa)
             self.target_actors[t.name] = (ta, ea)
+            self.xray_actors[t.name] = xa
 
         coil = coil_polydata(spec.coil_mesh_path)
         self.ghost_matrix = vtk.vtkMatrix4x4()
@@ -152,7 +167,7 @@ class NavigationScene:
         r.AddActor(self.ghost_actor)
 
         self.coil_matrix = vtk.vtkMatrix4x4()
-        self.live_coil_actor = _mesh_actor(coil, COIL_RGB, 1.0)
+        self.live_coil_actor = _mesh_actor(coil, COIL_RGB, LIVE_COIL_OPACITY)
         self.live_coil_actor.SetUserMatrix(self.coil_matrix)
         r.AddActor(self.live_coil_actor)
         self.stale_coil_actor = _mesh_actor(coil, STALE_RGB, 0.6)
@@ -212,6 +227,7 @@ class NavigationScene:
         for tname, (ta, _ea) in self.target_actors.items():
             active = self.active is not None and tname == self.active.name
             ta.GetProperty().SetColor(*(TARGET_RGB if active else OTHER_TARGET_RGB))
+            self.xray_actors[tname].SetVisibility(active)
         if self.active is not None:
             set_vtk_matrix(self.ghost_matrix, self.active.T_mri_from_coil)
         self.ghost_actor.SetVisibility(self.active is not None)
@@ -219,19 +235,28 @@ class NavigationScene:
             self.reset_camera()
 
     def reset_camera(self) -> None:
-        """Look at the active target from outside the head, over the planned coil, from the
-        side opposite the handle; without a target, frame the whole scalp."""
+        """Look at the active target from outside the head: 45 deg between the planned coil's
+        outward normal and the front of the head (mri +y), head upright (mri +z up); without a
+        target, frame the whole scalp."""
         cam = self.renderer.GetActiveCamera()
         if self.active is None:
             self.renderer.ResetCamera(self.scalp_actor.GetBounds())
             return
         T = np.asarray(self.active.T_mri_from_coil, dtype=float)
-        x, y, z = T[:3, 0], T[:3, 1], T[:3, 2]
-        focus = 0.6 * np.asarray(self.active.entry_mri_mm) + 0.4 * np.asarray(self.active.target_mri_mm)
-        view_dir = -z * math.cos(math.radians(35)) - y * math.sin(math.radians(35))
+        z = T[:3, 2]
+        front = np.array([0.0, 1.0, 0.0]) - z[1] * z
+        if np.linalg.norm(front) < 0.2:           # target at the very front/back: use the handle
+            front = -T[:3, 1]
+        front /= np.linalg.norm(front)
+        view_dir = -z * math.cos(math.radians(CAMERA_ELEVATION_DEG)) + front * math.sin(math.radians(CAMERA_ELEVATION_DEG))
+        view_dir /= np.linalg.norm(view_dir)
+        focus = 0.6 * np.asarray(self.active.entry_mri_mm, float) + 0.4 * np.asarray(self.active.target_mri_mm, float)
+        up = np.array([0.0, 0.0, 1.0]) - view_dir[2] * view_dir
+        if np.linalg.norm(up) < 0.2:
+            up = T[:3, 1]
         cam.SetFocalPoint(*focus)
-        cam.SetPosition(*(focus + 480.0 * view_dir / np.linalg.norm(view_dir)))
-        cam.SetViewUp(*(y * math.cos(math.radians(35)) - z * math.sin(math.radians(35))))
+        cam.SetPosition(*(focus + CAMERA_DISTANCE_MM * view_dir))
+        cam.SetViewUp(*up)
         cam.SetViewAngle(30.0)
         cam.OrthogonalizeViewUp()
         self.renderer.ResetCameraClippingRange()
@@ -284,6 +309,15 @@ class NavigationScene:
         self.banner.SetInput(text or " ")
         self.banner.SetVisibility(bool(text))
 
+    @property
+    def renderers(self) -> list[vtk.vtkRenderer]:
+        """The scene renderer (layer 0) and its X-ray overlay (layer 1, same camera and viewport)."""
+        return [self.renderer, self.overlay]
+
+    def set_viewport(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        for r in self.renderers:
+            r.SetViewport(x0, y0, x1, y1)
+
     def prop_count(self) -> int:
-        """Number of props in the renderer (constant after construction)."""
-        return self.renderer.GetViewProps().GetNumberOfItems()
+        """Number of props in the scene's renderers (constant after construction)."""
+        return sum(r.GetViewProps().GetNumberOfItems() for r in self.renderers)

@@ -46,7 +46,7 @@ class ViewerLayout:
         has_slices = bool(self.slices.renderers)
         self.viewports = {"scene": (0.0, 0.3 if has_slices else 0.0, 0.66, 1.0),
                           "bullseye": (0.66, 0.0, 1.0, 1.0)}
-        self.scene.renderer.SetViewport(*self.viewports["scene"])
+        self.scene.set_viewport(*self.viewports["scene"])
         self.bullseye.renderer.SetViewport(*self.viewports["bullseye"])
         for i, r in enumerate(self.slices.renderers):
             vp = (0.22 * i + 0.003, 0.0, 0.22 * (i + 1) - 0.003, 0.3)
@@ -55,9 +55,10 @@ class ViewerLayout:
 
     @property
     def renderers(self) -> list[vtk.vtkRenderer]:
-        return [self.scene.renderer, self.bullseye.renderer, *self.slices.renderers]
+        return [*self.scene.renderers, self.bullseye.renderer, *self.slices.renderers]
 
     def attach(self, render_window: vtk.vtkRenderWindow) -> None:
+        render_window.SetNumberOfLayers(2)     # layer 1: the scene's X-ray overlay
         for r in self.renderers:
             render_window.AddRenderer(r)
 
