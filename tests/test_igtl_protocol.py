@@ -59,7 +59,7 @@ def test_random_bytes_never_crash_the_parser(data):
     try:
         for msg in parser.feed(data):
             for fn in (P.transform_from_content, P.points_from_content, P.string_from_content,
-                       P.status_from_content):
+                       P.status_from_content, P.tdata_from_content):
                 try:
                     fn(msg.content)
                 except P.IGTLProtocolError:
@@ -186,3 +186,18 @@ def test_timestamp_round_trip(t):
 def test_names_too_long_are_refused():
     with pytest.raises(P.IGTLProtocolError, match="longer"):
         P.pack_transform("x" * 21, np.eye(4))
+
+
+def test_tdata_and_stt_tdata_round_trip():
+    rng = np.random.default_rng(13)
+    tools = [("Coil", random_rigid(rng)), ("Head", random_rigid(rng))]
+    msg, used = P.unpack_message(P.pack_tdata("Tracker", tools, 3.0))
+    assert msg.type == "TDATA" and len(msg.content) == 2 * P.TDATA_ITEM_SIZE
+    got = P.tdata_from_content(msg.content)
+    assert [n for n, _ in got] == ["Coil", "Head"]
+    for (_, T), (_, T2) in zip(tools, got):
+        assert np.allclose(T2, T, atol=1e-4)
+    with pytest.raises(P.IGTLProtocolError, match="multiple of 70"):
+        P.tdata_from_content(msg.content[:-1])
+    stt, _ = P.unpack_message(P.pack_stt_tdata(resolution_ms=50, coordinate="CAMERA"))
+    assert stt.type == "STT_TDATA" and struct.unpack(">I32s", stt.content)[0] == 50

@@ -279,3 +279,33 @@ def test_version2_messages_with_metadata_are_tolerated(server):
         frame = read_until(src, _visible("coil"))
         assert np.allclose(frame.poses["coil"].T_camera_from_body, T, atol=1e-4)
         assert abs(frame.meta["sender_timestamps_s"]["coil"] - 77.0) < 1e-6
+
+
+@pytest.mark.timeout(20)
+def test_tdata_push_after_stt_request_left_out_tool_is_not_visible():
+    rng = np.random.default_rng(14)
+    T_coil = random_rigid(rng)
+    lsock = socket.create_server(("127.0.0.1", 0))
+    received = []
+
+    def serve():
+        conn, _ = lsock.accept()
+        with conn:
+            parser = P.StreamParser()
+            while not received:
+                received.extend(parser.feed(conn.recv(4096)))
+            # Head is left out of the TDATA: the protocol's way of saying "not visible".
+            conn.sendall(P.pack_tdata("Tracker", [("Coil", T_coil), ("Ref", np.eye(4))], 9.0))
+            conn.recv(1)  # hold the connection until the source closes
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    try:
+        with IGTLSource("127.0.0.1", lsock.getsockname()[1], {"Coil": "coil", "Head": "head"},
+                        start_tdata=True, read_timeout_s=0.2) as src:
+            frame = read_until(src, _visible("coil"))
+            assert np.allclose(frame.poses["coil"].T_camera_from_body, T_coil, atol=1e-4)
+            assert not frame.poses["head"].visible and "head" in frame.meta["sender_timestamps_s"]
+        assert received[0].type == "STT_TDATA"
+    finally:
+        lsock.close()

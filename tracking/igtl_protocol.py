@@ -17,6 +17,9 @@ Content formats used by navtms (all big-endian):
               x y z float32 (mm), diameter float32 (mm), owner char[20].
     STRING    uint16 IANA encoding (3 = US-ASCII, 106 = UTF-8), uint16 length, bytes.
     STATUS    uint16 code (1 = OK), int64 subcode, char[20] error name, NUL-terminated text.
+    TDATA     70 bytes per tool: name char[20], uint8 type, uint8 reserved, 12 float32 as in
+              TRANSFORM; tools that are not visible are left out. STT_TDATA (start the push):
+              uint32 resolution (ms between frames, 0 = as fast as possible), char[32] frame.
 
 Everything that comes from the wire is validated; any problem raises IGTLProtocolError (a
 navcore TrackingError). The CRC is computed by crcmod (C extension), the library pyigtl uses.
@@ -36,12 +39,14 @@ from navcore.errors import TrackingError
 HEADER_SIZE = 58
 EXT_HEADER_SIZE = 12
 MAX_BODY_SIZE = 16 * 1024 * 1024  # bytes; a larger body is refused and the connection closed
-KNOWN_TYPES = frozenset({"TRANSFORM", "POINT", "STRING", "STATUS"})
+KNOWN_TYPES = frozenset({"TRANSFORM", "POINT", "STRING", "STATUS", "TDATA"})
 STATUS_OK = 1
 STATUS_NOT_FOUND = 4
 ENCODING_ASCII = 3
 ENCODING_UTF8 = 106
 POINT_ITEM_SIZE = 136
+TDATA_ITEM_SIZE = 70
+TDATA_6D = 2
 
 _HEADER = struct.Struct(">H12s20sQQQ")
 _EXT = struct.Struct(">HHII")
@@ -49,6 +54,8 @@ _TRANSFORM = struct.Struct(">12f")
 _POINT = struct.Struct(">64s32s4B4f20s")
 _STATUS = struct.Struct(">Hq20s")
 _META_ENTRY = struct.Struct(">HHI")
+_TDATA = struct.Struct(">20sBB12f")
+_STT_TDATA = struct.Struct(">I32s")
 
 crc64 = crcmod.mkCrcFun(0x142F0E1EBA9EA3693, rev=False, initCrc=0, xorOut=0)
 """CRC-64/ECMA-182 of a bytes body (check value for b"123456789": 0x6C40DF5F0B497347)."""
@@ -369,3 +376,35 @@ def status_from_content(content: bytes) -> Status:
 
 def pack_status(device: str, status: Status, timestamp_s: float = 0.0) -> bytes:
     return pack_message("STATUS", device, status_content(status), timestamp_s)
+
+
+# ---- content: TDATA -----------------------------------------------------------------------
+
+def tdata_content(tools: list[tuple[str, np.ndarray]]) -> bytes:
+    """TDATA content from (name, 4x4 mm) pairs, each sent as a 6D instrument."""
+    parts = []
+    for name, T in tools:
+        m = transform_content(T)
+        parts.append(_TDATA.pack(_fixed(name, 20, "TDATA tool name"), TDATA_6D, 0, *_TRANSFORM.unpack(m)))
+    return b"".join(parts)
+
+
+def tdata_from_content(content: bytes) -> list[tuple[str, np.ndarray]]:
+    """(tool name, 4x4 float64 mm) per TDATA element; values may be NaN (check before use)."""
+    if len(content) % TDATA_ITEM_SIZE:
+        raise IGTLProtocolError(
+            f"OpenIGTLink TDATA content of {len(content)} bytes is not a multiple of {TDATA_ITEM_SIZE}")
+    out = []
+    for off in range(0, len(content), TDATA_ITEM_SIZE):
+        name = _unfixed(content[off:off + 20], "TDATA tool name", "utf-8")
+        out.append((name, transform_from_content(content[off + 22:off + TDATA_ITEM_SIZE])))
+    return out
+
+
+def pack_tdata(device: str, tools: list[tuple[str, np.ndarray]], timestamp_s: float = 0.0) -> bytes:
+    return pack_message("TDATA", device, tdata_content(tools), timestamp_s)
+
+
+def pack_stt_tdata(device: str = "", resolution_ms: int = 0, coordinate: str = "") -> bytes:
+    """STT_TDATA: ask a server to start pushing TDATA every `resolution_ms` (0 = every frame)."""
+    return pack_message("STT_TDATA", device, _STT_TDATA.pack(int(resolution_ms), _fixed(coordinate, 32, "frame name")))

@@ -21,6 +21,10 @@ Behaviour (the decisions this module makes):
   shown as current), a frame with meta["connected"] = False is released, and the thread
   reconnects every `retry_interval_s` until close(). A peer that sends a malformed message
   (bad CRC, oversized, truncated) is disconnected and reconnected the same way.
+- TDATA (several tools in one message) is read too: `device_map` then maps TDATA tool names,
+  and a mapped tool missing from a TDATA message is not visible (the protocol leaves unseen
+  tools out). start_tdata=True sends STT_TDATA after each connect for servers that push TDATA
+  only on request. Use either TRANSFORM or TDATA from one server, not both.
 - Start: the first connection is made in the constructor with `connect_retries` tries; if all
   are refused it raises TrackingError naming HOST:PORT.
 - read() returns None only after close().
@@ -75,7 +79,7 @@ class IGTLSource:
     def __init__(self, host: str, port: int, device_map: Optional[Mapping[str, str]] = None, *,
                  connect_retries: int = 3, retry_interval_s: float = 0.2, read_timeout_s: float = 0.5,
                  stale_after_s: float = 0.2, connect_timeout_s: float = 2.0, rigid_tol: float = 1e-3,
-                 max_body_size: int = P.MAX_BODY_SIZE):
+                 max_body_size: int = P.MAX_BODY_SIZE, start_tdata: bool = False):
         self.host, self.port = host, int(port)
         self.device_map = dict(DEFAULT_DEVICE_MAP if device_map is None else device_map)
         self.bodies = sorted(set(self.device_map.values()))
@@ -85,6 +89,7 @@ class IGTLSource:
         self.connect_timeout_s = connect_timeout_s
         self.rigid_tol = rigid_tol
         self.max_body_size = max_body_size
+        self.start_tdata = start_tdata
         self._cond = threading.Condition()
         self._stop = threading.Event()
         # body -> (T or None, receive ns, sender timestamp s); guarded by _cond
@@ -177,8 +182,14 @@ class IGTLSource:
 
     def _connect(self) -> socket.socket:
         sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout_s)
-        sock.settimeout(None)  # blocking recv: woken by data, by the peer closing, or by close()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.start_tdata:
+            try:
+                sock.sendall(P.pack_stt_tdata())
+            except OSError:
+                sock.close()
+                raise
+        sock.settimeout(None)  # blocking recv: woken by data, by the peer closing, or by close()
         return sock
 
     def _run(self) -> None:
@@ -229,6 +240,18 @@ class IGTLSource:
                 return
             updates = {}
             for msg in messages:
+                if msg.type == "TDATA":
+                    try:
+                        tools = dict(P.tdata_from_content(msg.content))
+                    except P.IGTLProtocolError as e:
+                        self.protocol_errors += 1
+                        self.last_error = str(e)
+                        return
+                    for name, body in self.device_map.items():  # a tool left out is not visible
+                        T = tools.get(name)
+                        updates[body] = (None if T is None else rigid_or_none(T, self.rigid_tol),
+                                         recv_ns, msg.timestamp_s)
+                    continue
                 body = self.device_map.get(msg.device)
                 if body is None:
                     continue
