@@ -203,7 +203,8 @@ def test_malformed_stream_disconnects_and_reconnects(make_bad):
 @pytest.mark.timeout(20)
 def test_status_not_ok_and_metadata_status_mean_not_visible():
     T = random_rigid(np.random.default_rng(7))
-    stream = (P.pack_transform("CoilToTracker", T)
+    stream = (P.pack_message("FOOBAR", "CoilToTracker", b"\x01\x02")  # unknown type: skipped
+              + P.pack_transform("CoilToTracker", T)
               + P.pack_status("CoilToTracker", P.Status(P.STATUS_NOT_FOUND, 0, "Missing", "not seen"))
               + P.pack_transform("HeadToTracker", T)
               + P.pack_message("TRANSFORM", "HeadToTracker", P.transform_content(T), version=2,
