@@ -98,11 +98,12 @@ class NavigationLoop:
     estimator: a PoseEstimator (None is allowed for sources that deliver poses).
     pose_filter: callable poses -> poses (tracking.filters.PoseFilter) or None.
     pulses: navtms.pulses.PulseLog or None; protocol: navtms.pulses.ProtocolTrigger or None
-    (polled with the loop clock after each frame)."""
+    (polled with the loop clock after each frame). retrack: for frames that carry both an image
+    and recorded poses, estimate the poses again from the image (else the recorded ones are used)."""
 
     def __init__(self, source, navigator, estimator=None, pose_filter=None, sinks: Sequence = (),
                  pulses=None, protocol=None, mode: str = "latest", live: bool = True,
-                 on_frame: Optional[Callable[[Frame], None]] = None):
+                 on_frame: Optional[Callable[[Frame], None]] = None, retrack: bool = False):
         if mode not in ("latest", "every"):
             raise ValueError("mode must be 'latest' or 'every'")
         self.source, self.navigator, self.estimator = source, navigator, estimator
@@ -110,6 +111,7 @@ class NavigationLoop:
         self.pulses, self.protocol = pulses, protocol
         self.mode, self.live = mode, live
         self.on_frame = on_frame
+        self.retrack = retrack
         self.stats = LoopStats()
         self.slot = LatestSlot()
         self._stop = threading.Event()
@@ -242,7 +244,7 @@ class NavigationLoop:
 
     # -- one frame ---------------------------------------------------------------------------
     def _poses(self, frame: Frame) -> dict:
-        if frame.poses is not None:
+        if frame.poses is not None and not (self.retrack and frame.image is not None):
             return dict(frame.poses)
         if self.estimator is None:
             raise NavtmsError("the source delivers images but no pose estimator was given")

@@ -1,0 +1,80 @@
+"""`navtms replay RECORDING --session DIR --out REPORT_DIR`: the whole loop, headless, on a recording."""
+from __future__ import annotations
+
+import json
+
+from navcore.errors import NavtmsError
+
+NAME = "replay"
+HELP = "replay a recording (camera footage or pose log) through a session's navigation and write a report"
+DESCRIPTION = (HELP + ". RECORDING is a navtms recording folder, a video, an image folder, a pose log "
+               "(.csv) or a source spec (replay:DIR, video:FILE, images:DIR, poses:FILE). The report folder "
+               "gets frames.csv, pulses.csv, timing.csv, summary.json, errors.png, bullseye.png and viewer "
+               "snapshots.")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("recording", help="recording folder, video, image folder, pose log or source spec")
+    p.add_argument("--session", required=True, help="session folder (registration, targets, tolerances)")
+    p.add_argument("--out", required=True, help="report folder to create (must not exist or be empty)")
+    p.add_argument("--pulses", help="a pulses.csv whose pulse times are replayed")
+    p.add_argument("--protocol", metavar="N,HZ,GAP_S,TRAINS,START_S",
+                   help="timed pulse trains: N pulses at HZ, GAP_S between trains, TRAINS trains, "
+                        "starting START_S after the first frame (e.g. 10,10,2,3,1.0)")
+    lock = p.add_mutually_exclusive_group()
+    lock.add_argument("--lock-to-target", dest="lock", action="store_true", default=None,
+                      help="refuse pulses while off target (default: as the session says)")
+    lock.add_argument("--no-lock-to-target", dest="lock", action="store_false")
+    p.add_argument("--retrack", action="store_true",
+                   help="re-estimate poses from the images even when the recording carries poses")
+    p.add_argument("--show", action="store_true", help="also show the navigation window (needs a display)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _protocol(text: str, recording_spec: str):
+    from navtms.pulses import TimedProtocol
+    from tracking.sources import open_source
+
+    try:
+        n, hz, gap, trains, start = text.split(",")
+        n, hz, gap, trains, start = int(n), float(hz), float(gap), int(trains), float(start)
+        if n < 1 or hz <= 0 or gap < 0 or trains < 1 or start < 0:
+            raise ValueError
+    except ValueError:
+        raise NavtmsError(f"--protocol {text!r} is not N,HZ,GAP_S,TRAINS,START_S with positive numbers") from None
+    src = open_source(recording_spec)
+    try:
+        first = src.read()
+    finally:
+        src.close()
+    if first is None:
+        raise NavtmsError(f"{recording_spec} holds no frames")
+    return TimedProtocol(first.capture_ns + int(round(start * 1e9)), n, hz, gap, trains)
+
+
+def run(args) -> int:
+    from navtms.csvlog import read_log
+    from navtms.replay import recording_spec, replay_session
+    from tracking.poselog import parse_time_ns
+
+    spec = recording_spec(args.recording)
+    times = None
+    if args.pulses:
+        rows = read_log(args.pulses, "pulse")
+        times = [parse_time_ns(r["time_s"]) for r in rows]
+    proto = _protocol(args.protocol, spec) if args.protocol else None
+    summary = replay_session(spec, args.session, args.out, headless=not args.show, pulse_times_ns=times,
+                             protocol=proto, lock_to_target=args.lock, retrack=args.retrack)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        d, t, p = summary["distance_mm"], summary["tilt_deg"], summary["pulses"]
+        fmt = lambda v: "n/a" if v is None else f"{v:.2f}"   # noqa: E731
+        print(f"{summary['frames']} frames, coil visible in {summary['frames_visible']}; "
+              f"distance median {fmt(d['median'])} mm, tilt median {fmt(t['median'])} deg")
+        print(f"pulses: {p['fired']} fired, {p['refused']} refused, {p['within_tolerance']} within tolerance")
+        if "latency_us" in summary:
+            print(f"latency capture->errors p50 {summary['latency_us']['p50']:.0f} us, "
+                  f"p99 {summary['latency_us']['p99']:.0f} us")
+        print(f"report: {args.out}")
+    return 0
