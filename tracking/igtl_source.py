@@ -102,6 +102,7 @@ class IGTLSource:
         self._frame_number = 0
         self.reconnects = 0
         self.protocol_errors = 0
+        self.devices_seen: dict[tuple[str, str], int] = {}  # (type, device) -> messages, mapped or not
         self.last_error = ""
         self._sock: Optional[socket.socket] = None
         last: Exception | None = None
@@ -240,6 +241,8 @@ class IGTLSource:
                 return
             updates = {}
             for msg in messages:
+                key = (msg.type, msg.device)
+                self.devices_seen[key] = self.devices_seen.get(key, 0) + 1
                 if msg.type == "TDATA":
                     try:
                         tools = dict(P.tdata_from_content(msg.content))
