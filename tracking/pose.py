@@ -5,7 +5,8 @@ not. A body not found in a frame is reported not visible for that frame (never a
 
 Per frame: gray conversion once; tag detection with one cv2.aruco.ArucoDetector per dictionary
 (subpixel corners) in regions of interest predicted from the last poses of all bodies (steady
-tracking) or in the whole image (start, loss, every `full_frame_every` frames); corners refined
+tracking) or in the whole image (start, any body lost, optionally every `full_frame_every`
+frames); corners refined
 to subpixel by straight-edge fits (tracking.edgerefine, unbiased); per body, all
 visible corners go into one PnP solve (IPPE for planar bodies, with both of its mirror-ambiguous
 solutions kept, SQPnP otherwise); the planar flip is resolved by reprojection error and, when
@@ -34,7 +35,10 @@ from tracking.roi import Rect, merge_rects, predict_rect
 class TrackerSettings:
     """Tuning of MarkerTracker. Pixels are image pixels; angles in degrees only where named *_deg."""
 
-    full_frame_every: int = 30        # full-image search at least this often (frames), to find newly visible bodies
+    # Whole-image search also every this many frames while all bodies are tracked (0 = never:
+    # every configured body is then inside its region, so there is nothing else to find; a lost
+    # body always triggers a whole-image search on every frame until it is found again)
+    full_frame_every: int = 0
     roi_pad_px: float = 24.0          # padding around a body's predicted projection
     roi_pad_rel: float = 0.25         # ... plus this fraction of the projection's size
     roi_max_area_frac: float = 0.5    # if the regions cover more of the image than this, search the whole image
@@ -82,6 +86,7 @@ class MarkerTracker:
         self._prev_uv: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
         self._last_frame_number: Optional[int] = None
         self._since_full = 0
+        self._gray_buf: Optional[np.ndarray] = None
         # what the last estimate() did, for overlays and benchmarks
         self.last_mode = "none"          # "roi", "full" or "roi+full"
         self.last_rois: list[Rect] = []
@@ -100,17 +105,35 @@ class MarkerTracker:
         p.perspectiveRemovePixelPerCell = 4
         return cv2.aruco.ArucoDetector(dictionary_by_name(dictionary), p)
 
-    def _detect(self, gray: np.ndarray, rects: list[Rect]) -> dict[tuple[str, int], list[np.ndarray]]:
-        """Detect tags of every dictionary in the given regions; returns (dictionary, id) -> [4x2 corners (px)]."""
+    def _gray(self, image: np.ndarray, rects: list[Rect]) -> np.ndarray:
+        """Gray image, converted only inside the search regions (plus a margin for corner refinement)
+        when they are smaller than the image; other pixels of the returned buffer are undefined."""
+        if image.ndim == 2:
+            return image
+        h, w = image.shape[:2]
+        if len(rects) == 1 and rects[0] == (0, 0, w, h):
+            return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        if self._gray_buf is None or self._gray_buf.shape != (h, w):
+            self._gray_buf = np.empty((h, w), np.uint8)
+        m = 8
+        for (x0, y0, x1, y1) in rects:
+            x0, y0, x1, y1 = max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, w), min(y1 + m, h)
+            cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY, dst=self._gray_buf[y0:y1, x0:x1])
+        return self._gray_buf
+
+    def _detect(self, image: np.ndarray, rects: list[Rect], min_perimeter_px: float
+                ) -> dict[tuple[str, int], list[np.ndarray]]:
+        """Detect tags of every dictionary in the given regions of a BGR or gray image;
+        returns (dictionary, id) -> [4x2 corners (px)]."""
         found: dict[tuple[str, int], list[np.ndarray]] = {}
-        h, w = gray.shape
+        gray = self._gray(image, rects)
         for (x0, y0, x1, y1) in rects:
             crop = gray[y0:y1, x0:x1]
             # perimeter limits are relative to the larger crop side: keep them meaningful in small crops
             side = max(x1 - x0, y1 - y0)
             for dic, det in self._detectors.items():
                 p = det.getDetectorParameters()
-                p.minMarkerPerimeterRate = min(0.9, self.settings.min_tag_perimeter_px / side)
+                p.minMarkerPerimeterRate = min(0.9, min_perimeter_px / side)
                 p.maxMarkerPerimeterRate = 4.0
                 det.setDetectorParameters(p)
                 corners, ids, _ = det.detectMarkers(crop)
@@ -141,8 +164,7 @@ class MarkerTracker:
             return self._passthrough(frame)
         image = frame.image
         self.camera.check_image(image, f"frame {frame.frame_number}")
-        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        h, w = gray.shape
+        h, w = image.shape[:2]
         consecutive = self._last_frame_number is not None and frame.frame_number == self._last_frame_number + 1
         if not consecutive:
             self.reset()
@@ -154,12 +176,15 @@ class MarkerTracker:
         else:
             self.last_mode, search = "roi", rects
             self._since_full += 1
-        found = self._detect(gray, search)
+        min_perim = self.settings.min_tag_perimeter_px
+        if search is not full:
+            min_perim = max(min_perim, 0.5 * self._predicted_min_perimeter())
+        found = self._detect(image, search, min_perim)
         poses = self._solve_all(found, frame)
         if (self.last_mode == "roi" and self.settings.fallback_full_frame
                 and not all(p.visible for p in poses.values())):
             self.last_mode = "roi+full"
-            found = self._detect(gray, full)
+            found = self._detect(image, full, self.settings.min_tag_perimeter_px)
             poses = self._solve_all(found, frame)
             self._since_full = 0
         self.last_rois = search
@@ -173,6 +198,16 @@ class MarkerTracker:
             else:
                 self._prev_uv[name] = self._last_uv[name] = self._last_T[name] = None
         return poses
+
+    def _predicted_min_perimeter(self) -> float:
+        """Smallest tag perimeter (px) in the last projections of the bodies."""
+        best = math.inf
+        for uv in self._last_uv.values():
+            if uv is not None:
+                q = uv.reshape(-1, 4, 2)
+                per = np.linalg.norm(np.roll(q, -1, axis=1) - q, axis=-1).sum(-1)
+                best = min(best, float(per.min()))
+        return best if math.isfinite(best) else 0.0
 
     def reset(self) -> None:
         """Forget all history (next frame is searched in full, with no previous pose)."""
@@ -192,7 +227,7 @@ class MarkerTracker:
     def _predicted_rects(self, w: int, h: int) -> Optional[list[Rect]]:
         """Search regions from the last poses, or None when the whole image must be searched."""
         s = self.settings
-        if self._since_full + 1 >= s.full_frame_every:
+        if s.full_frame_every > 0 and self._since_full + 1 >= s.full_frame_every:
             return None
         rects = []
         for b in self.bodies:

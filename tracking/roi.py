@@ -40,18 +40,24 @@ def _overlap(a: Rect, b: Rect) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def _area(r: Rect) -> int:
+    return (r[2] - r[0]) * (r[3] - r[1])
+
+
 def merge_rects(rects: list[Rect]) -> list[Rect]:
-    """Merge overlapping rectangles into their bounding boxes until none overlap, so that no
-    tag is searched (and found) twice."""
+    """Merge overlapping rectangles into their bounding box whenever that box has no more pixels
+    than the two rectangles searched apart (then merging saves time); other overlapping pairs
+    stay apart, and a tag found in both is de-duplicated by the caller."""
     out = list(rects)
     merged = True
     while merged:
         merged = False
         for i in range(len(out)):
             for j in range(i + 1, len(out)):
-                if _overlap(out[i], out[j]):
-                    a, b = out[i], out[j]
-                    out[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                a, b = out[i], out[j]
+                u = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                if _overlap(a, b) and _area(u) <= _area(a) + _area(b):
+                    out[i] = u
                     del out[j]
                     merged = True
                     break
