@@ -1,0 +1,37 @@
+"""`navtms make-board (--chessboard 14x10 | --charuco 7x5 --marker-mm M) --square-mm S --out board.pdf|png`."""
+from __future__ import annotations
+
+NAME = "make-board"
+HELP = "write a printable chessboard or ChArUco calibration board (PDF at true size, or PNG at a DPI)"
+DESCRIPTION = (
+    "Write a printable calibration board. A .pdf page has the board's true physical size (print at "
+    "100 %, no 'fit to page'); a .png has the pixel count for --dpi and records the DPI. The board, "
+    "its square size and a 50 mm check bar are printed on the sheet.")
+
+
+def add_arguments(p) -> None:
+    board = p.add_mutually_exclusive_group(required=True)
+    board.add_argument("--chessboard", metavar="COLSxROWS", help="chessboard INNER corners, e.g. 14x10")
+    board.add_argument("--charuco", metavar="COLSxROWS", help="ChArUco board squares, e.g. 7x5")
+    p.add_argument("--square-mm", type=float, required=True, help="square side in mm")
+    p.add_argument("--marker-mm", type=float, help="ChArUco marker side in mm (smaller than the square)")
+    p.add_argument("--dictionary", default="DICT_5X5_100", help="ChArUco ArUco dictionary (default DICT_5X5_100)")
+    p.add_argument("--dpi", type=float, default=300.0, help="PNG resolution in dots per inch (default 300)")
+    p.add_argument("--margin-mm", type=float, default=10.0, help="white margin around the board (at least one square)")
+    p.add_argument("--out", required=True, help="output file, .pdf or .png")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+
+
+def run(args) -> int:
+    from navtms.commands.calibrate_camera import _spec
+    from tracking.boards import write_board
+
+    spec = _spec(args)
+    out, lay = write_board(spec, args.out, dpi=args.dpi, margin_mm=args.margin_mm, force=args.force)
+    print(f"{spec.describe()}")
+    print(f"sheet {lay.sheet_w_mm:g} x {lay.sheet_h_mm:g} mm, board {lay.board_w_mm:g} x {lay.board_h_mm:g} mm")
+    if out.suffix.lower() == ".png":
+        w, h = lay.size_px(args.dpi)
+        print(f"{w} x {h} px at {args.dpi:g} dpi")
+    print(f"wrote {out}; print at 100 % (actual size) and measure a square before calibrating")
+    return 0
