@@ -1,0 +1,285 @@
+"""Surface registration: robust rigid ICP of digitised head points onto the scalp surface.
+
+The head points are written in frame `b` (usually `tracker` or `head`), the surface in frame
+`a` (`mri`). Starting from an initial `T_a_from_b` (usually the fiducial fit), each iteration
+pairs every point with its closest surface vertex (scipy cKDTree) and minimises the
+point-to-plane distance along that vertex's normal (a linearised 6-dof Gauss-Newton step),
+with Tukey biweights whose scale is re-estimated from the residuals (median absolute
+deviation), so points off the scalp get weight 0 and do not drag the fit. The scale starts
+wide (covering 90 % of the initial distances twice over) and shrinks each iteration, so that in
+the first iterations genuinely misplaced points still pull (graduated non-convexity) instead
+of being rejected as outliers, which would lock in a wrong local minimum. Fiducials may be
+kept as weighted point-to-point anchors. All lengths are mm, angles radians inside.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+from scipy.spatial.transform import Rotation
+
+from navcore.errors import RegistrationError
+from navcore.transforms import apply, check_rigid, make_transform, rotation_angle
+
+TUKEY_C = 4.685
+#: Vertices blended into each local tangent plane.
+NEIGHBOURS = 4
+#: Per-iteration shrink of the robust scale's lower bound (graduated non-convexity).
+ANNEAL_RATE = 0.7
+
+
+@dataclass(frozen=True)
+class SurfaceIndex:
+    """A surface prepared for closest-point queries: vertices (N, 3) mm and unit normals (N, 3)
+    in frame `a`, and a cKDTree on the vertices. Build once per surface (about 20 ms)."""
+
+    vertices: np.ndarray
+    normals: np.ndarray
+    tree: cKDTree = field(repr=False)
+
+    @classmethod
+    def build(cls, surface) -> "SurfaceIndex":
+        """From any object with `vertices` and `normals` (e.g. targets.surfaces.Surface)."""
+        v = np.asarray(surface.vertices, dtype=np.float64)
+        n = np.asarray(surface.normals, dtype=np.float64)
+        if v.ndim != 2 or v.shape[1] != 3 or len(v) < 3 or n.shape != v.shape:
+            raise RegistrationError("the surface needs (N, 3) vertices and matching (N, 3) normals")
+        return cls(v, n, cKDTree(v))
+
+    def signed_distance(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(signed distance (M,) mm from the local tangent plane, positive outside; its unit
+        normal (M, 3)) for points (M, 3) mm in frame a."""
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        d, _, n = self.local_planes(p)
+        return d, n
+
+    def local_planes(self, points: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For points (M, 3) mm: (signed distance (M,) mm, foot point (M, 3), unit normal (M, 3))
+        of the local tangent plane, blended from the k nearest vertices with weights
+        (1 - d_i / d_{k+1})^2 that fade to zero as a vertex leaves the neighbourhood, so the
+        distance is continuous as the point moves (no jumps when the nearest vertex changes)."""
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        dist, ii = self.tree.query(p, k=k + 1)
+        w = np.clip(1.0 - dist[:, :k] / np.maximum(dist[:, k:k + 1], 1e-12), 0.0, None) ** 2
+        w += 1e-12
+        w /= w.sum(axis=1, keepdims=True)
+        foot = np.einsum("mk,mkj->mj", w, self.vertices[ii[:, :k]])
+        nrm = np.einsum("mk,mkj->mj", w, self.normals[ii[:, :k]])
+        nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-12)
+        d = np.sum((p - foot) * nrm, axis=1)
+        return d, foot, nrm
+
+
+@dataclass(frozen=True)
+class IcpResult:
+    """Outcome of `icp_register`.
+
+    T_a_from_b: 4x4 rigid, the refined registration (mm).
+    residuals_mm: (N,) signed distance of each transformed head point from the surface (mm,
+        positive outside the head).
+    inliers: (N,) bool, points with non-zero final robust weight.
+    weights: (N,) final robust weights in [0, 1].
+    iterations: iterations run; converged: the step fell below the tolerance.
+    change_translation_mm: how far the head points' centroid moved from the initial fit (mm).
+    change_rotation_deg: rotation angle between the initial and refined fit (degrees).
+    fiducial_errors_mm: (F,) distance of each anchor fiducial after the fit (mm), empty if none.
+    """
+
+    T_a_from_b: np.ndarray
+    residuals_mm: np.ndarray
+    inliers: np.ndarray
+    weights: np.ndarray
+    iterations: int
+    converged: bool
+    change_translation_mm: float
+    change_rotation_deg: float
+    fiducial_errors_mm: np.ndarray
+
+    def summary(self) -> dict:
+        """Residual statistics (mm) over the inliers and all points, and the change made."""
+        r = np.abs(self.residuals_mm)
+        ri = r[self.inliers] if np.any(self.inliers) else r
+        return {"n_points": int(len(r)), "n_inliers": int(np.sum(self.inliers)),
+                "residual_mean_mm": float(ri.mean()), "residual_rms_mm": float(np.sqrt(np.mean(ri ** 2))),
+                "residual_max_mm": float(ri.max()), "residual_max_all_mm": float(r.max()),
+                "iterations": self.iterations, "converged": self.converged,
+                "change_translation_mm": self.change_translation_mm,
+                "change_rotation_deg": self.change_rotation_deg}
+
+
+def _tukey(r: np.ndarray, scale: float) -> np.ndarray:
+    u = r / (TUKEY_C * scale)
+    w = (1.0 - u ** 2) ** 2
+    w[np.abs(u) >= 1.0] = 0.0
+    return w
+
+
+def _cost(idx: SurfaceIndex, T: np.ndarray, p: np.ndarray, scale: float, wp: float,
+          fa: np.ndarray, fb: np.ndarray, wf: float) -> float:
+    """Tukey cost of the point-to-plane residuals plus the anchors' squared distances."""
+    d, _ = idx.signed_distance(apply(T, p))
+    k = TUKEY_C * scale
+    u2 = np.minimum((d / k) ** 2, 1.0)
+    rho = k ** 2 / 6.0 * (1.0 - (1.0 - u2) ** 3)
+    cost = wp * float(np.sum(rho))
+    if len(fa):
+        cost += wf * float(np.sum((apply(T, fb) - fa) ** 2))
+    return cost
+
+
+def _skew_rows(q: np.ndarray) -> np.ndarray:
+    """(M, 3, 3): for each q, the matrix J with J @ omega = omega x q, i.e. -[q]x."""
+    J = np.zeros((len(q), 3, 3))
+    J[:, 0, 1], J[:, 0, 2] = q[:, 2], -q[:, 1]
+    J[:, 1, 0], J[:, 1, 2] = -q[:, 2], q[:, 0]
+    J[:, 2, 0], J[:, 2, 1] = q[:, 1], -q[:, 0]
+    return J
+
+
+def _refine(idx: SurfaceIndex, p: np.ndarray, T_start: np.ndarray, d0: np.ndarray, fa: np.ndarray,
+            fb: np.ndarray, wp: float, wf: float, max_iterations: int, tolerance_mm: float,
+            min_scale_mm: float) -> tuple[np.ndarray, int, bool]:
+    """One annealed, damped Gauss-Newton ICP run from T_start: (T_a_from_b, iterations, converged)."""
+    use_fid = len(fa) > 0
+    anneal0 = max(float(np.percentile(np.abs(d0), 90)) / TUKEY_C * 2.0, min_scale_mm)
+    T = T_start.copy()
+    converged = False
+    w = np.ones(len(p))
+    it = 0
+    for it in range(1, max_iterations + 1):
+        q = apply(T, p)
+        d, n = idx.signed_distance(q)
+        mad_scale = max(1.4826 * float(np.median(np.abs(d - np.median(d)))), min_scale_mm)
+        anneal = anneal0 * ANNEAL_RATE ** (it - 1)  # wide at first, so far-but-right points still pull
+        scale = max(mad_scale, anneal)
+        annealing = anneal > mad_scale
+        w = _tukey(d, scale)
+        if np.count_nonzero(w) < 6:
+            raise RegistrationError(f"only {np.count_nonzero(w)} head points lie near the scalp; "
+                                    "check the initial (fiducial) registration and the points")
+        # linearise about the centroid of the current points for conditioning
+        c = q.mean(axis=0)
+        qc = q - c
+        A_pts = np.hstack([np.cross(qc, n), n])  # d(residual)/d[omega, t]
+        ww = w * wp
+        H = (A_pts * ww[:, None]).T @ A_pts
+        g = (A_pts * ww[:, None]).T @ d
+        if use_fid:
+            fq = apply(T, fb)
+            J = np.concatenate([_skew_rows(fq - c), np.broadcast_to(np.eye(3), (len(fq), 3, 3))], axis=2)
+            J = J.reshape(-1, 6)
+            rf = (fq - fa).reshape(-1)
+            H += wf * J.T @ J
+            g += wf * J.T @ rf
+        try:
+            x = -np.linalg.solve(H + 1e-9 * np.eye(6), g)
+        except np.linalg.LinAlgError as e:
+            raise RegistrationError("the head points do not constrain the registration (degenerate layout)") from e
+        # damped step: halve it until the robust cost (fresh closest points, same scale) drops,
+        # which stops the 2-cycles that correspondence switching can cause in plain ICP
+        cost0 = _cost(idx, T, p, scale, wp, fa, fb, wf)
+        frac = 1.0
+        for _ in range(8):
+            xs = frac * x
+            R = Rotation.from_rotvec(xs[:3]).as_matrix()
+            step = make_transform(R, c + xs[3:] - R @ c)  # rotate about c, then translate
+            if _cost(idx, step @ T, p, scale, wp, fa, fb, wf) <= cost0:
+                break
+            frac *= 0.5
+        else:
+            if annealing:
+                continue  # no descent at this scale; the next, narrower one may have one
+            converged = True  # no descent direction left: a minimum
+            break
+        T = step @ T
+        move = np.max(np.linalg.norm(apply(step, q) - q, axis=1))
+        if move < tolerance_mm and not annealing:
+            converged = True
+            break
+    return T, it, converged
+
+
+def icp_register(surface, points_b: np.ndarray, T_a_from_b_init: np.ndarray,
+                 fiducials_a: np.ndarray | None = None, fiducials_b: np.ndarray | None = None,
+                 point_sigma_mm: float = 1.0, fiducial_sigma_mm: float = 2.0,
+                 max_iterations: int = 60, tolerance_mm: float = 1e-3,
+                 min_scale_mm: float = 0.5, max_start_distance_mm: float = 40.0,
+                 max_rms_mm: float = 4.0, restart_deg: float = 10.0) -> IcpResult:
+    """Refine `T_a_from_b` so the head points (frame b) lie on the surface (frame a).
+
+    surface: a `SurfaceIndex` or anything with vertices/normals (mm, frame a, outward normals).
+    points_b: (N, 3) mm head points in frame b, N >= 6 (they should cover more than one side
+        of the head, e.g. forehead, nose bridge and scalp, or the fit can slide).
+    T_a_from_b_init: 4x4 starting registration, e.g. the paired-point fiducial fit.
+    fiducials_a / fiducials_b: optional (F, 3) mm matched fiducials kept as anchors.
+    point_sigma_mm, fiducial_sigma_mm: expected per-axis errors; each term is weighted by
+        1/sigma^2, so anchors pull as much as their accuracy deserves.
+    max_start_distance_mm: refuse when the initial registration puts the points a median of
+        more than this from the surface (the start is wrong, ICP would only find a bad minimum).
+    max_rms_mm: refuse a fit whose inlier RMS residual exceeds this.
+    restart_deg: besides the given start, also start from it rotated by this angle about +-x,
+        +-y, +-z through the points' centroid, and keep the lowest-cost result (escapes the
+        local minima a nearly spherical head has; 0 disables).
+    Returns an IcpResult. Raises RegistrationError on bad input, a bad start, a bad fit or
+    when fewer than 6 points remain inliers."""
+    idx = surface if isinstance(surface, SurfaceIndex) else SurfaceIndex.build(surface)
+    p = np.asarray(points_b, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 3:
+        raise RegistrationError(f"head points must be an (N, 3) array, got shape {p.shape}")
+    if not np.all(np.isfinite(p)):
+        raise RegistrationError("head points hold NaN or infinite coordinates")
+    if len(p) < 6:
+        raise RegistrationError(f"{len(p)} head points given; surface registration needs at least 6")
+    try:
+        T0 = check_rigid(T_a_from_b_init, "the initial registration")
+    except Exception as e:  # GeometryError -> RegistrationError for callers of this module
+        raise RegistrationError(str(e)) from e
+    use_fid = fiducials_a is not None and fiducials_b is not None and len(fiducials_a) > 0
+    if use_fid:
+        fa = np.asarray(fiducials_a, dtype=np.float64).reshape(-1, 3)
+        fb = np.asarray(fiducials_b, dtype=np.float64).reshape(-1, 3)
+        if fa.shape != fb.shape or not (np.all(np.isfinite(fa)) and np.all(np.isfinite(fb))):
+            raise RegistrationError("anchor fiducials must be two finite (F, 3) arrays of the same size")
+    else:
+        fa = fb = np.zeros((0, 3))
+    wp = 1.0 / point_sigma_mm ** 2
+    wf = 1.0 / fiducial_sigma_mm ** 2
+
+    d0, _ = idx.signed_distance(apply(T0, p))
+    if np.median(np.abs(d0)) > max_start_distance_mm:
+        raise RegistrationError(f"the initial registration puts the head points a median {np.median(np.abs(d0)):.0f} mm "
+                                f"from the scalp (not near the scalp); check the fiducials and their names")
+    starts = [T0]
+    if restart_deg > 0:  # also start rotated about the points' centroid, keep the best minimum
+        c0 = apply(T0, p).mean(axis=0)
+        for axis in np.vstack([np.eye(3), -np.eye(3)]):
+            R = Rotation.from_rotvec(np.radians(restart_deg) * axis).as_matrix()
+            starts.append(make_transform(R, c0 - R @ c0) @ T0)
+    best = None
+    for k, Ts in enumerate(starts):
+        dk = d0 if k == 0 else idx.signed_distance(apply(Ts, p))[0]
+        try:
+            T, it, converged = _refine(idx, p, Ts, dk, fa, fb, wp, wf, max_iterations, tolerance_mm, min_scale_mm)
+        except RegistrationError:
+            if k == 0:
+                raise
+            continue
+        cost = _cost(idx, T, p, max(point_sigma_mm, min_scale_mm), wp, fa, fb, wf)
+        if best is None or cost < best[0] - 1e-9:
+            best = (cost, T, it, converged)
+    _, T, it, converged = best
+    q = apply(T, p)
+    d, _ = idx.signed_distance(q)
+    scale = max(1.4826 * float(np.median(np.abs(d - np.median(d)))), min_scale_mm)
+    w = _tukey(d, scale)
+    ch_t = float(np.linalg.norm(q.mean(0) - apply(T0, p).mean(0)))
+    ch_r = float(np.degrees(rotation_angle(T0[:3, :3].T @ T[:3, :3])))
+    fe = np.linalg.norm(apply(T, fb) - fa, axis=1) if use_fid else np.zeros(0)
+    rms = float(np.sqrt(np.mean(d[w > 0] ** 2))) if np.any(w > 0) else np.inf
+    if rms > max_rms_mm:
+        raise RegistrationError(f"the surface fit is poor (inlier RMS {rms:.1f} mm > {max_rms_mm} mm); "
+                                "the head points do not match this scalp")
+    return IcpResult(T_a_from_b=T, residuals_mm=d, inliers=w > 0, weights=w, iterations=it,
+                     converged=converged, change_translation_mm=ch_t, change_rotation_deg=ch_r,
+                     fiducial_errors_mm=fe)
