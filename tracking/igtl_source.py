@@ -146,7 +146,7 @@ class IGTLSource:
             if recent:
                 sender_ts[body] = ts  # also for a body reported "not visible" by the sender
             if recent and T is not None:
-                poses[body] = BodyPose(body, n, recv_ns, True, T)
+                poses[body] = BodyPose(body, n, recv_ns, True, T.copy())  # callers may not share it
             else:
                 poses[body] = BodyPose.not_visible(body, n, capture_ns)
         meta = {"source": f"igtl:{self.host}:{self.port}", "connected": connected,
