@@ -42,7 +42,7 @@ WHITE = (0.95, 0.95, 0.95)
 AXIS_LENGTH_MM = 90.0
 CAMERA_ELEVATION_DEG = 45.0   # camera between the coil normal and the front of the head
 CAMERA_DISTANCE_MM = 470.0
-LIVE_COIL_OPACITY = 0.8      # the target shows through the coil
+LIVE_COIL_OPACITY = 1.0      # opaque: the target is shown through it by the X-ray overlay
 TARGET_RADIUS_MM = 4.0
 
 
@@ -130,7 +130,7 @@ class NavigationScene:
         self.spec = spec
         r = self.renderer = vtk.vtkRenderer()
         r.SetBackground(*BACKGROUND)
-        r.SetUseDepthPeeling(True)
+        r.SetUseDepthPeeling(bool(spec.depth_peeling))
         r.SetMaximumNumberOfPeels(4)
 
         self.scalp_actor = _mesh_actor(polydata_from_surface(spec.scalp), SCALP_RGB, spec.scalp_opacity)
@@ -163,6 +163,7 @@ class NavigationScene:
         coil = coil_polydata(spec.coil_mesh_path)
         self.ghost_matrix = vtk.vtkMatrix4x4()
         self.ghost_actor = _mesh_actor(coil, GHOST_RGB, 0.3)
+        self.ghost_actor.GetProperty().BackfaceCullingOn()   # translucent without depth peeling
         self.ghost_actor.SetUserMatrix(self.ghost_matrix)
         r.AddActor(self.ghost_actor)
 

@@ -53,6 +53,8 @@ class SceneSpec:
     T_mri_from_voxel: 4x4 affine voxel indices -> mri mm (needed with mri_data).
     targets: planned targets; active_target: the name of the one being navigated.
     coil_mesh_path: optional STL/PLY coil mesh in coil-frame mm (else a generated figure-8).
+    depth_peeling: exact order-independent translucency (costly without a GPU); off, the
+        scalp's back faces are culled so the translucent scalp still reads correctly.
     """
 
     scalp: Any
@@ -64,6 +66,7 @@ class SceneSpec:
     tolerances: Tolerances = field(default_factory=Tolerances)
     coil_mesh_path: Optional[str] = None
     scalp_opacity: float = 0.35
+    depth_peeling: bool = False   # exact translucency; about 2x the render time in software GL
 
     def target(self, name: Optional[str]) -> Optional[TargetSpec]:
         """The target called `name`, or None."""

@@ -1,0 +1,88 @@
+"""`navtms bench viewer`: per-update render time of the navigation viewer, offscreen.
+
+Builds the sample-head scene (scalp from targets.surfaces, MRI slices, one target) in an
+offscreen 1280x720 window and times, per update: the scene update alone (matrices, colours,
+texts, reslice matrices) and update + Render() (what the display does at its own rate). The
+pose moves a little every update so nothing is cached away. Figures only, never asserted.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+NAME = "viewer"
+HELP = "per-update render time of the VTK viewer (offscreen 1280x720, sample head)"
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _scene():
+    from navcore.mri import load_mri
+    from navcore.transforms import make_transform
+    from targets.surfaces import scalp_surface
+    from viewer.state import SceneSpec, TargetSpec
+
+    mri = load_mri(REPO / "data" / "sample_head" / "head_t1.nii.gz")
+    scalp = scalp_surface(mri, target_triangles=60_000)
+    target = np.array([-38.0, 44.0, 26.0])
+    entry = scalp.vertices[np.argmin(np.linalg.norm(scalp.vertices - target, axis=1))]
+    z = (target - entry) / np.linalg.norm(target - entry)
+    y = np.array([-1.0, -1.0, 0.0]) - np.dot([-1.0, -1.0, 0.0], z) * z
+    y /= np.linalg.norm(y)
+    T_plan = make_transform(np.column_stack([np.cross(y, z), y, z]), entry)
+    spec = SceneSpec(scalp=scalp, mri_data=mri.data, T_mri_from_voxel=mri.T_mri_from_voxel,
+                     targets=[TargetSpec("L-DLPFC", target, entry, T_plan)], active_target="L-DLPFC")
+    return spec, T_plan
+
+
+def run(json_out: bool = False, quick: bool = False, size=(1280, 720)) -> dict:
+    from viewer.state import ViewState
+    from viewer.window import OffscreenViewer
+
+    spec, T_plan = _scene()
+    v = OffscreenViewer(spec, size)
+    n = 20 if quick else 200
+
+    def state(i):
+        T = T_plan.copy()
+        T[:3, 3] += T[:3, 0] * 3.0 * math.sin(i / 10.0) + T[:3, 1] * 2.0 * math.cos(i / 7.0)
+        return ViewState(T_mri_from_coil=T, coil_visible=True, head_visible=True,
+                         distance_mm=3.0, tilt_deg=2.0, twist_deg=5.0, depth_mm=20.0,
+                         fre_mm=1.0, predicted_tre_mm=2.0, pose_age_ms=30.0 + i % 10,
+                         active_target="L-DLPFC", pulses_delivered=i)
+
+    try:
+        v.render(state(0))                 # first render compiles shaders
+        upd, full = [], []
+        for i in range(1, n + 1):
+            s = state(i)
+            t0 = time.perf_counter()
+            v.layout.update(s)
+            t1 = time.perf_counter()
+            v.render_window.Render()
+            t2 = time.perf_counter()
+            upd.append((t1 - t0) * 1e3)
+            full.append((t2 - t0) * 1e3)
+    finally:
+        v.close()
+    import vtk
+
+    result = {
+        "size_px": list(size),
+        "updates": n,
+        "update_only_ms_median": float(np.median(upd)),
+        "update_and_render_ms_median": float(np.median(full)),
+        "update_and_render_ms_p95": float(np.percentile(full, 95)),
+        "fps_equivalent": float(1000.0 / np.median(full)),
+        "render_window": type(v.render_window).__name__,
+        "vtk": vtk.vtkVersion.GetVTKVersion(),
+    }
+    if not json_out:
+        print(f"viewer {size[0]}x{size[1]} offscreen ({result['render_window']}), {n} updates:")
+        print(f"  update only      median {result['update_only_ms_median']:.2f} ms")
+        print(f"  update + render  median {result['update_and_render_ms_median']:.1f} ms, "
+              f"p95 {result['update_and_render_ms_p95']:.1f} ms  (~{result['fps_equivalent']:.0f} fps)")
+    return result
