@@ -68,3 +68,20 @@ def test_bad_input_exits_2_with_one_sentence_and_no_file(tmp_path, capsys, case)
     assert code == 2
     assert expect in _one_error_line(err)
     assert not out.exists()
+
+
+def test_calibrates_rendered_charuco_views(tmp_path, capsys):
+    from test_calibration import K_TRUE, render_charuco_views
+    from tracking.calibration import CharucoSpec
+
+    spec = CharucoSpec(7, 5, 12.0, 9.0, "DICT_4X4_50")
+    images, _ = render_charuco_views(spec, K_TRUE, 6, seed=4)
+    for i, img in enumerate(images):
+        cv2.imwrite(str(tmp_path / f"view_{i}.png"), img)
+    out = tmp_path / "cam.json"
+    code = main(["calibrate-camera", str(tmp_path), "--charuco", "7x5", "--square-mm", "12", "--marker-mm", "9",
+                 "--dictionary", "DICT_4X4_50", "--out", str(out), "--json"])
+    figures = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert abs(figures["fx"] / K_TRUE[0, 0] - 1) < 0.03 and abs(figures["fy"] / K_TRUE[1, 1] - 1) < 0.03
+    assert len(figures["views_used"]) == 6 and CameraModel.load(out).rms_px == figures["rms_px"]

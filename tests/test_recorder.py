@@ -81,12 +81,17 @@ def test_refusals(tmp_path):
     assert (folder / "keep.txt").read_text() == "mine"
     with pytest.raises(TrackingError, match="video kind 'mp4' is unknown"):
         rec.Recorder(tmp_path / "new", video="mp4")
-    with rec.Recorder(tmp_path / "r2", video="png") as r:
+    with rec.Recorder(tmp_path / "r2", video="png", bodies=["coil", "head"]) as r:
         r.write(make_frame(0))
         with pytest.raises(TrackingError, match="is 48x36x3 but the recording is 96x72x3"):
             r.write(make_frame(1, w=48, h=36))
         with pytest.raises(TrackingError, match="images in every frame or in none"):
-            r.write(Frame(5, 5, None, None))
+            r.write(Frame(5, 5, None, make_frame(2).poses))
+    with rec.Recorder(tmp_path / "r3", bodies=["coil", "head"]) as r:
+        f = make_frame(0)
+        with pytest.raises(TrackingError, match=r"poses for \['coil'\] but the recording logs \['coil', 'head'\]"):
+            r.write(f, poses={"coil": f.poses["coil"]})
+        assert r.frame_count == 0
     with pytest.raises(TrackingError, match="recording folder does not exist"):
         open_source(f"replay:{tmp_path / 'nope'}")
 

@@ -146,6 +146,11 @@ class Recorder:
         frame.poses). Every recorded frame of a recording must have an image, or none must."""
         if self._closed:
             raise TrackingError(f"{self.folder}: the recording is closed")
+        poses = poses if poses is not None else frame.poses
+        names = set(poses or {})
+        if names != set(self.bodies):
+            raise TrackingError(f"frame {frame.frame_number} has poses for {sorted(names)} but the recording logs "
+                                f"{sorted(self.bodies)}; give a pose (visible or not) for every recorded body")
         has_image = frame.image is not None
         if self.frame_count > 0 and has_image != (self.image_size is not None):
             raise TrackingError(f"frame {frame.frame_number}: a recording holds images in every frame or in none")
@@ -155,9 +160,8 @@ class Recorder:
         self._index.flush()
         if self.fsync:
             os.fsync(self._index.fileno())
-        poses = poses if poses is not None else frame.poses
         if poses:
-            self._poses.write_frame(poses)
+            self._poses.write_frame([poses[b] for b in self.bodies])
         self.frame_count += 1
 
     def close(self) -> None:
