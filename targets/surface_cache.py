@@ -103,22 +103,32 @@ def cached_surface(mri: MRIVolume, kind: str, params: dict, build: Callable[[], 
 
 
 def cached_scalp(mri: MRIVolume, threshold: float | None = None, target_triangles: int = 100_000,
-                 cache_dir: str | Path | None = None, content_sha256: str | None = None) -> tuple[Surface, bool]:
-    """targets.surfaces.scalp_surface through the cache. Returns (surface, hit)."""
+                 cache_dir: str | Path | None = None, content_sha256: str | None = None,
+                 contour_mm: float | None = 2.0) -> tuple[Surface, bool]:
+    """The scalp through the cache. Returns (surface, hit).
+
+    contour_mm: None -> targets.surfaces.scalp_surface at the MRI's resolution (decimated);
+    a number -> targets.brain.scalp_surface_on_grid at about that grid (fast, default 2 mm)."""
+    from targets.brain import scalp_surface_on_grid
     from targets.surfaces import scalp_surface
 
-    params = {"threshold": threshold, "target_triangles": int(target_triangles)}
-    return cached_surface(mri, "scalp", params, lambda: scalp_surface(mri, threshold, target_triangles),
-                          cache_dir, content_sha256)
+    params = {"threshold": threshold, "target_triangles": int(target_triangles), "contour_mm": contour_mm}
+    if contour_mm is None:
+        build = lambda: scalp_surface(mri, threshold, target_triangles)  # noqa: E731
+    else:
+        build = lambda: scalp_surface_on_grid(mri, contour_mm, threshold, target_triangles)  # noqa: E731
+    return cached_surface(mri, "scalp", params, build, cache_dir, content_sha256)
 
 
 def cached_brain(mri: MRIVolume, brain_mask_path: str | Path | None = None, target_triangles: int = 60_000,
-                 cache_dir: str | Path | None = None, content_sha256: str | None = None) -> tuple[Surface, bool]:
+                 cache_dir: str | Path | None = None, content_sha256: str | None = None,
+                 contour_mm: float = 2.0) -> tuple[Surface, bool]:
     """targets.brain.brain_surface through the cache (the mask file's hash is part of the key)."""
     from targets.brain import brain_surface
 
-    params = {"target_triangles": int(target_triangles),
-              "mask_sha256": file_sha256(brain_mask_path) if brain_mask_path else None}
+    params = {"target_triangles": int(target_triangles), "contour_mm": contour_mm,
+              "mask_sha256": file_sha256(brain_mask_path) if brain_mask_path else None, "method": 2}
     return cached_surface(mri, "brain", params,
-                          lambda: brain_surface(mri, brain_mask_path=brain_mask_path, target_triangles=target_triangles),
+                          lambda: brain_surface(mri, brain_mask_path=brain_mask_path, target_triangles=target_triangles,
+                                                contour_mm=contour_mm),
                           cache_dir, content_sha256)
