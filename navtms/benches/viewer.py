@@ -56,6 +56,8 @@ def run(json_out: bool = False, quick: bool = False, size=(1280, 720)) -> dict:
 
     try:
         v.render(state(0))                 # first render compiles shaders
+        gl = [ln.split(":", 1)[1].strip() for ln in v.render_window.ReportCapabilities().splitlines()
+              if ln.startswith("OpenGL renderer string")]
         upd, full = [], []
         for i in range(1, n + 1):
             s = state(i)
@@ -78,10 +80,11 @@ def run(json_out: bool = False, quick: bool = False, size=(1280, 720)) -> dict:
         "update_and_render_ms_p95": float(np.percentile(full, 95)),
         "fps_equivalent": float(1000.0 / np.median(full)),
         "render_window": type(v.render_window).__name__,
+        "gl_renderer": gl[0] if gl else "unknown",
         "vtk": vtk.vtkVersion.GetVTKVersion(),
     }
     if not json_out:
-        print(f"viewer {size[0]}x{size[1]} offscreen ({result['render_window']}), {n} updates:")
+        print(f"viewer {size[0]}x{size[1]} offscreen ({result['render_window']}, {result['gl_renderer']}), {n} updates:")
         print(f"  update only      median {result['update_only_ms_median']:.2f} ms")
         print(f"  update + render  median {result['update_and_render_ms_median']:.1f} ms, "
               f"p95 {result['update_and_render_ms_p95']:.1f} ms  (~{result['fps_equivalent']:.0f} fps)")
