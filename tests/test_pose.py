@@ -179,3 +179,23 @@ def test_real_output_single_tag(shared_real):
     assert all(p.visible and p.rms_px < 2.0 for p in out)
     z = [p.T_camera_from_body[2, 3] for p in out]
     assert 100 < min(z) and max(z) < 400
+
+
+def test_planar_flip_resolved_by_previous_pose():
+    # a lone 30 mm tag 1.2 m away, nearly facing the camera: the two IPPE solutions fit the
+    # corners about equally well; the tracker must follow the previous pose, whichever it is
+    cam = CameraModel.guess(640, 480, focal_factor=1.0)
+    tag = planar_body("t", "DICT_4X4_50", [7], 30.0, "1x1")
+    T_true = pose([0.12, 0.05, 0.2], [10, 5, 1200])
+    obj = tag.corners()
+    uv, _ = cv2.projectPoints(obj, cv2.Rodrigues(T_true[:3, :3])[0], T_true[:3, 3], cam.K, cam.dist)
+    img = uv.reshape(-1, 2) + np.random.default_rng(4).normal(0, 0.05, (4, 2))
+    n, rvecs, tvecs, _ = cv2.solvePnPGeneric(obj, img, cam.K, cam.dist, flags=cv2.SOLVEPNP_IPPE)
+    sols = [pose(r.ravel(), t.ravel()) for r, t in zip(rvecs, tvecs)]
+    flip = max(sols, key=lambda T: rotation_between(T, T_true))
+    assert np.degrees(rotation_between(flip, T_true)) > 10          # the mirror pose really differs
+    tr = MarkerTracker(cam, [tag])
+    for prev, expect in ((T_true, T_true), (flip, flip)):
+        tr._last_T["t"] = prev
+        T = tr._solve_pnp("t", obj, img)
+        assert np.degrees(rotation_between(T, expect)) < 3.0

@@ -42,6 +42,7 @@ class TrackerSettings:
     roi_pad_px: float = 24.0          # padding around a body's predicted projection
     roi_pad_rel: float = 0.25         # ... plus this fraction of the projection's size
     roi_max_area_frac: float = 0.5    # if the regions cover more of the image than this, search the whole image
+    max_frame_gap: int = 3            # frames may be dropped between two estimates up to this gap
     fallback_full_frame: bool = True  # a body lost in its region is searched in the whole image in the same frame
     max_tag_error_px: float = 2.5     # a tag whose corners reproject worse than this (RMS) is an outlier
     max_body_rms_px: float = 3.0      # a body whose final RMS is worse than this is reported not visible
@@ -165,8 +166,10 @@ class MarkerTracker:
         image = frame.image
         self.camera.check_image(image, f"frame {frame.frame_number}")
         h, w = image.shape[:2]
-        consecutive = self._last_frame_number is not None and frame.frame_number == self._last_frame_number + 1
-        if not consecutive:
+        # a few dropped frames keep the history (the regions are padded, a miss falls back to a
+        # whole-image search); a jump back or a long gap starts afresh
+        gap = None if self._last_frame_number is None else frame.frame_number - self._last_frame_number
+        if gap is None or not 0 < gap <= self.settings.max_frame_gap:
             self.reset()
         rects = self._predicted_rects(w, h)
         full = [(0, 0, w, h)]
