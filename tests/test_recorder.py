@@ -72,6 +72,19 @@ def test_pose_only_recording(tmp_path):
     assert all(f.image is None for f in out)
 
 
+def test_bodies_taken_from_first_frame(tmp_path):
+    folder = tmp_path / "rec"
+    with rec.Recorder(folder, video="png") as r:
+        assert json.loads((folder / "recording.json").read_text())["bodies"] == []
+        r.write(make_frame(0))
+        assert json.loads((folder / "recording.json").read_text())["bodies"] == ["coil", "head"]
+        r.write(make_frame(1))
+        with pytest.raises(TrackingError, match="has poses for"):
+            r.write(Frame(9, 9, make_frame(2).image, None))
+    out = list(rec.RecordingSource(folder))
+    assert len(out) == 2 and set(out[1].poses) == {"coil", "head"}
+
+
 def test_refusals(tmp_path):
     folder = tmp_path / "rec"
     folder.mkdir()

@@ -71,9 +71,10 @@ class Recorder:
 
     folder must not exist or be empty (a recording is never overwritten). video: "auto" (FFV1
     if available, else PNG), "ffv1" or "png". camera: the CameraModel in use, or None. bodies:
-    the body names whose poses are logged. fsync: also fsync the logs per frame."""
+    the body names whose poses are logged, or None to take them from the first frame's poses.
+    fsync: also fsync the logs per frame."""
 
-    def __init__(self, folder: str | Path, camera: Optional[CameraModel] = None, bodies: Sequence[str] = (),
+    def __init__(self, folder: str | Path, camera: Optional[CameraModel] = None, bodies: Optional[Sequence[str]] = None,
                  fps: float = 30.0, video: str = "auto", fsync: bool = False, meta: Optional[dict] = None):
         self.folder = Path(folder)
         if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
@@ -88,7 +89,7 @@ class Recorder:
         self.kind = "ffv1" if video == "auto" and ffv1_available() else ("png" if video == "auto" else video)
         self.folder.mkdir(exist_ok=True)
         self.camera = camera
-        self.bodies = list(bodies)
+        self.bodies: Optional[list[str]] = None if bodies is None else list(bodies)
         self.fps = float(fps)
         self.fsync = fsync
         self.meta = dict(meta or {})
@@ -111,7 +112,7 @@ class Recorder:
             "image_size": None if self.image_size is None else list(self.image_size),
             "channels": self.channels, "fps": self.fps,
             "camera": None if self.camera is None else self.camera.to_dict(),
-            "bodies": self.bodies, "frame_count": self.frame_count, "complete": complete,
+            "bodies": self.bodies or [], "frame_count": self.frame_count, "complete": complete,
             "frames_csv": FRAMES_CSV, "pose_log": POSES_CSV, "meta": self.meta,
         }, format_version=1)
 
@@ -148,6 +149,9 @@ class Recorder:
             raise TrackingError(f"{self.folder}: the recording is closed")
         poses = poses if poses is not None else frame.poses
         names = set(poses or {})
+        if self.bodies is None:
+            self.bodies = list(poses or {})
+            self._write_index(complete=False)
         if names != set(self.bodies):
             raise TrackingError(f"frame {frame.frame_number} has poses for {sorted(names)} but the recording logs "
                                 f"{sorted(self.bodies)}; give a pose (visible or not) for every recorded body")
