@@ -114,7 +114,7 @@ def run(args) -> int:
                     from tracking.poselog import PoseLogWriter
                     writer = PoseLogWriter(args.out)
                 if args.record is not None:
-                    recorder = _open_recorder(args.record, camera)
+                    recorder = _open_recorder(args.record, camera, [b.name for b in bodies], args.source)
             t0 = time.perf_counter()
             poses = tracker.estimate(frame)
             times_ms.append((time.perf_counter() - t0) * 1e3)
@@ -146,12 +146,10 @@ def run(args) -> int:
     return 0
 
 
-def _open_recorder(folder: Path, camera):
-    try:
-        from tracking import recorder as rec
-    except ImportError as e:
-        raise TrackingError("recording (--record) needs tracking.recorder, which this navtms lacks") from e
-    return rec.Recorder(folder, camera=camera)
+def _open_recorder(folder: Path, camera, body_names, source: str):
+    from tracking.recorder import Recorder
+
+    return Recorder(folder, camera=camera, bodies=body_names, meta={"recorded_by": "navtms track", "source": source})
 
 
 def _summary(n, bodies, stats, times_ms, args) -> None:
