@@ -132,3 +132,34 @@ def test_scene_accepts_any_vertices_faces_object():
     scene = NavigationScene(spec)
     b = scene.scalp_actor.GetBounds()
     assert np.allclose(b, [-75, 75, -95, 95, -85, 85], atol=1.0)
+
+
+def test_brain_surface_drawn_when_given():
+    from viewer_synth import ellipsoid_surface
+
+    spec = synthetic_spec(with_mri=False)
+    spec.brain = ellipsoid_surface(axes_mm=[55.0, 70.0, 60.0], res=16)
+    v = OffscreenViewer(spec, SIZE)
+    try:
+        s = v.layout.scene
+        assert s.brain_actor is not None and s.brain_actor.GetVisibility()
+        assert np.allclose(s.brain_actor.GetBounds(), [-55, 55, -70, 70, -60, 60], atol=1.0)
+        # brain colour appears at the centre of the head on screen (seen through the scalp)
+        img = v.render(ViewState(active_target="L-DLPFC"))
+        col, row = v.world_to_pixel([0.0, 0.0, 0.0])
+        assert s.brain_actor.GetProperty().GetOpacity() == 1.0
+        patch = img[int(row) - 3:int(row) + 4, int(col) - 3:int(col) + 4].astype(int)
+        assert patch[..., 0].mean() > patch[..., 2].mean() + 20   # warm (pinkish) pixels, not background
+    finally:
+        v.close()
+
+
+def test_target_switch_reaims_camera(viewer):
+    spec = viewer.layout.spec
+    cam = viewer.layout.scene.renderer.GetActiveCamera()
+    viewer.update(live_state(spec))
+    f_left = np.array(cam.GetFocalPoint())
+    viewer.update(live_state(spec, active_target="R-DLPFC"))
+    f_right = np.array(cam.GetFocalPoint())
+    assert f_left[0] < 0 < f_right[0]
+    viewer.update(live_state(spec))

@@ -271,7 +271,7 @@ class NavigationScene:
     def update(self, state: ViewState) -> None:
         """Show one ViewState. Creates nothing; only sets matrices, visibility, colours, texts."""
         if state.active_target is not None and (self.active is None or state.active_target != self.active.name):
-            self.set_active_target(state.active_target, reset_camera=False)
+            self.set_active_target(state.active_target)     # new target: ghost moves, camera re-aims
         current = state.pose_is_current
         has_pose = state.T_mri_from_coil is not None and state.coil_visible
         if has_pose:
