@@ -38,7 +38,7 @@ from tracking.poselog import format_time_ns
 
 PULSE_COLUMNS = ("pulse", "time_s", "trigger", "fired", "refusal", "target_index", "target", "visible",
                  "frame_before", "frame_after", "on_target", "within_tolerance") + ERROR_COLUMNS + POSE_COLUMNS
-MAX_GAP_NS = 50_000_000     # neighbours further apart than 50 ms are not interpolated
+MAX_GAP_NS = 100_000_000    # neighbours further apart than 100 ms (the stale limit) are not interpolated
 HISTORY = 256               # frames kept for interpolation
 
 

@@ -184,7 +184,8 @@ def replay_session(recording: str | Path, session_dir: str | Path, out_dir: str 
                                                       session.tolerances.angle_deg).name
         summary["files"]["bullseye_plot"] = plot_bullseye(pulse_rows, out_dir / "bullseye.png",
                                                           session.tolerances.distance_mm, frames).name
-    summary["snapshots"] = _snapshots(session, picker, out_dir, _fre(session)) if snapshots else "not asked for"
+    summary["snapshots"] = (_snapshots(session, picker, out_dir, _fre(session), pulse_rows) if snapshots
+                            else "not asked for")
     write_json(out_dir / "summary.json", summary)
     return summary
 
@@ -193,21 +194,24 @@ def _fre(session: Session) -> float:
     return session.registration.fre_mm if session.registration is not None else math.nan
 
 
-def _snapshots(session: Session, picker: _Picker, out_dir: Path, fre_mm: float):
+def _snapshots(session: Session, picker: _Picker, out_dir: Path, fre_mm: float, pulse_rows=()):
     try:
         spec = _scene_spec(session)
     except Exception as e:   # a missing or broken plan must not lose the replay's logs
         return f"no snapshots: the plan could not be loaded ({e})"
     if spec is None:
         return "no snapshots: the session names no plan with a scalp surface"
+    from tracking.poselog import parse_time_ns
     from viewer.window import save_snapshot
 
+    fired = sorted(parse_time_ns(r["time_s"]) for r in pulse_rows if r["fired"] == "1")
     written = []
     for tag, out in (("first_seen", picker.first), ("best", picker.best), ("last", picker.last)):
         if out is None:
             continue
         path = out_dir / f"snapshot_{tag}_frame{out.frame_number}.png"
-        save_snapshot(path, spec, view_state(out, fre_mm), size=(960, 540))
+        n_pulses = sum(t <= out.capture_ns for t in fired)
+        save_snapshot(path, spec, view_state(out, fre_mm, n_pulses), size=(960, 540))
         written.append(path.name)
     return written
 

@@ -55,7 +55,7 @@ def test_pulse_not_visible_when_a_neighbour_is_hidden_or_gap_too_long():
     sa, sb = pulses.samples
     assert not sa.visible and sa.errors is None and not sa.within_tolerance
     assert sb.visible
-    # frames 50 ms+ apart are not interpolated
+    # frames more than 100 ms apart are not interpolated
     scene, frames, truth, nav, pulses = _setup()
     for f in (frames[0], frames[10]):
         pulses.on_output(nav.update(f.poses, f.frame_number, f.capture_ns + (f.frame_number * 10**7)))
