@@ -3,7 +3,8 @@
     python scripts/viewer_snapshot.py [--out docs/img/viewer.png] [--size 1280x720]
                                       [--lost-out docs/img/viewer_lost.png]
 
-Scene: scalp from data/sample_head/head_t1.nii.gz (targets.surfaces.scalp_surface), a left
+Scene: scalp and brain from data/sample_head/head_t1.nii.gz (targets.surfaces.scalp_surface,
+targets.brain.brain_surface), a left
 DLPFC-like target at mri (-38, 44, 26) mm (the sample head is an average head roughly in MNI
 space), entry = the scalp point nearest the target, planned coil +z from the entry to the
 target, handle 45 deg posterior-lateral; the live coil 2.5 mm / 4 deg / 7 deg off the plan.
@@ -47,8 +48,13 @@ def planned_pose(scalp, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def build(size_px=(1280, 720)):
     mri = load_mri(REPO / "data" / "sample_head" / "head_t1.nii.gz")
     scalp = scalp_surface(mri, target_triangles=60_000)
+    try:
+        from targets.brain import brain_surface
+        brain = brain_surface(mri, target_triangles=60_000)
+    except ImportError:
+        brain = None
     entry, T_plan = planned_pose(scalp, TARGET_MRI_MM)
-    spec = SceneSpec(scalp=scalp, mri_data=mri.data, T_mri_from_voxel=mri.T_mri_from_voxel,
+    spec = SceneSpec(scalp=scalp, brain=brain, mri_data=mri.data, T_mri_from_voxel=mri.T_mri_from_voxel,
                      targets=[TargetSpec("L-DLPFC (F3-like)", TARGET_MRI_MM, entry, T_plan)],
                      active_target="L-DLPFC (F3-like)")
     R_rel = Rotation.from_rotvec(math.radians(4.0) * np.array([0.6, 0.8, 0.0])).as_matrix() \
