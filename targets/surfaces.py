@@ -120,23 +120,32 @@ def _to_polydata(vertices: np.ndarray, faces: np.ndarray):
 
 def isosurface_from_mask(mask: np.ndarray, T_mri_from_voxel: np.ndarray, target_triangles: int = 100_000,
                          smoothing_iterations: int = 15, presmooth_voxels: float = 0.8) -> Surface:
-    """Closed smooth surface of a boolean mask (I, J, K), in mri mm.
+    """Closed smooth surface of a boolean mask (I, J, K), in mri mm: the mask is blurred
+    (Gaussian, `presmooth_voxels` sigma) and contoured at 0.5 (see `isosurface`)."""
+    if not np.any(mask):
+        raise GeometryError("the mask is empty; no surface can be made")
+    field = mask.astype(np.float32)
+    if presmooth_voxels > 0:
+        field = ndimage.gaussian_filter(field, presmooth_voxels)
+    return isosurface(field, 0.5, T_mri_from_voxel, target_triangles, smoothing_iterations)
 
-    The mask is blurred (Gaussian, `presmooth_voxels` sigma) and contoured at 0.5 with
-    vtkFlyingEdges3D in voxel index coordinates, smoothed with vtkWindowedSincPolyDataFilter,
+
+def isosurface(field: np.ndarray, level: float, T_mri_from_voxel: np.ndarray, target_triangles: int = 100_000,
+               smoothing_iterations: int = 15) -> Surface:
+    """Closed surface {field == level} of a scalar volume (I, J, K), in mri mm.
+
+    Contoured with vtkFlyingEdges3D in voxel index coordinates (the volume is padded with
+    values below `level`, so the surface is closed), smoothed with vtkWindowedSincPolyDataFilter,
     decimated with vtkQuadricDecimation to about `target_triangles`, mapped into mri with
-    `T_mri_from_voxel`, and given outward unit normals."""
+    `T_mri_from_voxel` exactly, and given outward unit normals."""
     from vtkmodules.util.numpy_support import numpy_to_vtk
     from vtkmodules.vtkCommonDataModel import vtkImageData
     from vtkmodules.vtkFiltersCore import (vtkFlyingEdges3D, vtkPolyDataNormals, vtkQuadricDecimation,
                                            vtkWindowedSincPolyDataFilter)
 
-    if not np.any(mask):
-        raise GeometryError("the mask is empty; no surface can be made")
     pad = 2
-    vol = np.pad(mask.astype(np.float32), pad)
-    if presmooth_voxels > 0:
-        vol = ndimage.gaussian_filter(vol, presmooth_voxels)
+    low = min(float(np.min(field)), level - 1.0)
+    vol = np.pad(np.asarray(field, dtype=np.float32), pad, constant_values=low)
     img = vtkImageData()
     img.SetDimensions(*vol.shape)
     img.SetSpacing(1.0, 1.0, 1.0)
@@ -145,7 +154,7 @@ def isosurface_from_mask(mask: np.ndarray, T_mri_from_voxel: np.ndarray, target_
     img.GetPointData().SetScalars(numpy_to_vtk(vol.ravel(order="F"), deep=True))
     fe = vtkFlyingEdges3D()
     fe.SetInputData(img)
-    fe.SetValue(0, 0.5)
+    fe.SetValue(0, float(level))
     fe.ComputeNormalsOff()
     fe.ComputeGradientsOff()
     fe.ComputeScalarsOff()
@@ -230,5 +239,19 @@ def scalp_surface(mri: MRIVolume, threshold: float | None = None, target_triangl
     target_triangles: decimation goal (about; 0 keeps every triangle).
     Volumes finer than ~1.2 mm are first resampled to ~1.5 mm (see `working_volume`)."""
     work = working_volume(mri)
-    mask = head_mask(work, threshold)
-    return isosurface_from_mask(mask, work.T_mri_from_voxel, target_triangles)
+    thr = head_threshold(work.data) if threshold is None else float(threshold)
+    mask = head_mask(work, thr)
+    return isosurface(scalp_field(work.data, mask, thr), thr, work.T_mri_from_voxel, target_triangles)
+
+
+def scalp_field(data: np.ndarray, mask: np.ndarray, threshold: float, band_voxels: int = 2) -> np.ndarray:
+    """The intensity volume to contour at `threshold`: lightly smoothed intensities near the
+    mask boundary (sub-voxel accurate, no staircase), forced above threshold deeper than
+    `band_voxels` inside the mask (no inner shells from sinuses or ear canals) and below it
+    farther than `band_voxels` outside (no floating shells, e.g. in front of the face)."""
+    f = ndimage.gaussian_filter(np.asarray(data, dtype=np.float32), 0.6)
+    inner = ndimage.binary_erosion(mask, iterations=band_voxels)
+    band = ndimage.binary_dilation(mask, iterations=band_voxels)
+    f[inner] = np.maximum(f[inner], 2.0 * threshold)
+    f[~band] = 0.0
+    return f

@@ -115,3 +115,22 @@ def test_otsu_and_empty_volume():
     empty = MRIVolume(data=np.zeros((10, 10, 10), np.float32), T_mri_from_voxel=np.eye(4), path="e.nii")
     with pytest.raises(GeometryError):
         scalp_surface(empty)
+
+
+def test_sample_fiducials_lie_on_the_scalp_and_are_plausible(scalp, data_dir):
+    from navcore.points import read_points
+    from registration.icp import SurfaceIndex
+
+    fid = read_points(data_dir / "sample_head" / "fiducials.csv", frame="mri")
+    assert set(fid.names) == {"nasion", "lpa", "rpa"}
+    d, _ = SurfaceIndex.build(scalp).signed_distance(fid.positions)
+    assert np.all(np.abs(d) < 1.5), f"fiducials off the scalp by {d}"
+    n, l, r = fid["nasion"], fid["lpa"], fid["rpa"]
+    assert l[0] < -50 and r[0] > 50  # LPA on the left (-x in RAS), RPA on the right
+    assert abs(np.linalg.norm(n - l) - np.linalg.norm(n - r)) < 10.0  # symmetric about the midline
+    assert abs(l[2] - r[2]) < 10.0
+    axis = (r - l) / np.linalg.norm(r - l)
+    t = np.dot(n - l, axis) / np.linalg.norm(r - l)
+    assert abs(t - 0.5) < 0.1  # nasion over the midpoint of the ears
+    perp = (n - l) - np.dot(n - l, axis) * axis
+    assert np.linalg.norm(perp) > 80 and perp[1] > 0  # and far in front of them
