@@ -33,6 +33,20 @@ from tracking.types import Frame
 STATES = ("idle", "running", "source lost", "failed", "ended", "stopped")
 
 
+def lower_thread_priority(nice: int = 10) -> bool:
+    """Lower the calling thread's CPU priority (Linux: per-thread nice; threads it creates
+    afterwards inherit it). Used by the rendering thread so that, on a machine short of cores,
+    rendering yields to tracking. Returns False when the platform does not allow it."""
+    import os
+
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), int(nice)))
+        return True
+    except (AttributeError, OSError):
+        return False
+
+
 class LatestSlot:
     """Latest-value hand-off between two threads: put() overwrites, take() waits for a new
     value. `dropped` counts values overwritten before anyone took them."""
