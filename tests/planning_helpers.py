@@ -62,3 +62,34 @@ def fiducial_axes(path):
 
 def as_array(x):
     return np.asarray(x, dtype=np.float64)
+
+
+def ellipsoid_mesh(abc=(90.0, 90.0, 90.0), res: int = 180):
+    """A real triangulated ellipsoid (targets.surfaces.Surface) with exact outward normals."""
+    import vtk
+    from vtk.util.numpy_support import vtk_to_numpy
+
+    from targets.surfaces import Surface
+
+    abc = np.asarray(abc, dtype=np.float64)
+    s = vtk.vtkSphereSource()
+    s.SetRadius(1.0)
+    s.SetThetaResolution(res)
+    s.SetPhiResolution(res)
+    s.Update()
+    pd = s.GetOutput()
+    v = vtk_to_numpy(pd.GetPoints().GetData()).astype(np.float64) * abc
+    f = vtk_to_numpy(pd.GetPolys().GetConnectivityArray()).reshape(-1, 3).astype(np.int64)
+    n = v / abc ** 2
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    return Surface(v, f, n)
+
+
+@pytest.fixture(scope="session")
+def sample_surfaces(surface_cache_dir):
+    """(scalp, brain) of the sample head through the session's surface cache."""
+    from navcore.mri import load_mri
+    from targets.surface_cache import cached_brain, cached_scalp
+
+    mri = load_mri(SAMPLE_MRI)
+    return cached_scalp(mri, cache_dir=surface_cache_dir)[0], cached_brain(mri, cache_dir=surface_cache_dir)[0]
