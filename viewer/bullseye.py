@@ -133,13 +133,13 @@ class BullseyePanel:
         self.title.SetPosition(0.03, 0.97)
         self.title.SetInput("BULLSEYE (planned coil x/y)")
         self.offset_text = make_text(22, WHITE, bold=True)
-        self.offset_text.SetPosition(0.03, 0.03)
-        self.angle_text = make_text(22, WHITE, bold=True, justify="right")
-        self.angle_text.SetPosition(0.97, 0.03)
+        self.offset_text.SetPosition(0.04, 0.09)
+        self.angle_text = make_text(22, WHITE, bold=True)
+        self.angle_text.SetPosition(0.04, 0.03)
         self.legend = make_text(13, (0.75, 0.75, 0.8), vjustify="top")
         self.legend.SetPosition(0.03, 0.915)
-        self.legend.SetInput("rings " + " / ".join(f"{x:g}" for x in rings) + " mm   dot: coil centre\n"
-                             f"arrow: tilt ({BULLSEYE_MM_PER_DEG:g} mm per \u00b0)   line: handle (twist)")
+        self.legend.SetInput("rings " + " / ".join(f"{x:g}" for x in rings) + " mm, dot: coil centre\n"
+                             f"arrow: tilt ({BULLSEYE_MM_PER_DEG:g} mm/\u00b0)\nline: handle (twist)")
         self.nopose_text = make_text(22, RED, bold=True, justify="center", vjustify="center")
         self.nopose_text.SetPosition(0.5, 0.5)
         self.nopose_text.SetInput("NO CURRENT POSE")

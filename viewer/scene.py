@@ -164,6 +164,10 @@ class NavigationScene:
         self.ghost_matrix = vtk.vtkMatrix4x4()
         self.ghost_actor = _mesh_actor(coil, GHOST_RGB, 0.3)
         self.ghost_actor.GetProperty().BackfaceCullingOn()   # translucent without depth peeling
+        # where the live coil coincides with the plan, the live coil wins the depth test (the
+        # per-mapper offset needs VTK's process-wide polygon-offset mode; same for every mapper)
+        vtk.vtkMapper.SetResolveCoincidentTopologyToPolygonOffset()
+        self.ghost_actor.GetMapper().SetRelativeCoincidentTopologyPolygonOffsetParameters(1.0, 20.0)
         self.ghost_actor.SetUserMatrix(self.ghost_matrix)
         r.AddActor(self.ghost_actor)
 
