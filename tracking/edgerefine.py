@@ -23,16 +23,34 @@ def _bilinear(gray: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     y = np.clip(y, 0.0, h - 1.001)
     x0 = x.astype(np.intp)
     y0 = y.astype(np.intp)
-    fx = (x - x0).astype(np.float32)
-    fy = (y - y0).astype(np.float32)
-    g = gray
-    a = g[y0, x0].astype(np.float32)
-    b = g[y0, x0 + 1].astype(np.float32)
-    c = g[y0 + 1, x0].astype(np.float32)
-    d = g[y0 + 1, x0 + 1].astype(np.float32)
+    fx = x - x0
+    fy = y - y0
+    flat = gray.reshape(-1) if gray.flags.c_contiguous else None
+    if flat is not None:
+        idx = y0 * w + x0
+        a = flat[idx]
+        b = flat[idx + 1]
+        c = flat[idx + w]
+        d = flat[idx + w + 1]
+    else:
+        a, b = gray[y0, x0], gray[y0, x0 + 1]
+        c, d = gray[y0 + 1, x0], gray[y0 + 1, x0 + 1]
+    a = a.astype(np.float32)
     top = a + (b - a) * fx
-    bot = c + (d - c) * fx
+    bot = c + (d.astype(np.float32) - c) * fx
     return top + (bot - top) * fy
+
+
+_NEXT = np.array([1, 2, 3, 0])
+_PREV = np.array([3, 0, 1, 2])
+_LIN: dict = {}
+
+
+def _lin(k: int, lo: float, hi: float) -> np.ndarray:
+    key = (k, lo, hi)
+    if key not in _LIN:
+        _LIN[key] = np.linspace(lo, hi, k, dtype=np.float32)
+    return _LIN[key]
 
 
 def refine_corners(gray: np.ndarray, corners: np.ndarray, bits: int = 6, iterations: int = 2,
@@ -53,54 +71,59 @@ def refine_corners(gray: np.ndarray, corners: np.ndarray, bits: int = 6, iterati
 
 
 def _refine_once(gray, cur, orig, bits, m, margin):
-    n = len(cur)
-    p0 = cur
-    p1 = np.roll(cur, -1, axis=1)                          # edge k runs from corner k to corner k+1
-    d = p1 - p0
-    length = np.linalg.norm(d, axis=-1, keepdims=True)    # (N, 4, 1)
-    u = d / np.maximum(length, 1e-9)
-    nrm = np.stack([u[..., 1], -u[..., 0]], axis=-1)       # a unit normal of each edge
-    centre = cur.mean(axis=1, keepdims=True)
-    mid = 0.5 * (p0 + p1)
-    sign = np.sign(((mid - centre) * nrm).sum(-1, keepdims=True))
-    nrm = nrm * np.where(sign == 0, 1.0, sign)             # now pointing out of the tag (dark -> light)
-    module = length.mean(axis=1, keepdims=True) / bits     # (N, 1, 1) px per module
+    p0 = cur.astype(np.float32)
+    d = p0[:, _NEXT] - p0                                   # edge k runs from corner k to corner k+1
+    length = np.sqrt((d * d).sum(-1))                       # (N, 4)
+    u = d / np.maximum(length, 1e-6)[..., None]
+    nrm = np.stack([u[..., 1], -u[..., 0]], axis=-1)        # a unit normal of each edge
+    centre = p0.mean(axis=1, keepdims=True)
+    sign = np.where(((p0 + 0.5 * d - centre) * nrm).sum(-1) < 0, -1.0, 1.0).astype(np.float32)
+    nrm *= sign[..., None]                                  # now pointing out of the tag (dark -> light)
+    module = length.mean(axis=1) / bits                     # (N,) px per module
     half = np.clip(0.7 * module, 1.5, 6.0)                  # profile half length, px
     k = 15                                                  # samples per profile
-    s = np.linspace(-1.0, 1.0, k)[None, None, None, :] * half[..., None]        # (N,1,1,k)
-    t = np.linspace(margin, 1.0 - margin, m)[None, None, :, None]                # (1,1,m,1)
-    base = p0[:, :, None, None, :] + t[..., None] * d[:, :, None, None, :]       # (N,4,m,1,2)
-    pts = base + s[..., None] * nrm[:, :, None, None, :]                         # (N,4,m,k,2)
-    prof = _bilinear(gray, pts[..., 0], pts[..., 1])                             # (N,4,m,k)
-    dv = np.diff(prof, axis=-1)                                                  # (N,4,m,k-1)
+    s = _lin(k, -1.0, 1.0)[None, :] * half[:, None]         # (N, k)
+    t = _lin(m, margin, 1.0 - margin)                       # (m,)
+    # sample points (N, 4, m, k): base point along the edge + offset along the normal
+    bx = p0[:, :, 0, None] + t * d[:, :, 0, None]           # (N, 4, m)
+    by = p0[:, :, 1, None] + t * d[:, :, 1, None]
+    sn = s[:, None, :]                                      # (N, 1, k)
+    px = bx[..., None] + (sn * nrm[:, :, 0, None])[:, :, None, :]
+    py = by[..., None] + (sn * nrm[:, :, 1, None])[:, :, None, :]
+    prof = _bilinear(gray, px, py)                          # (N, 4, m, k)
+    dv = prof[..., 1:] - prof[..., :-1]
     w = np.maximum(dv, 0.0)
-    smid = 0.5 * (s[..., 1:] + s[..., :-1])                                      # (N,1,1,k-1)
+    smid = 0.5 * (s[:, 1:] + s[:, :-1])                     # (N, k-1)
     wsum = w.sum(-1)
-    off = (w * smid).sum(-1) / np.maximum(wsum, 1e-9)                            # (N,4,m)
-    contrast = prof[..., -2:].mean(-1) - prof[..., :2].mean(-1)                  # light minus dark
-    good = (wsum > 0) & (contrast > 8.0)                                          # (N,4,m)
-    edge_pts = base[..., 0, :] + off[..., None] * nrm[:, :, None, :]             # (N,4,m,2)
+    off = (w * smid[:, None, None, :]).sum(-1) / np.maximum(wsum, 1e-9)   # (N, 4, m)
+    contrast = prof[..., -2:].mean(-1) - prof[..., :2].mean(-1)          # light minus dark
+    good = (wsum > 0) & (contrast > 8.0)                                   # (N, 4, m)
+    ex = bx + off * nrm[:, :, 0, None]                      # edge points (N, 4, m)
+    ey = by + off * nrm[:, :, 1, None]
     # weighted total-least-squares line per edge
     wt = good.astype(np.float64)
-    cnt = wt.sum(-1)                                                             # (N,4)
-    mean = (edge_pts * wt[..., None]).sum(2) / np.maximum(cnt, 1)[..., None]      # (N,4,2)
-    q = (edge_pts - mean[:, :, None, :]) * np.sqrt(wt)[..., None]
-    sxx = (q[..., 0] ** 2).sum(-1)
-    syy = (q[..., 1] ** 2).sum(-1)
-    sxy = (q[..., 0] * q[..., 1]).sum(-1)
-    ang = 0.5 * np.arctan2(2 * sxy, sxx - syy)                                   # principal direction
-    ldir = np.stack([np.cos(ang), np.sin(ang)], axis=-1)                         # (N,4,2)
+    cnt = wt.sum(-1)                                        # (N, 4)
+    inv = 1.0 / np.maximum(cnt, 1)
+    mx = (ex * wt).sum(-1) * inv
+    my = (ey * wt).sum(-1) * inv
+    qx = (ex - mx[..., None]) * wt
+    qy = (ey - my[..., None]) * wt
+    sxx = (qx * qx).sum(-1)
+    syy = (qy * qy).sum(-1)
+    sxy = (qx * qy).sum(-1)
+    ang = 0.5 * np.arctan2(2 * sxy, sxx - syy)              # principal direction
+    cx, cy = np.cos(ang), np.sin(ang)
     # corner k = intersection of edge k-1 (into corner k) and edge k (out of corner k)
-    a_pt, a_dir = np.roll(mean, 1, axis=1), np.roll(ldir, 1, axis=1)
-    b_pt, b_dir = mean, ldir
-    cross = a_dir[..., 0] * b_dir[..., 1] - a_dir[..., 1] * b_dir[..., 0]
-    diff = b_pt - a_pt
-    ta = (diff[..., 0] * b_dir[..., 1] - diff[..., 1] * b_dir[..., 0]) / np.where(np.abs(cross) < 1e-6, np.nan, cross)
-    new = a_pt + ta[..., None] * a_dir                                           # (N,4,2)
+    ax, ay, adx, ady = mx[:, _PREV], my[:, _PREV], cx[:, _PREV], cy[:, _PREV]
+    cross = adx * cy - ady * cx
+    dx, dy = mx - ax, my - ay
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ta = (dx * cy - dy * cx) / np.where(np.abs(cross) < 1e-6, np.nan, cross)
+    new = np.stack([ax + ta * adx, ay + ta * ady], axis=-1)                # (N, 4, 2)
     ok_edge = cnt >= max(3, m // 2)
-    ok = (np.all(ok_edge & np.roll(ok_edge, 1, axis=1), axis=1)
+    ok = (np.all(ok_edge & ok_edge[:, _PREV], axis=1)
           & np.all(np.isfinite(new), axis=(1, 2))
-          & np.all(np.linalg.norm(new - orig, axis=-1) < 2.0, axis=1))
+          & np.all(np.sqrt(((new - orig) ** 2).sum(-1)) < 2.0, axis=1))
     res = cur.copy()
     res[ok] = new[ok]
     return res

@@ -48,7 +48,7 @@ class TrackerSettings:
     max_body_rms_px: float = 3.0      # a body whose final RMS is worse than this is reported not visible
     ambiguity_ratio: float = 2.0      # flip solutions whose RMS is within this factor (+0.3 px) count as ambiguous
     min_tag_perimeter_px: float = 32.0
-    refine_iterations: int = 1        # edge-fit corner refinement passes (0 = integer-pixel contour corners)
+    refine_iterations: int = 2        # edge-fit corner refinement passes (0 = integer-pixel contour corners)
 
 
 class MarkerTracker:
@@ -122,8 +122,8 @@ class MarkerTracker:
             cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY, dst=self._gray_buf[y0:y1, x0:x1])
         return self._gray_buf
 
-    def _detect(self, image: np.ndarray, rects: list[Rect], min_perimeter_px: float
-                ) -> dict[tuple[str, int], list[np.ndarray]]:
+    def _detect(self, image: np.ndarray, rects: list[Rect], min_perimeter_px: float,
+                predicted_perimeter_px: Optional[float] = None) -> dict[tuple[str, int], list[np.ndarray]]:
         """Detect tags of every dictionary in the given regions of a BGR or gray image;
         returns (dictionary, id) -> [4x2 corners (px)]."""
         found: dict[tuple[str, int], list[np.ndarray]] = {}
@@ -136,6 +136,14 @@ class MarkerTracker:
                 p = det.getDetectorParameters()
                 p.minMarkerPerimeterRate = min(0.9, min_perimeter_px / side)
                 p.maxMarkerPerimeterRate = 4.0
+                if predicted_perimeter_px:
+                    # one adaptive-threshold scale matched to the expected tag module size
+                    module = predicted_perimeter_px / 4.0 / (dictionary_by_name(dic).markerSize + 2)
+                    win = int(np.clip(round(1.2 * module), 5, 31)) | 1
+                    p.adaptiveThreshWinSizeMin = p.adaptiveThreshWinSizeMax = win
+                else:
+                    p.adaptiveThreshWinSizeMin, p.adaptiveThreshWinSizeMax = 5, 21
+                p.adaptiveThreshWinSizeStep = 16
                 det.setDetectorParameters(p)
                 corners, ids, _ = det.detectMarkers(crop)
                 if ids is None:
@@ -180,9 +188,11 @@ class MarkerTracker:
             self.last_mode, search = "roi", rects
             self._since_full += 1
         min_perim = self.settings.min_tag_perimeter_px
+        predicted = None
         if search is not full:
-            min_perim = max(min_perim, 0.5 * self._predicted_min_perimeter())
-        found = self._detect(image, search, min_perim)
+            predicted = self._predicted_min_perimeter()
+            min_perim = max(min_perim, 0.5 * predicted)
+        found = self._detect(image, search, min_perim, predicted)
         poses = self._solve_all(found, frame)
         if (self.last_mode == "roi" and self.settings.fallback_full_frame
                 and not all(p.visible for p in poses.values())):
