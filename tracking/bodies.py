@@ -16,6 +16,7 @@ Files:
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -29,9 +30,14 @@ from navcore.fileio import read_json, write_json
 DEFAULT_TAGFILE_DICTIONARY = "DICT_ARUCO_ORIGINAL"
 
 
+@functools.lru_cache(maxsize=1)
+def _dictionary_names() -> tuple[str, ...]:
+    return tuple(sorted(n for n in dir(cv2.aruco) if n.startswith("DICT_") and isinstance(getattr(cv2.aruco, n), int)))
+
+
 def dictionary_names() -> list[str]:
     """Names of the predefined OpenCV tag dictionaries (e.g. DICT_4X4_50, DICT_APRILTAG_36h11)."""
-    return sorted(n for n in dir(cv2.aruco) if n.startswith("DICT_") and isinstance(getattr(cv2.aruco, n), int))
+    return list(_dictionary_names())
 
 
 def dictionary_size(name: str) -> int:
@@ -44,7 +50,10 @@ _DICT_CACHE: dict[str, "cv2.aruco.Dictionary"] = {}
 
 def dictionary_by_name(name: str) -> "cv2.aruco.Dictionary":
     """The predefined OpenCV dictionary called `name` (e.g. "DICT_4X4_50"); TrackingError if unknown."""
-    if not isinstance(name, str) or name not in dictionary_names():
+    cached = _DICT_CACHE.get(name) if isinstance(name, str) else None
+    if cached is not None:
+        return cached
+    if not isinstance(name, str) or name not in _dictionary_names():
         raise TrackingError(
             f"unknown tag dictionary {name!r}; use one of OpenCV's predefined names such as "
             "DICT_4X4_50, DICT_ARUCO_ORIGINAL or DICT_APRILTAG_36h11")
@@ -169,7 +178,7 @@ def _load_json(path: Path) -> MarkerBody:
             raise InputFileError(path, f"tag entry {i} in the body file has a non-integer id {tid!r}")
         try:
             c = np.asarray(t["corners_mm"], dtype=np.float64)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, OverflowError) as e:
             raise InputFileError(path, f"tag {tid} 'corners_mm' is not numeric") from e
         if c.shape != (4, 3):
             raise InputFileError(path, f"tag {tid} 'corners_mm' has shape {c.shape}, expected 4 corners of [x, y, z]")
@@ -192,7 +201,7 @@ def _load_tagfile(path: Path, dictionary: str, name: str) -> MarkerBody:
             vals = [float(p) for p in parts]
         except ValueError as e:
             raise InputFileError(path, f"line {lineno} of the tag file holds a non-number") from e
-        if vals[0] != int(vals[0]):
+        if not np.isfinite(vals[0]) or vals[0] != int(vals[0]):
             raise InputFileError(path, f"line {lineno} of the tag file has a non-integer tag id {parts[0]}")
         tid = int(vals[0])
         if tid in tags:
