@@ -31,14 +31,14 @@ def make_frame(i: int, gray: bool = False, w: int = 96, h: int = 72):
 
 
 @pytest.mark.parametrize("kind", ["ffv1", "png"])
-@pytest.mark.parametrize("gray", [False, True])
-def test_replay_is_bit_exact(tmp_path, kind, gray):
+@pytest.mark.parametrize("gray, background", [(False, False), (True, False), (False, True)])
+def test_replay_is_bit_exact(tmp_path, kind, gray, background):
     if kind == "ffv1" and not rec.ffv1_available():
         pytest.skip("this OpenCV build has no FFV1 writer")
     folder = tmp_path / "rec"
     cam = CameraModel.guess(96, 72)
     frames = [make_frame(i, gray) for i in range(12)]
-    with rec.Recorder(folder, camera=cam, bodies=["coil", "head"], video=kind) as r:
+    with rec.Recorder(folder, camera=cam, bodies=["coil", "head"], video=kind, background=background, max_queue=4) as r:
         for f in frames:
             r.write(f)
     info = json.loads((folder / "recording.json").read_text())
@@ -85,6 +85,21 @@ def test_bodies_taken_from_first_frame(tmp_path):
     assert len(out) == 2 and set(out[1].poses) == {"coil", "head"}
 
 
+def test_background_encoder_failure_is_reported(tmp_path, monkeypatch):
+    folder = tmp_path / "rec"
+    r = rec.Recorder(folder, video="png", background=True)
+
+    def broken(index, image):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(r, "_encode", broken)
+    r.write(make_frame(0))
+    # close() waits for the encoder thread and reports its failure; the index stays incomplete.
+    with pytest.raises(TrackingError, match=r"image encoder failed \(disk full\)"):
+        r.close()
+    assert json.loads((folder / "recording.json").read_text())["complete"] is False
+
+
 def test_refusals(tmp_path):
     folder = tmp_path / "rec"
     folder.mkdir()
@@ -114,7 +129,7 @@ KILL_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_recorder import make_frame
     from tracking.recorder import Recorder
-    r = Recorder({folder!r}, bodies=["coil", "head"], video={kind!r})
+    r = Recorder({folder!r}, bodies=["coil", "head"], video={kind!r}, background={background!r}, max_queue=5)
     i = 0
     while True:
         r.write(make_frame(i, w=320, h=240))
@@ -123,12 +138,12 @@ KILL_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("kind", ["ffv1", "png"])
-def test_killed_recording_loses_at_most_the_last_frame(tmp_path, kind):
+@pytest.mark.parametrize("kind, background", [("ffv1", False), ("png", False), ("ffv1", True)])
+def test_killed_recording_loses_at_most_the_last_frame(tmp_path, kind, background):
     if kind == "ffv1" and not rec.ffv1_available():
         pytest.skip("this OpenCV build has no FFV1 writer")
     folder = tmp_path / "rec"
-    code = KILL_SCRIPT.format(tests=os.path.dirname(__file__), folder=str(folder), kind=kind)
+    code = KILL_SCRIPT.format(tests=os.path.dirname(__file__), folder=str(folder), kind=kind, background=background)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         reported = -1
@@ -147,9 +162,10 @@ def test_killed_recording_loses_at_most_the_last_frame(tmp_path, kind):
     assert len(src._poses) >= reported + 1
     assert sorted(src._poses) == list(range(100, 100 + len(src._poses)))
     out = list(src)
-    # Frames present are readable and exact; a few trailing images may still sit in the video
-    # encoder's buffer when it is killed (measured: one 320x240 frame).
-    assert len(out) >= reported + 1 - (2 if kind == "ffv1" else 0)
+    # Frames present are readable and exact; a trailing image may still sit in the video
+    # encoder's buffer when it is killed (measured: one 320x240 frame), and a background
+    # recorder also loses the images still queued (at most max_queue = 5, plus the one encoding).
+    assert len(out) >= reported + 1 - (2 if kind == "ffv1" else 0) - (6 if background else 0)
     for f in out:
         expect = make_frame(f.frame_number - 100, w=320, h=240)
         assert np.array_equal(f.image, expect.image)

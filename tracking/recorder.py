@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import queue
+import threading
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
@@ -72,10 +74,17 @@ class Recorder:
     folder must not exist or be empty (a recording is never overwritten). video: "auto" (FFV1
     if available, else PNG), "ffv1" or "png". camera: the CameraModel in use, or None. bodies:
     the body names whose poses are logged, or None to take them from the first frame's poses.
-    fsync: also fsync the logs per frame."""
+    fsync: also fsync the logs per frame.
+
+    background=True encodes the images on a worker thread so write() returns at once (image
+    encoding costs about 20 ms per 640x480 frame; see `navtms bench recording`). The frame index
+    and pose log are still written and flushed in write(); write() waits only when the encoder
+    is `max_queue` frames behind (frames are never dropped). A killed background recorder also
+    loses the images still queued; replay then stops at the first frame without its image."""
 
     def __init__(self, folder: str | Path, camera: Optional[CameraModel] = None, bodies: Optional[Sequence[str]] = None,
-                 fps: float = 30.0, video: str = "auto", fsync: bool = False, meta: Optional[dict] = None):
+                 fps: float = 30.0, video: str = "auto", fsync: bool = False, meta: Optional[dict] = None,
+                 background: bool = False, max_queue: int = 30):
         self.folder = Path(folder)
         if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
             raise InputFileError(self.folder, "the recording folder already exists and is not empty; "
@@ -103,6 +112,13 @@ class Recorder:
         self._index.flush()
         self._poses = poselog.PoseLogWriter(self.folder / POSES_CSV, fsync=fsync)
         self._closed = False
+        self._error: Optional[BaseException] = None
+        self._queue: Optional[queue.Queue] = None
+        self._thread: Optional[threading.Thread] = None
+        if background:
+            self._queue = queue.Queue(maxsize=max(1, int(max_queue)))
+            self._thread = threading.Thread(target=self._encode_loop, name=f"recorder-{self.folder.name}", daemon=True)
+            self._thread.start()
         self._write_index(complete=False)
 
     def _write_index(self, complete: bool) -> None:
@@ -116,7 +132,8 @@ class Recorder:
             "frames_csv": FRAMES_CSV, "pose_log": POSES_CSV, "meta": self.meta,
         }, format_version=1)
 
-    def _write_image(self, image: np.ndarray) -> None:
+    def _check_image(self, image: np.ndarray) -> None:
+        """Refuse an image that does not fit the recording; set the recording up on the first."""
         if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
             raise TrackingError(f"frame {self.frame_count}: only (H, W, 3) BGR or (H, W) gray uint8 images can be recorded")
         size = (image.shape[1], image.shape[0])
@@ -134,19 +151,39 @@ class Recorder:
         elif (size, channels) != (self.image_size, self.channels):
             raise TrackingError(f"frame {self.frame_count} is {size[0]}x{size[1]}x{channels} but the recording is "
                                 f"{self.image_size[0]}x{self.image_size[1]}x{self.channels}")
+
+    def _encode(self, index: int, image: np.ndarray) -> None:
         if self._writer is not None:
             self._writer.write(image)
         else:
             ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
             if not ok:
-                raise TrackingError(f"frame {self.frame_count} could not be encoded as PNG")
-            atomic_write_bytes(self.folder / PNG_DIR / f"{self.frame_count:06d}.png", buf.tobytes())
+                raise TrackingError(f"frame {index} could not be encoded as PNG")
+            atomic_write_bytes(self.folder / PNG_DIR / f"{index:06d}.png", buf.tobytes())
+
+    def _encode_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is None:
+                try:
+                    self._encode(*item)
+                except BaseException as e:  # reported by the next write() or close()
+                    self._error = e
+
+    def _raise_worker_error(self) -> None:
+        if self._error is not None:
+            e = self._error
+            raise TrackingError(f"{self.folder}: the recorder's image encoder failed ({e})") from e
 
     def write(self, frame: Frame, poses: Optional[Mapping[str, BodyPose]] = None) -> None:
         """Record one frame: its image (if any), its index row and its poses (`poses`, else
-        frame.poses). Every recorded frame of a recording must have an image, or none must."""
+        frame.poses), which must hold one BodyPose (visible or not) per recorded body. Every
+        frame of a recording has an image, or none has."""
         if self._closed:
             raise TrackingError(f"{self.folder}: the recording is closed")
+        self._raise_worker_error()
         poses = poses if poses is not None else frame.poses
         names = set(poses or {})
         if self.bodies is None:
@@ -159,7 +196,11 @@ class Recorder:
         if self.frame_count > 0 and has_image != (self.image_size is not None):
             raise TrackingError(f"frame {frame.frame_number}: a recording holds images in every frame or in none")
         if has_image:
-            self._write_image(frame.image)
+            self._check_image(frame.image)
+            if self._queue is not None:
+                self._queue.put((self.frame_count, np.array(frame.image, copy=True)))
+            else:
+                self._encode(self.frame_count, frame.image)
         self._index.write(f"{self.frame_count},{int(frame.frame_number)},{poselog.format_time_ns(frame.capture_ns)}\n")
         self._index.flush()
         if self.fsync:
@@ -169,15 +210,20 @@ class Recorder:
         self.frame_count += 1
 
     def close(self) -> None:
-        """Finish the video and logs and rewrite recording.json (complete, frame_count)."""
+        """Finish the images (waiting for a background encoder), the video and the logs, and
+        rewrite recording.json (complete, frame_count). Raises TrackingError if encoding failed."""
         if self._closed:
             return
         self._closed = True
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
         if self._writer is not None:
             self._writer.release()
         self._index.close()
         self._poses.close()
-        self._write_index(complete=True)
+        self._write_index(complete=self._error is None)
+        self._raise_worker_error()
 
     def __enter__(self) -> "Recorder":
         return self
