@@ -78,7 +78,7 @@ class CoilPlacement:
     scalp_cortex_distance_mm: entry to the nearest brain-surface point (NaN without a brain surface).
     axis_target_angle_deg: angle between coil +z and the entry->target direction.
     axis_miss_mm: distance of the target from the coil axis line.
-    entry_method: "closest" or "normal".
+    entry_method: "closest", "normal" or "given" (a scalp rule chose the entry).
     """
 
     target_mri_mm: np.ndarray
@@ -266,12 +266,13 @@ def handle_angle_of(T_mri_from_coil, axes: HeadAxes) -> float:
 def place_coil(target_mri_mm, scalp, axes: HeadAxes | None = None, *, brain=None,
                entry_method: str = "closest", offset_mm: float = DEFAULT_OFFSET_MM,
                handle_angle_deg: float | None = None,
-               patch_radius_mm: float = NORMAL_PATCH_RADIUS_MM) -> CoilPlacement:
+               patch_radius_mm: float = NORMAL_PATCH_RADIUS_MM, entry_mri_mm=None) -> CoilPlacement:
     """Plan the coil for a cortical target (3,) mm in `mri` on a scalp surface.
 
     axes: anatomical directions (HeadAxes.from_fiducials); default: the MRI axes with the
     midline through the scalp's centroid. handle_angle_deg: None -> 45 (DLPFC convention).
-    brain: optional brain surface for the scalp-to-cortex distance."""
+    brain: optional brain surface for the scalp-to-cortex distance.
+    entry_mri_mm: a scalp entry chosen by a rule (snapped onto the scalp); overrides entry_method."""
     if not np.isfinite(offset_mm) or offset_mm < 0:
         raise GeometryError(f"the coil offset {offset_mm} mm must be a finite non-negative distance")
     v, _ = _check_surface(scalp, "scalp")
@@ -281,7 +282,10 @@ def place_coil(target_mri_mm, scalp, axes: HeadAxes | None = None, *, brain=None
     angle = DEFAULT_HANDLE_ANGLE_DEG if handle_angle_deg is None else float(handle_angle_deg)
     if not np.isfinite(angle):
         raise GeometryError("the handle angle is not finite")
-    e = entry_point(scalp, t, entry_method, patch_radius_mm=patch_radius_mm)
+    if entry_mri_mm is not None:
+        e, entry_method = closest_point_on_mesh(scalp, entry_mri_mm)[0], "given"
+    else:
+        e = entry_point(scalp, t, entry_method, patch_radius_mm=patch_radius_mm)
     z = -patch_normal(scalp, e, patch_radius_mm)
     T = coil_frame(e, z, axes, angle, offset_mm)
     d = t - e

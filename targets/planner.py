@@ -5,7 +5,9 @@ Target requests (TargetRequest.kind):
   "mni":     an MNI152 coordinate (x, y, z) mm;
   "mri":     a subject scanner-RAS coordinate (x, y, z) mm;
   "beam-f3": Beam F3 from tape measurements (tragus-tragus, nasion-inion, circumference) in cm,
-             placed on the subject's scalp (needs nasion, LPA, RPA fiducials; inion found or given).
+             placed on the subject's scalp (needs nasion, LPA, RPA fiducials; inion found or given);
+             no values: the three measurements are taken on the scalp mesh. "beam-f4": right side.
+  "five-cm": 5 cm anterior of a motor hotspot (x, y, z mri mm) along the scalp.
 MNI targets need T_mri_from_mni: given (transform file) or computed by targets.mni.
 All positions are `mri` mm.
 """
@@ -125,15 +127,23 @@ def build_plan(mri_path: str | Path, requests: list[TargetRequest], fiducials_pa
         elif r.kind == "mri":
             resolved.append((r.name or "mri-{:g}_{:g}_{:g}".format(*r.values), np.array(r.values, float), None,
                              "subject MRI coordinate given by the planner", ""))
-        elif r.kind == "beam-f3":
+        elif r.kind in ("beam-f3", "beam-f4"):
             from targets.scalp_rules import beam_f3_on_scalp
 
             if not look:
                 raise PlanError("Beam F3 needs the nasion, LPA and RPA fiducials (--fiducials)")
             inion = opts.inion_mri_mm if opts.inion_mri_mm is not None else look.get("inion")
-            res = beam_f3_on_scalp(scalp, look["nasion"], look["lpa"], look["rpa"], *r.values, inion_mri_mm=inion)
-            resolved.append((r.name or "beam-f3", None, None, "Beam et al. 2009, Brain Stimulation 2(1):50-54, "
-                             "doi:10.1016/j.brs.2008.09.006", res))
+            vals = tuple(r.values) if r.values else (None, None, None)
+            res = beam_f3_on_scalp(scalp, look["nasion"], look["lpa"], look["rpa"], *vals, inion_mri_mm=inion,
+                                   side="left" if r.kind == "beam-f3" else "right", brain=brain)
+            resolved.append((r.name or r.kind, None, None, "Beam W, Borckardt JJ, Reeves ST, George MS (2009), "
+                             "Brain Stimulation 2(1):50-54, doi:10.1016/j.brs.2008.09.006", res))
+        elif r.kind == "five-cm":
+            from targets.scalp_rules import five_cm_rule
+
+            res = five_cm_rule(scalp, np.array(r.values, float), axes, brain=brain)
+            resolved.append((r.name or "five-cm", None, None, "5 cm rule (Pascual-Leone et al. 1996, Lancet "
+                             "348:233-237, doi:10.1016/S0140-6736(96)01219-6)", res))
         else:
             raise PlanError(f"unknown target kind {r.kind!r}")
     if any(m is not None for _, _, m, _, _ in resolved) and T_mri_from_mni is None:
@@ -154,16 +164,17 @@ def build_plan(mri_path: str | Path, requests: list[TargetRequest], fiducials_pa
             from targets.mni import mni_to_mri
 
             pos = mni_to_mri(T_mri_from_mni, mni_mm)
-        if pos is None:  # scalp rule: the cortical target is under the scalp point along the inward normal
+        entry = None
+        if pos is None:  # scalp rule: the entry is the rule's scalp point, the target the cortex under it
             rule = extra
-            pos = rule.cortex_mri_mm
+            pos, entry = rule.cortex_mri_mm, rule.scalp_mri_mm
             notes = rule.notes
         if brain is not None:
             sd = signed_distance_to_surface(brain, pos)
             if sd > 2.0:
                 notes = (notes + " " if notes else "") + f"WARNING: the target lies {sd:.1f} mm outside the brain surface."
         pl = place_coil(pos, scalp, axes, brain=brain, entry_method=opts.entry_method, offset_mm=opts.offset_mm,
-                        handle_angle_deg=opts.handle_angle_deg)
+                        handle_angle_deg=opts.handle_angle_deg, entry_mri_mm=entry)
         planned.append(PlannedTarget(
             name=name, target_mri_mm=pl.target_mri_mm, entry_mri_mm=pl.entry_mri_mm, T_mri_from_coil=pl.T_mri_from_coil,
             source=source, notes=notes, mni_mm=mni_mm, handle_angle_deg=pl.handle_angle_deg, offset_mm=pl.offset_mm,

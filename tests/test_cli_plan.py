@@ -94,3 +94,25 @@ def test_targets_listing(capsys):
     rows = json.loads(capsys.readouterr().out)
     fox = next(r for r in rows if r["name"] == "dlpfc-fox2012")
     assert fox["position_mm"] == [-38, 44, 26] and fox["source"]["year"] == 2012
+
+
+def test_scalp_rule_targets(tmp_path, sample_fiducials, surface_cache_dir, capsys):
+    out = tmp_path / "plan"
+    rc = main(["plan", str(SAMPLE_MRI), "--beam-f3", "36,38,60", "--beam-f4", "auto", "--five-cm=-60,-5,55",
+               "--fiducials", str(sample_fiducials), "--out", str(out), "--cache-dir", str(surface_cache_dir)])
+    assert rc == 0, capsys.readouterr().err
+    p = load_plan(out)
+    f3, f4, five = p.target("beam-f3"), p.target("beam-f4"), p.target("five-cm")
+    assert "X = 6.95 cm" in f3.notes and "Beam" in f3.source
+    assert f3.entry_method == "given" and f3.entry_mri_mm[0] < 0 < f4.entry_mri_mm[0]
+    for t in (f3, f4, five):
+        assert 5 < t.scalp_target_distance_mm < 30
+        z = t.T_mri_from_coil[:3, 2]
+        assert z @ (t.target_mri_mm - t.entry_mri_mm) > 0  # coil faces the cortex under it
+    assert p.T_mri_from_mni is None  # no MNI target: no registration
+
+
+def test_beam_needs_fiducials(tmp_path, surface_cache_dir, capsys):
+    rc = main(["plan", str(SAMPLE_MRI), "--beam-f3", "36,38,60", "--out", str(tmp_path / "p"),
+               "--cache-dir", str(surface_cache_dir)])
+    assert rc == 2 and "fiducials" in _err_sentence(capsys)

@@ -32,7 +32,10 @@ def add_arguments(p) -> None:
     p.add_argument("--mri", dest="mri_xyz", action="append", default=[], metavar="X,Y,Z",
                    help="subject scanner-RAS coordinate in mm")
     p.add_argument("--beam-f3", action="append", default=[], metavar="TT,NI,CF",
-                   help="Beam F3 from tragus-tragus, nasion-inion and circumference in cm")
+                   help="Beam F3 from tragus-tragus, nasion-inion and circumference in cm ('auto': measured on the scalp)")
+    p.add_argument("--beam-f4", action="append", default=[], metavar="TT,NI,CF", help="Beam F4 (right side), as --beam-f3")
+    p.add_argument("--five-cm", action="append", default=[], metavar="X,Y,Z",
+                   help="5 cm anterior of this motor hotspot (mri mm) along the scalp")
     p.add_argument("--fiducials", type=Path, help="nasion, LPA, RPA (CSV name,x_mm,y_mm,z_mm or Slicer .mrk.json)")
     p.add_argument("--inion", metavar="X,Y,Z", help="inion in mri mm (otherwise found on the scalp)")
     p.add_argument("--mni-transform", type=Path, help="existing MRI<->MNI affine: FSL .mat, ITK/ANTs .txt, 4x4 text or JSON")
@@ -65,7 +68,10 @@ def run(args) -> int:
     reqs = [TargetRequest("library", name=n) for n in args.target]
     reqs += [TargetRequest("mni", values=_triple(v, "--mni")) for v in args.mni]
     reqs += [TargetRequest("mri", values=_triple(v, "--mri")) for v in args.mri_xyz]
-    reqs += [TargetRequest("beam-f3", values=_triple(v, "--beam-f3")) for v in args.beam_f3]
+    for kind, vals in (("beam-f3", args.beam_f3), ("beam-f4", args.beam_f4)):
+        reqs += [TargetRequest(kind, values=() if v.strip().lower() == "auto" else _triple(v, f"--{kind}"))
+                 for v in vals]
+    reqs += [TargetRequest("five-cm", values=_triple(v, "--five-cm")) for v in args.five_cm]
     T = None
     src = ""
     if args.mni_transform:
