@@ -91,6 +91,26 @@ def test_real_webcam_footage_reads_ten_frames(shared_real):
     CameraModel.guess(640, 480).check_image(frames[0].image)
 
 
+def test_camera_source_timestamps_and_end_of_delivery(lossless_video):
+    """CameraSource on a real cv2.VideoCapture (a file stands in for the device, which this
+    machine does not have): monotonic capture times at grab, then a clear error when frames stop."""
+    path, images = lossless_video
+    src = sources.CameraSource(str(path), max_failures=2)
+    assert src.image_size == (160, 120)
+    frames = []
+    with pytest.raises(TrackingError, match=r"stopped delivering frames \(2 failed grabs in a row\)"):
+        while True:
+            before = sources.time.monotonic_ns()
+            frame = src.read()
+            frames.append((before, frame))
+    src.close()
+    assert [f.frame_number for _, f in frames] == list(range(20))
+    assert all(before <= f.capture_ns for before, f in frames)
+    ns = [f.capture_ns for _, f in frames]
+    assert all(b > a for a, b in zip(ns, ns[1:]))
+    assert all(np.array_equal(f.image, img) for (_, f), img in zip(frames, images))
+
+
 def test_camera_that_does_not_exist_is_a_clear_error():
     with pytest.raises(TrackingError, match="camera 97 cannot be opened"):
         sources.open_source("camera:97")

@@ -101,18 +101,18 @@ def _ns_from_index(index: int, fps: float) -> int:
 
 
 class CameraSource(BaseSource):
-    """A live camera through cv2.VideoCapture(index).
+    """A live camera through cv2.VideoCapture(index), or a device path such as "/dev/video2".
 
     width/height/fps are requested from the driver; the size actually delivered is in
     `self.image_size` (w, h) and in each frame's meta. capture_ns = time.monotonic_ns() right
     after grab(). Raises TrackingError when the camera cannot be opened, and from read() when it
     stops delivering frames (`max_failures` grabs in a row fail)."""
 
-    def __init__(self, index: int = 0, width: Optional[int] = None, height: Optional[int] = None,
+    def __init__(self, index: int | str = 0, width: Optional[int] = None, height: Optional[int] = None,
                  fps: Optional[float] = None, realtime: bool = True, max_failures: int = 5,
                  api: int = cv2.CAP_ANY) -> None:
         super().__init__(realtime=False)  # live frames are paced by the camera itself
-        self.index = int(index)
+        self.index = index if isinstance(index, str) else int(index)
         self.max_failures = int(max_failures)
         self._cap = cv2.VideoCapture(self.index, api)
         if not self._cap.isOpened():

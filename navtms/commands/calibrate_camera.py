@@ -32,6 +32,8 @@ def add_arguments(p) -> None:
     p.add_argument("--min-views", type=int, default=5, help="fewest views with the board (default 5)")
     p.add_argument("--reject-factor", type=float, default=3.0,
                    help="reject views whose error exceeds this times the median (and 0.5 px); default 3")
+    p.add_argument("--fix-k3", action="store_true",
+                   help="hold the 6th-order radial term k3 at 0 (steadier with few or frontal views)")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of text")
 
 
@@ -79,7 +81,11 @@ def run(args) -> int:
         raise InputFileError(out, "the folder for the camera file does not exist")
     spec = _spec(args)
     paths = expand_images(args.images)
-    model, report = cal.calibrate_images(paths, spec, min_views=args.min_views, reject_factor=args.reject_factor)
+    import cv2
+
+    flags = cv2.CALIB_FIX_K3 if args.fix_k3 else 0
+    model, report = cal.calibrate_images(paths, spec, min_views=args.min_views, reject_factor=args.reject_factor,
+                                         flags=flags)
     doc = model.to_dict()
     doc["calibration"] = {
         "board": report.board,
