@@ -271,3 +271,39 @@ def mni_to_mri(T_mri_from_mni: np.ndarray, points_mni) -> np.ndarray:
 def mri_to_mni(T_mri_from_mni: np.ndarray, points_mri) -> np.ndarray:
     """Subject mri mm (N, 3) or (3,) -> MNI mm (inverse affine)."""
     return mni_to_mri(np.linalg.inv(np.asarray(T_mri_from_mni, dtype=np.float64)), points_mri)
+
+
+def template_under_affine(T_mri_from_mni: np.ndarray, shape=(100, 118, 98), voxel_mm: float = 2.0,
+                          grid_rotation_deg=(5.0, -4.0, 7.0)) -> MRIVolume:
+    """The MNI template resampled as a 'subject' whose true transform is `T_mri_from_mni`, on an
+    oblique grid (for accuracy tests and benchmarks: the registration should recover it)."""
+    import nibabel as nib
+    from scipy.spatial.transform import Rotation
+
+    t1 = nib.load(str(template_dir() / TEMPLATE_T1))
+    data = np.asarray(t1.dataobj, dtype=np.float32)
+    A = np.eye(4)
+    A[:3, :3] = Rotation.from_euler("xyz", grid_rotation_deg, degrees=True).as_matrix() * voxel_mm
+    A[:3, 3] = -(A[:3, :3] @ (np.array(shape) / 2.0)) + [0, -18, 8]
+    M = np.linalg.inv(t1.affine) @ np.linalg.inv(np.asarray(T_mri_from_mni, float)) @ A  # subject voxel -> template voxel
+    sub = ndimage.affine_transform(data, M[:3, :3], M[:3, 3], output_shape=tuple(shape), order=1)
+    return MRIVolume(sub.astype(np.float32), A, Path("synthetic-mni-subject.nii.gz"))
+
+
+def random_test_affine(rng: np.random.Generator, max_rotation_deg: float = 10.0, max_translation_mm: float = 10.0,
+                       max_scale: float = 0.05) -> np.ndarray:
+    """A random T_mri_from_mni: rotation up to `max_rotation_deg` about a random axis, translation
+    up to `max_translation_mm` per axis, per-axis scales within 1 +- `max_scale`."""
+    from scipy.spatial.transform import Rotation
+
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis)
+    R = Rotation.from_rotvec(axis * np.deg2rad(rng.uniform(0, max_rotation_deg))).as_matrix()
+    T = np.eye(4)
+    T[:3, :3] = R @ np.diag(1.0 + rng.uniform(-max_scale, max_scale, 3))
+    T[:3, 3] = rng.uniform(-max_translation_mm, max_translation_mm, 3)
+    return T
+
+
+CORTICAL_LANDMARKS_MNI = np.array([[-38, 44, 26], [38, 44, 26], [-37, -21, 58], [37, -21, 58],
+                                   [0, -80, 20], [-55, -20, 10], [55, -20, 10], [0, 50, 20]], dtype=float)

@@ -5,40 +5,23 @@ import numpy as np
 import nibabel as nib
 import pytest
 from hypothesis import given, settings, strategies as st
-from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
 from navcore.mri import MRIVolume
 from targets import mni
 
-CORTICAL_MNI = np.array([[-38, 44, 26], [38, 44, 26], [-37, -21, 58], [37, -21, 58],
-                         [0, -80, 20], [-55, -20, 10], [55, -20, 10], [0, 50, 20]], dtype=float)
+CORTICAL_MNI = mni.CORTICAL_LANDMARKS_MNI
 
 
 def known_affine(rng) -> np.ndarray:
-    R = Rotation.from_rotvec(rng.normal(size=3) / np.sqrt(3) * np.deg2rad(8)).as_matrix()
-    S = np.diag(1.0 + rng.uniform(-0.05, 0.05, 3))
-    T = np.eye(4)
-    T[:3, :3] = R @ S
-    T[:3, 3] = rng.uniform(-10, 10, 3)
-    return T
+    return mni.random_test_affine(rng)
 
 
 @pytest.fixture(scope="module")
 def synthetic_subject():
     """The MNI template resampled under a known T_mri_from_mni onto an oblique 2 mm grid."""
-    rng = np.random.default_rng(20261123)
-    T_true = known_affine(rng)
-    t1 = nib.load(str(mni.template_dir() / mni.TEMPLATE_T1))
-    data = np.asarray(t1.dataobj, dtype=np.float32)
-    Rg = Rotation.from_euler("xyz", [5, -4, 7], degrees=True).as_matrix()
-    A = np.eye(4)
-    A[:3, :3] = Rg * 2.0
-    shape = (100, 118, 98)
-    A[:3, 3] = -(A[:3, :3] @ (np.array(shape) / 2.0)) + [0, -18, 8]
-    M = np.linalg.inv(t1.affine) @ np.linalg.inv(T_true) @ A  # subject voxel -> template voxel
-    sub = ndimage.affine_transform(data, M[:3, :3], M[:3, 3], output_shape=shape, order=1)
-    return MRIVolume(sub.astype(np.float32), A, path=__import__("pathlib").Path("synthetic.nii.gz")), T_true
+    T_true = known_affine(np.random.default_rng(20261123))
+    return mni.template_under_affine(T_true), T_true
 
 
 def test_recovers_known_affine(synthetic_subject):
