@@ -90,6 +90,9 @@ def read_json(path: str | Path, what: str = "file",
         obj = json.loads(text)
     except json.JSONDecodeError as e:
         raise InputFileError(path, f"the {what} is not valid JSON (line {e.lineno}: {e.msg})") from e
+    except (ValueError, RecursionError) as e:  # a number of over 4300 digits; nesting too deep
+        raise InputFileError(path, f"the {what} is not JSON navtms can read ({e.__class__.__name__}: "
+                                   "a number too long or nesting too deep)") from e
     if not isinstance(obj, dict):
         raise InputFileError(path, f"the {what} must hold a JSON object")
     if supported_versions is not None:
@@ -108,7 +111,7 @@ def require_matrix(path: str | Path, obj: dict, key: str, shape: tuple[int, ...]
         raise InputFileError(path, f"the {what} has no '{key}'")
     try:
         arr = np.asarray(obj[key], dtype=np.float64)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         raise InputFileError(path, f"'{key}' in the {what} is not a numeric array") from e
     if arr.shape != shape:
         raise InputFileError(path, f"'{key}' in the {what} has shape {arr.shape}, expected {shape}")
