@@ -131,7 +131,7 @@ def _number(path: Path, where: str, value) -> float:
         raise InputFileError(path, f"{where} is not a number ({value!r})")
     try:
         v = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputFileError(path, f"{where} is not a number ({value!r})") from None
     if not math.isfinite(v):
         raise InputFileError(path, f"{where} is NaN or infinite")
@@ -145,8 +145,15 @@ def read_points_csv(path: str | Path, frame: str = "unknown") -> NamedPoints:
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise InputFileError(path, "the point file is empty")
-    reader = csv.reader(io.StringIO("\n".join(lines)))
-    header = [h.strip().lower() for h in next(reader)]
+    try:
+        return _points_from_csv_rows(path, list(csv.reader(io.StringIO("\n".join(lines)))), frame)
+    except csv.Error as e:  # e.g. a field over the csv module's size limit
+        raise InputFileError(path, f"the point file is not CSV navtms can read ({e})") from None
+
+
+def _points_from_csv_rows(path: Path, rows_in: list[list[str]], frame: str) -> NamedPoints:
+    reader = iter(rows_in)
+    header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in CSV_HEADER if c not in header]
     if missing:
         raise InputFileError(path, f"the CSV header lacks the column(s) {', '.join(missing)} "
@@ -176,6 +183,9 @@ def read_markups_json(path: str | Path, frame: str = "mri") -> NamedPoints:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
         raise InputFileError(path, f"the markups file is not valid JSON (line {e.lineno}: {e.msg})") from e
+    except (ValueError, RecursionError) as e:  # a number of over 4300 digits; nesting too deep
+        raise InputFileError(path, f"the markups file is not JSON navtms can read ({e.__class__.__name__}: "
+                                   "a number too long or nesting too deep)") from e
     markups = obj.get("markups") if isinstance(obj, dict) else None
     if not isinstance(markups, list) or not markups:
         raise InputFileError(path, "the markups file has no 'markups' list")
