@@ -63,11 +63,13 @@ class CameraModel:
         dist_raw = obj.get("dist", [])
         try:
             dist = np.asarray(dist_raw, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, OverflowError) as e:
             raise InputFileError(path, "'dist' in the camera file is not a list of numbers") from e
         if dist.size not in VALID_DIST_LENGTHS + (0,) or not np.all(np.isfinite(dist)):
             raise InputFileError(path, f"'dist' in the camera file must hold 0, 4, 5, 8, 12 or 14 finite numbers, not {dist.size}")
         rms = obj.get("rms_px")
+        if isinstance(rms, int) and not isinstance(rms, bool) and abs(rms) > 1e300:
+            rms = math.inf  # an integer too large for a float: refused below like infinity
         if rms is not None and (not isinstance(rms, (int, float)) or isinstance(rms, bool) or not math.isfinite(rms) or rms < 0):
             raise InputFileError(path, "'rms_px' in the camera file must be a non-negative number or null")
         return CameraModel((size[0], size[1]), K, dist if dist.size else np.zeros(5), rms)
