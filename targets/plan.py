@@ -232,7 +232,10 @@ def load_plan(path: str | Path, checksum: str = "warn", load_surfaces: bool = Tr
             v = np.nan if v is None else v
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise InputFileError(pj, f"'{k}' of the {what} is not a number")
-            num[k] = float(v)
+            try:
+                num[k] = float(v)
+            except OverflowError:
+                raise InputFileError(pj, f"'{k}' of the {what} is too large a number") from None
         targets.append(PlannedTarget(
             name=t["name"], target_mri_mm=_vec(pj, t, "target_mri_mm", what),
             entry_mri_mm=_vec(pj, t, "entry_mri_mm", what), T_mri_from_coil=T,
@@ -245,11 +248,17 @@ def load_plan(path: str | Path, checksum: str = "warn", load_surfaces: bool = Tr
     surf = obj.get("surfaces", {}) or {}
     if not isinstance(surf, dict):
         raise InputFileError(pj, "'surfaces' in the plan must be an object")
+    for kind in ("scalp", "brain"):
+        if surf.get(kind) is not None and not isinstance(surf.get(kind), str):
+            raise InputFileError(pj, f"surfaces.{kind} in the plan must be a file name or null")
     if load_surfaces:
-        if surf.get("scalp"):
-            scalp = load_surface(folder / str(surf["scalp"]))
-        if surf.get("brain"):
-            brain = load_surface(folder / str(surf["brain"]))
+        try:
+            if surf.get("scalp"):
+                scalp = load_surface(folder / surf["scalp"])
+            if surf.get("brain"):
+                brain = load_surface(folder / surf["brain"])
+        except OSError as e:  # e.g. a file name too long for the file system
+            raise InputFileError(pj, f"a surface file named in the plan cannot be opened ({e.strerror})") from None
     return Plan(mri_path=mri_path, mri_sha256=mri["sha256"], targets=tuple(targets), fiducials=fiducials,
                 T_mri_from_mni=T_mni, mni_transform_source=str(obj.get("mni_transform_source", "")),
                 scalp=scalp, brain=brain, created_utc=str(obj.get("created_utc", "")), folder=folder)
