@@ -164,11 +164,32 @@ def _registration(path: Path, obj) -> Optional[RegistrationRecord]:
         fre = float(obj.get("fre_mm", math.nan) if obj.get("fre_mm") is not None else math.nan)
         fle = float(obj.get("fle_mm", math.nan) if obj.get("fle_mm") is not None else math.nan)
         tre = {str(k): float(v) for k, v in (obj.get("predicted_tre_mm") or {}).items()}
+        names = tuple(str(n) for n in obj.get("names", ()))
+        errors = tuple(float(v) for v in obj.get("errors_mm", ()))
     except (TypeError, ValueError, Exception) as e:
         raise InputFileError(path, f"the registration in the session file is malformed ({e})") from None
-    return RegistrationRecord(T, str(obj.get("method", "")), fre, fle, tuple(obj.get("names", ())),
-                              tuple(float(v) for v in obj.get("errors_mm", ())), tre,
+    return RegistrationRecord(T, str(obj.get("method", "")), fre, fle, names, errors, tre,
                               str(obj.get("warning", "")), bool(obj.get("overridden", False)))
+
+
+def _optional_text(path: Path, obj: dict, key: str) -> Optional[str]:
+    v = obj.get(key)
+    if v is not None and not isinstance(v, str):
+        raise InputFileError(path, f"'{key}' in the session file must be text or null")
+    return v
+
+
+def _check_fields(path: Path, obj: dict, tolerances: Tolerances) -> dict:
+    """Type checks of the plain fields of session.json; returns the bodies mapping."""
+    bodies = obj.get("bodies") or {}
+    if not isinstance(bodies, dict) or not all(v is None or isinstance(v, str) for v in bodies.values()):
+        raise InputFileError(path, "'bodies' in the session file must map coil/head/pointer to a file name or null")
+    for k, v in tolerances.to_dict().items():
+        if v is None and k == "twist_deg":
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < 1e300):  # also NaN
+            raise InputFileError(path, f"tolerance '{k}' in the session file must be a non-negative number")
+    return bodies
 
 
 def load_session(folder: str | Path) -> Session:
@@ -206,12 +227,13 @@ def load_session(folder: str | Path) -> Session:
         raise
     except Exception as e:
         raise InputFileError(path, f"the session file is malformed ({e})") from None
-    return Session(folder=folder, targets=tuple(targets), plan=obj.get("plan"), camera=obj.get("camera"),
-                   bodies=dict(obj.get("bodies") or {}), pointer_tip_mm=tip_arr,
+    bodies = _check_fields(path, obj, tolerances)
+    return Session(folder=folder, targets=tuple(targets), plan=_optional_text(path, obj, "plan"),
+                   camera=_optional_text(path, obj, "camera"), bodies=dict(bodies), pointer_tip_mm=tip_arr,
                    registration=_registration(path, obj.get("registration")),
                    T_coilbody_from_coil=T_cal, tolerances=tolerances,
                    lock_to_target=bool(obj.get("lock_to_target", False)), filter=bool(obj.get("filter", False)),
-                   active_target=obj.get("active_target"), created_utc=str(obj.get("created_utc", "")))
+                   active_target=_optional_text(path, obj, "active_target"), created_utc=str(obj.get("created_utc", "")))
 
 
 def make_navigator(session: Session, **kw):
