@@ -6,6 +6,7 @@ indices (i, j, k) to. Oblique affines are kept as they are; nothing is flipped o
 from __future__ import annotations
 
 import gzip
+import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +79,8 @@ def load_mri(path: str | Path) -> MRIVolume:
         img = nib.load(str(path))
     except nib.filebasedimages.ImageFileError as e:
         raise InputFileError(path, "is not an MRI format navtms reads (NIfTI-1/2 or MGZ)") from e
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as e:
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError, struct.error,
+            nib.spatialimages.HeaderDataError) as e:  # e.g. a header with an unknown data type code
         raise InputFileError(path, f"the MRI file cannot be read ({e.__class__.__name__}: it may be truncated or corrupt)") from e
     shape = img.shape
     if len(shape) == 4 and shape[3] == 1:
@@ -97,7 +99,8 @@ def load_mri(path: str | Path) -> MRIVolume:
         raise InputFileError(path, f"the MRI voxel size {np.round(vox, 4).tolist()} mm is outside {MIN_VOXEL_MM}-{MAX_VOXEL_MM} mm")
     try:
         data = np.asarray(img.dataobj, dtype=np.float32).reshape(shape)
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as e:
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError, struct.error, MemoryError,
+            nib.spatialimages.HeaderDataError) as e:
         raise InputFileError(path, f"the MRI voxel data cannot be read ({e.__class__.__name__}: the file may be truncated)") from e
     if not np.any(np.isfinite(data)):
         raise InputFileError(path, "the MRI holds no finite voxel values")
