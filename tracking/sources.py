@@ -104,7 +104,7 @@ class CameraSource(BaseSource):
     """A live camera through cv2.VideoCapture(index), or a device path such as "/dev/video2".
 
     width/height/fps are requested from the driver; the size actually delivered is in
-    `self.image_size` (w, h) and in each frame's meta. capture_ns = time.monotonic_ns() right
+    `self.image_size` (w, h). capture_ns = time.monotonic_ns() right
     after grab(). Raises TrackingError when the camera cannot be opened, and from read() when it
     stops delivering frames (`max_failures` grabs in a row fail)."""
 
