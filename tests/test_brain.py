@@ -77,3 +77,20 @@ def test_empty_inputs(tmp_path, mri):
     blob[20:40, 20:40, 20:40] = 100.0  # a small bright cube: a head with no brain-sized inside
     with pytest.raises(GeometryError):
         brain_mask(MRIVolume(blob, np.diag([2.0, 2, 2, 1]), tmp_path / "cube.nii.gz"))
+
+
+@pytest.mark.parametrize("contour_mm", [2.0, 3.0])
+def test_scalp_on_coarser_grid_is_closed_and_has_the_nose(mri, contour_mm):
+    from navcore.points import read_points
+    from targets.brain import scalp_surface_on_grid
+
+    from planning_helpers import SAMPLE_FIDUCIALS
+
+    s = scalp_surface_on_grid(mri, contour_mm)
+    assert s.boundary_edge_count() == 0
+    tip = s.vertices[np.argmax(s.vertices[:, 1])]  # most anterior point
+    if SAMPLE_FIDUCIALS.exists():
+        f = read_points(SAMPLE_FIDUCIALS, "mri")
+        nasion, lpa, rpa = f["nasion"], f["lpa"], f["rpa"]
+        assert abs(tip[0] - (lpa[0] + rpa[0]) / 2) < 15  # on the midline
+        assert tip[1] > nasion[1] + 5 and tip[2] < nasion[2]  # in front of and below the nasion: the nose
