@@ -10,13 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
-from navcore.errors import GeometryError, TrackingError
+from navcore.errors import GeometryError, InputFileError, TrackingError
 from navcore.transforms import is_rigid, make_transform, rotation_between
 from tracking.bodies import load_body, planar_body
 from tracking.camera import CameraModel
 from tracking.edgerefine import refine_corners
 from tracking.synthetic import (INK_BLACK, PAPER_WHITE, Occlusion, RenderEffects, SequenceRenderer,
                                 render_sequence)
+from tracking.synthetic_files import frame_time_ns, load_sequence, write_sequence
 from tracking.synthetic_motion import coil_approach, spline_trajectory
 
 W, H = 480, 360
@@ -205,3 +206,63 @@ def test_coil_approach_scenario_has_its_events(bodies):
     gone = (t > o0 + 0.1) & (t < o1 - 0.1)
     assert not any(np.array(vis)[covered | gone])
     assert any(vis) and vis[0] and vis[-1]
+
+
+@pytest.mark.parametrize("codec", ["png", "ffv1", "h264"])
+def test_write_and_load_sequence_round_trip(tmp_path, bodies, codec):
+    if codec == "h264":
+        pytest.importorskip("av", reason="H.264 sequences need PyAV (test extra)")
+    sc = coil_approach(seed=5, seconds=1.0, fps=8.0)
+    cam = CameraModel((320, 240), np.array([[230.0, 0, 160.0], [0, 230.0, 119.0], [0, 0, 1]]), np.array([-0.05, 0.02, 0, 0, 0]))
+    eff = RenderEffects(occlusions=sc.occlusions)
+    out = write_sequence(tmp_path / "seq", cam, bodies, sc, seed=5, effects=eff, codec=codec)
+    seq = load_sequence(out)
+    assert seq.frame_count == 8 and seq.fps == 8.0 and seq.seed == 5
+    assert [b.name for b in seq.bodies] == ["coil", "head"]
+    np.testing.assert_array_equal(seq.camera.K, cam.K)
+    rendered = list(render_sequence(cam, bodies, sc.trajectories, seed=5, effects=eff, fps=8.0))
+    images = list(seq.images())
+    assert len(images) == 8
+    for i, ((img, truth), loaded, poses) in enumerate(zip(rendered, images, seq.truth)):
+        if codec == "h264":  # lossy but close
+            assert np.mean(np.abs(loaded.astype(float) - img.astype(float))) < 3.0
+        else:
+            np.testing.assert_array_equal(loaded, img)
+        for name in ("coil", "head"):
+            p = poses[name]
+            assert p.frame_number == i and p.capture_ns == frame_time_ns(i, 8.0)
+            assert p.visible == truth[name].visible and p.tags_seen == truth[name].tags_visible
+            if p.visible:
+                np.testing.assert_allclose(p.T_camera_from_body, truth[name].T_camera_from_body, atol=1e-9)
+            else:
+                assert p.T_camera_from_body is None
+            np.testing.assert_array_equal(seq.truth_poses[name][i], sc.trajectories[name][i])
+    # never overwrites a sequence by accident
+    with pytest.raises(InputFileError):
+        write_sequence(out, cam, bodies, sc, seed=5, codec="png")
+    assert load_sequence(out).frame_count == 8
+
+
+def test_load_sequence_names_the_bad_file(tmp_path, bodies):
+    sc = coil_approach(seed=1, seconds=1.0, fps=4.0)
+    cam = CameraModel((160, 120), np.array([[115.0, 0, 80.0], [0, 115.0, 60.0], [0, 0, 1]]), np.zeros(5))
+    out = write_sequence(tmp_path / "s", cam, bodies, sc, seed=1, codec="png")
+    lines = (out / "truth.csv").read_text().splitlines(keepends=True)
+    (out / "truth.csv").write_text("".join(lines[:-2]))  # drop the last frame's rows
+    with pytest.raises(InputFileError, match="truth.csv"):
+        load_sequence(out)
+    with pytest.raises(InputFileError, match="does not exist"):
+        load_sequence(tmp_path / "nothing")
+
+
+def test_navtms_synth_command(tmp_path):
+    from navtms.cli import main
+
+    out = tmp_path / "cli_seq"
+    assert main(["synth", "--out", str(out), "--resolution", "320x180", "--seconds", "1", "--fps", "6",
+                 "--seed", "9", "--codec", "png"]) == 0
+    seq = load_sequence(out)
+    assert seq.camera.image_size == (320, 180) and seq.frame_count == 6 and seq.seed == 9
+    assert main(["synth", "--out", str(out), "--resolution", "320x180", "--seconds", "1", "--codec", "png"]) == 2
+    assert main(["synth", "--out", str(tmp_path / "x"), "--resolution", "big"]) == 2
+    assert load_sequence(out).frame_count == 6  # the refused run left it alone
