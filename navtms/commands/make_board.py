@@ -33,7 +33,7 @@ def run(args) -> int:
     w_mm, h_mm = sorted((lay.sheet_w_mm, lay.sheet_h_mm))
     if w_mm > 210.0 or h_mm > 297.0:
         print(f"note: the sheet does not fit on A4 (210 x 297 mm); print it on larger paper, or use fewer or "
-              f"smaller squares or a smaller --margin-mm")
+              f"smaller squares")
     if out.suffix.lower() == ".png":
         w, h = lay.size_px(args.dpi)
         print(f"{w} x {h} px at {args.dpi:g} dpi")
