@@ -163,3 +163,24 @@ def test_target_switch_reaims_camera(viewer):
     f_right = np.array(cam.GetFocalPoint())
     assert f_left[0] < 0 < f_right[0]
     viewer.update(live_state(spec))
+
+
+def test_nan_pose_is_hidden_with_banner(viewer):
+    T = live_state(viewer.layout.spec).T_mri_from_coil.copy()
+    T[:3, 3] = np.nan
+    viewer.update(live_state(viewer.layout.spec, T_mri_from_coil=T))
+    s = viewer.layout.scene
+    assert not s.live_coil_actor.GetVisibility() and not s.stale_coil_actor.GetVisibility()
+    assert "COIL NOT VISIBLE" in s.banner.GetInput()
+
+
+def test_non_rigid_planned_pose_is_refused():
+    from navcore.errors import GeometryError
+
+    spec = synthetic_spec(with_mri=False)
+    t = spec.targets[0]
+    bad = t.T_mri_from_coil.copy()
+    bad[:3, :3] *= 2.0
+    spec.targets = [type(t)(t.name, t.target_mri_mm, t.entry_mri_mm, bad)]
+    with pytest.raises(GeometryError, match="L-DLPFC"):
+        NavigationScene(spec)

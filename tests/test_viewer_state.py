@@ -29,3 +29,12 @@ def test_scene_spec_finds_targets_by_name():
     t = TargetSpec("A", np.zeros(3), np.ones(3), np.eye(4))
     spec = SceneSpec(scalp=None, targets=[t])
     assert spec.target("A") is t and spec.target("B") is None and spec.target(None) is None
+
+
+def test_nan_or_malformed_pose_is_not_a_pose():
+    T = np.eye(4)
+    T[0, 3] = np.nan
+    s = ViewState(T_mri_from_coil=T, coil_visible=True, head_visible=True)
+    assert not s.has_pose and not s.pose_is_current
+    assert not ViewState(T_mri_from_coil=np.eye(3), coil_visible=True, head_visible=True).has_pose
+    assert ViewState(T_mri_from_coil=np.eye(4), coil_visible=True, head_visible=False).has_pose

@@ -18,6 +18,7 @@ from typing import Optional
 import numpy as np
 import vtk
 
+from navcore.transforms import check_rigid
 from viewer.coil_model import coil_polydata
 from viewer.convert import polydata_from_surface, set_vtk_matrix, vtk_matrix
 from viewer.state import SceneSpec, TargetSpec, ViewState
@@ -65,7 +66,7 @@ def _fmt(value: float, unit: str, digits: int = 1) -> str:
 def banner_text(state: ViewState) -> str:
     """The warning banner for a state ('' when all is well)."""
     lines = []
-    if not state.coil_visible or state.T_mri_from_coil is None:
+    if not state.has_pose:
         lines.append("COIL NOT VISIBLE")
     if not state.head_visible:
         lines.append("HEAD NOT VISIBLE")
@@ -151,6 +152,8 @@ class NavigationScene:
         o.InteractiveOff()
         o.SetActiveCamera(r.GetActiveCamera())
         o.SetUseOIT(False)
+        for t in spec.targets:
+            check_rigid(t.T_mri_from_coil, f"the planned coil pose of target {t.name!r}")
         self.target_actors: dict[str, tuple[vtk.vtkActor, vtk.vtkActor]] = {}
         self.xray_actors: dict[str, vtk.vtkActor] = {}
         for t in spec.targets:
@@ -281,7 +284,7 @@ class NavigationScene:
         if state.active_target is not None and (self.active is None or state.active_target != self.active.name):
             self.set_active_target(state.active_target)     # new target: ghost moves, camera re-aims
         current = state.pose_is_current
-        has_pose = state.T_mri_from_coil is not None and state.coil_visible
+        has_pose = state.has_pose
         if has_pose:
             set_vtk_matrix(self.coil_matrix, state.T_mri_from_coil)
         self.live_coil_actor.SetVisibility(current)

@@ -108,8 +108,14 @@ class ViewState:
     @property
     def pose_is_current(self) -> bool:
         """True only when a pose may be drawn as the live coil: visible, has a pose, head seen, not stale."""
-        return bool(self.coil_visible and self.head_visible and not self.stale
-                    and self.T_mri_from_coil is not None)
+        return bool(self.coil_visible and self.head_visible and not self.stale and self.has_pose)
+
+    @property
+    def has_pose(self) -> bool:
+        """A finite 4x4 live pose is present (it may still be stale or lack the head)."""
+        T = self.T_mri_from_coil
+        return bool(self.coil_visible and T is not None and np.shape(T) == (4, 4)
+                    and np.all(np.isfinite(np.asarray(T, dtype=float))))
 
     def with_(self, **changes) -> "ViewState":
         """A copy with some fields changed."""
