@@ -54,23 +54,23 @@ def _lin(k: int, lo: float, hi: float) -> np.ndarray:
 
 
 def refine_corners(gray: np.ndarray, corners: np.ndarray, bits: int = 6, iterations: int = 2,
-                   samples_per_edge: int = 12, edge_margin: float = 0.15) -> np.ndarray:
+                   samples_per_edge: int = 12, edge_margin: float = 0.15, max_jump_px: float = 3.0) -> np.ndarray:
     """Refine tag corners (N, 4, 2) px, ordered around each tag, by fitting its 4 outer edges.
 
     gray: (H, W) uint8 image; bits: modules across a tag including its black border (marker
     size + 2), which bounds the profile length so that a profile crosses only the outer edge.
     Returns refined (N, 4, 2) float64 corners; a tag whose refinement fails (no contrast,
-    degenerate lines, a jump of more than 2 px) keeps its input corners."""
+    degenerate lines, a corner moving more than max_jump_px) keeps its input corners."""
     c = np.asarray(corners, dtype=np.float64).reshape(-1, 4, 2)
     if len(c) == 0:
         return c.copy()
     out = c.copy()
     for _ in range(iterations):
-        out = _refine_once(gray, out, c, bits, samples_per_edge, edge_margin)
+        out = _refine_once(gray, out, c, bits, samples_per_edge, edge_margin, max_jump_px)
     return out
 
 
-def _refine_once(gray, cur, orig, bits, m, margin):
+def _refine_once(gray, cur, orig, bits, m, margin, max_jump_px):
     p0 = cur.astype(np.float32)
     d = p0[:, _NEXT] - p0                                   # edge k runs from corner k to corner k+1
     length = np.sqrt((d * d).sum(-1))                       # (N, 4)
@@ -123,7 +123,7 @@ def _refine_once(gray, cur, orig, bits, m, margin):
     ok_edge = cnt >= max(3, m // 2)
     ok = (np.all(ok_edge & ok_edge[:, _PREV], axis=1)
           & np.all(np.isfinite(new), axis=(1, 2))
-          & np.all(np.sqrt(((new - orig) ** 2).sum(-1)) < 2.0, axis=1))
+          & np.all(np.sqrt(((new - orig) ** 2).sum(-1)) < max_jump_px, axis=1))
     res = cur.copy()
     res[ok] = new[ok]
     return res

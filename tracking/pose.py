@@ -48,6 +48,9 @@ class TrackerSettings:
     max_body_rms_px: float = 3.0      # a body whose final RMS is worse than this is reported not visible
     ambiguity_ratio: float = 2.0      # flip solutions whose RMS is within this factor (+0.3 px) count as ambiguous
     min_tag_perimeter_px: float = 32.0
+    target_module_px: float = 5.0     # steady tracking detects on crops scaled so a tag module is about this big
+    min_detect_scale: float = 0.5     # ... but never smaller than this
+    full_frame_max_width: int = 1280  # whole-image searches run on the image scaled to at most this width
     refine_iterations: int = 2        # edge-fit corner refinement passes (0 = integer-pixel contour corners)
 
 
@@ -127,18 +130,33 @@ class MarkerTracker:
         """Detect tags of every dictionary in the given regions of a BGR or gray image;
         returns (dictionary, id) -> [4x2 corners (px)]."""
         found: dict[tuple[str, int], list[np.ndarray]] = {}
+        self._coarse: set[tuple[str, int]] = set()     # tags whose edge refinement failed
         gray = self._gray(image, rects)
+        st = self.settings
+        w_img = gray.shape[1]
+        max_bits = max(dictionary_by_name(d).markerSize + 2 for d in self._detectors)
+        if predicted_perimeter_px:
+            # detect at a scale where the smallest expected tag module is still target_module_px;
+            # corners are refined at full resolution afterwards
+            module = predicted_perimeter_px / 4.0 / max_bits
+            scale = float(np.clip(st.target_module_px / module, st.min_detect_scale, 1.0))
+        else:
+            scale = min(1.0, st.full_frame_max_width / w_img)
         for (x0, y0, x1, y1) in rects:
             crop = gray[y0:y1, x0:x1]
+            sx = sy = 1.0
+            if scale < 0.95:
+                crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                sx, sy = crop.shape[1] / (x1 - x0), crop.shape[0] / (y1 - y0)
             # perimeter limits are relative to the larger crop side: keep them meaningful in small crops
-            side = max(x1 - x0, y1 - y0)
+            side = max(crop.shape[:2])
             for dic, det in self._detectors.items():
                 p = det.getDetectorParameters()
-                p.minMarkerPerimeterRate = min(0.9, min_perimeter_px / side)
+                p.minMarkerPerimeterRate = min(0.9, min_perimeter_px * sx / side)
                 p.maxMarkerPerimeterRate = 4.0
                 if predicted_perimeter_px:
                     # one adaptive-threshold scale matched to the expected tag module size
-                    module = predicted_perimeter_px / 4.0 / (dictionary_by_name(dic).markerSize + 2)
+                    module = sx * predicted_perimeter_px / 4.0 / (dictionary_by_name(dic).markerSize + 2)
                     win = int(np.clip(round(1.2 * module), 5, 31)) | 1
                     p.adaptiveThreshWinSizeMin = p.adaptiveThreshWinSizeMax = win
                 else:
@@ -148,9 +166,11 @@ class MarkerTracker:
                 corners, ids, _ = det.detectMarkers(crop)
                 if ids is None:
                     continue
-                off = np.array([x0, y0], dtype=np.float64)
                 for c, i in zip(corners, ids.ravel()):
-                    found.setdefault((dic, int(i)), []).append(c.reshape(4, 2).astype(np.float64) + off)
+                    c = c.reshape(4, 2).astype(np.float64)
+                    # pixel centres: x_full = (x_small + 0.5) / scale - 0.5
+                    c = (c + 0.5) / (sx, sy) - 0.5 + (x0, y0)
+                    found.setdefault((dic, int(i)), []).append(c)
         if self.settings.refine_iterations > 0:
             for dic in self._detectors:
                 keys = [k for k in found if k[0] == dic]
@@ -158,11 +178,15 @@ class MarkerTracker:
                     continue
                 flat = [c for k in keys for c in found[k]]
                 bits = dictionary_by_name(dic).markerSize + 2
-                ref = refine_corners(gray, np.array(flat), bits, self.settings.refine_iterations)
+                raw = np.array(flat)
+                ref = refine_corners(gray, raw, bits, self.settings.refine_iterations)
+                unrefined = np.all(ref == raw, axis=(1, 2))
                 i = 0
                 for k in keys:
                     nk = len(found[k])
                     found[k] = list(ref[i:i + nk])
+                    if np.all(unrefined[i:i + nk]):
+                        self._coarse.add(k)
                     i += nk
         return found
 
@@ -274,6 +298,12 @@ class MarkerTracker:
                 continue
             self.last_detections[(dic, tid)] = c
             per_body[owner].append((tid, c))
+        for b in self.bodies:
+            # a tag whose corners could not be refined (poor contrast, cut edge) is only used
+            # when no refined tag of its body is available
+            fine = [t for t in per_body[b.name] if (b.dictionary, t[0]) not in self._coarse]
+            if fine:
+                per_body[b.name] = fine
         out = {}
         for b in self.bodies:
             out[b.name] = self._solve_body(b, per_body[b.name], frame)
