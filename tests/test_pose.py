@@ -199,3 +199,19 @@ def test_planar_flip_resolved_by_previous_pose():
         tr._last_T["t"] = prev
         T = tr._solve_pnp("t", obj, img)
         assert np.degrees(rotation_between(T, expect)) < 3.0
+
+
+def test_1080p_downscaled_search_keeps_full_resolution_accuracy(coil, head):
+    # whole-image search runs on the image scaled to 1280 px wide, steady tracking on crops
+    # scaled to ~5 px per tag module; corners are refined at full resolution either way
+    cam = CameraModel.guess(1920, 1080, focal_factor=0.75)
+    tr = MarkerTracker(cam, [coil, head])
+    for k in range(2):
+        T_c = pose([0.3, -0.25, 0.1 + 0.02 * k], [-50 + 2 * k, 20, 500])
+        T_h = pose([-0.2, 0.4, 2.8], [140, -40, 620])
+        img = render(cam, [(coil, T_c), (head, T_h)], None, noise_sigma=2.0, blur_sigma=0.7, seed=k)
+        out = tr.estimate(Frame(k, 0, img))
+        assert tr.last_mode == ("full" if k == 0 else "roi")
+        assert out["coil"].visible and out["head"].visible and out["coil"].tags_seen == 4
+        dt, dr = errors(out["coil"].T_camera_from_body, T_c)
+        assert dt < 0.5 and dr < 0.25, (k, dt, dr)
