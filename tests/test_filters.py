@@ -108,12 +108,12 @@ def _step_response(n_frames, params_t=DEFAULT_TRANSLATION, params_r=DEFAULT_ROTA
 
 def test_step_lag_is_bounded():
     # A 10 mm / 10 deg step at 30 Hz with the default parameters: within 0.5 mm and 0.5 deg
-    # after 5 frames (1/6 s), within 0.1 mm and 0.1 deg after 10 frames (1/3 s); monotone approach.
+    # after 3 frames (0.1 s), within 0.05 mm and 0.05 deg after 6 frames (0.2 s); monotone approach.
     B, outs = _step_response(30)
     err_t = [np.linalg.norm(T[:3, 3] - B[:3, 3]) for T in outs]
     err_r = [math.degrees(rotation_between(T, B)) for T in outs]
-    assert err_t[4] < 0.5 and err_r[4] < 0.5
-    assert err_t[9] < 0.1 and err_r[9] < 0.1
+    assert err_t[2] < 0.5 and err_r[2] < 0.5
+    assert err_t[5] < 0.05 and err_r[5] < 0.05
     assert all(a >= b - 1e-12 for a, b in zip(err_t, err_t[1:]))
     # speed adaptation: faster than a plain low-pass at the resting cut-off (beta = 0)
     _, slow = _step_response(10, OneEuroParams(1.0, 0.0), OneEuroParams(1.0, 0.0))
@@ -137,8 +137,8 @@ def test_jitter_reduction_on_noisy_static_input(seed):
             r_in.append(Rotation.from_matrix(T[:3, :3].T @ m[:3, :3]).as_rotvec())
             r_out.append(Rotation.from_matrix(T[:3, :3].T @ o[:3, :3]).as_rotvec())
     std = lambda a: float(np.linalg.norm(np.std(np.asarray(a), axis=0)))  # noqa: E731
-    assert std(t_out) < 0.4 * std(t_in)
-    assert std(r_out) < 0.4 * std(r_in)
+    assert std(t_out) < 0.6 * std(t_in)
+    assert std(r_out) < 0.5 * std(r_in)
     # and no bias: the mean output stays at the true pose
     assert np.linalg.norm(np.mean(t_out, axis=0) - T[:3, 3]) < 0.1
 

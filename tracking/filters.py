@@ -58,10 +58,12 @@ class OneEuroParams:
             raise GeometryError("One-Euro parameters need min_cutoff_hz > 0, d_cutoff_hz > 0 and beta >= 0, all finite")
 
 
-# Defaults for a webcam at 30 Hz tracking markers at 0.3-1 m: at rest the cut-off is 1 Hz
-# (sub-0.1 mm jitter becomes a few hundredths); at 100 mm/s or 1 rad/s it rises to about 6 Hz.
-DEFAULT_TRANSLATION = OneEuroParams(min_cutoff_hz=1.0, beta=0.05, d_cutoff_hz=1.0)
-DEFAULT_ROTATION = OneEuroParams(min_cutoff_hz=1.0, beta=5.0, d_cutoff_hz=1.0)
+# Defaults for a webcam at 30 Hz tracking markers at 0.3-1 m, chosen on the synthetic
+# sequence data/sequences/coil_approach_720p (docs/synthetic.md): at rest the cut-off is about
+# 1 Hz (0.3 mm / 0.3 deg white jitter drops to about half / 40 %); a head drifting at 10 mm/s
+# gets about 6 Hz (lag ~0.4 mm), a coil moving at 100 mm/s or 1 rad/s about 50 / 11 Hz.
+DEFAULT_TRANSLATION = OneEuroParams(min_cutoff_hz=1.0, beta=0.5, d_cutoff_hz=1.0)
+DEFAULT_ROTATION = OneEuroParams(min_cutoff_hz=1.0, beta=10.0, d_cutoff_hz=1.0)
 
 
 class OneEuroVector:
