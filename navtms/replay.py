@@ -52,9 +52,9 @@ def recording_spec(recording: str | Path) -> str:
     raise InputFileError(p, "is not a recording folder, image folder, pose log (.csv) or video")
 
 
-def build_estimator(session: Session, source=None):
-    """MarkerTracker for the session's camera (or the recording's) and bodies; None when the
-    session names no camera and the recording carries none."""
+def build_estimator(session: Session, source=None, names: Sequence[str] = ("coil", "head")):
+    """MarkerTracker for the session's camera (or the recording's) and bodies `names`; None when
+    the session names no camera and the recording carries none."""
     from tracking.bodies import load_body
     from tracking.camera import CameraModel
     from tracking.pose import MarkerTracker
@@ -67,7 +67,7 @@ def build_estimator(session: Session, source=None):
     if cam is None:
         return None
     bodies = []
-    for name in ("coil", "head"):
+    for name in names:
         p = (session.bodies or {}).get(name)
         path = session.resolve(p) if p else REPO_BODIES / f"{name}.json"
         bodies.append(load_body(path))

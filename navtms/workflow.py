@@ -31,7 +31,8 @@ PoseReader = Callable[[], Optional[Mapping[str, BodyPose]]]
 
 def tip_in_head(poses: Mapping[str, BodyPose], tip_pointer_mm: np.ndarray,
                 pointer: str = "pointer", head: str = "head") -> Optional[np.ndarray]:
-    """Pointer tip (3,) in the head body frame (mm), or None when pointer or head is hidden."""
+    """Pointer tip (3,) in the frame of body `head` (mm; pass head="coil" to touch points on the
+    coil), or None when the pointer or that body is hidden."""
     p, h = poses.get(pointer), poses.get(head)
     if p is None or h is None or not p.visible or not h.visible:
         return None
@@ -138,11 +139,12 @@ def registration_report(rec: RegistrationRecord) -> str:
 
 
 def collect_fiducials_interactive(read_poses: PoseReader, tip_pointer_mm, names: Sequence[str],
-                                  input_fn: Callable[[str], str] = input,
+                                  input_fn: Optional[Callable[[str], str]] = None,
                                   print_fn: Callable[[str], None] = print, n: int = 20) -> NamedPoints:
     """Prompt for each fiducial: Enter samples it (touch the point first), 's' skips it, 'q'
     stops. A refused point (body hidden, pointer moving) is asked again. Returns the points
-    in the head frame."""
+    in the head frame. input_fn defaults to the built-in input()."""
+    input_fn = input_fn or (lambda prompt: input(prompt))
     got: dict[str, np.ndarray] = {}
     for name in names:
         while True:
@@ -162,3 +164,75 @@ def collect_fiducials_interactive(read_poses: PoseReader, tip_pointer_mm, names:
             break
     return NamedPoints.from_dict(got, "head")
 
+
+
+def pose_reader(source, estimator=None) -> PoseReader:
+    """read_poses() over a FrameSource: the frame's poses (pose sources) or the estimator's;
+    None when the source has ended."""
+    def read():
+        frame = source.read()
+        if frame is None:
+            return None
+        if frame.poses is not None:
+            return dict(frame.poses)
+        if estimator is None:
+            raise SessionError("the source delivers images but there is no camera/tracker in the session")
+        return estimator.estimate(frame)
+    return read
+
+
+def collect_pivot(read_poses: PoseReader, n: int = 150, tool: str = "pointer"):
+    """Pivot calibration: n poses of `tool` (camera frame) while it swings about its tip in a
+    divot; returns registration.pivot.PivotResult (tip in the tool frame, mm). Hidden frames
+    are skipped; raises SessionError when the source ends first."""
+    from registration.pivot import pivot_calibration_ransac
+
+    poses = []
+    while len(poses) < n:
+        p = read_poses()
+        if p is None:
+            raise SessionError(f"the source ended after {len(poses)} of {n} {tool} poses for the pivot calibration")
+        b = p.get(tool)
+        if b is not None and b.visible:
+            poses.append(b.T_camera_from_body)
+    return pivot_calibration_ransac(np.asarray(poses))
+
+
+def calibrate_coil_interactive(read_poses: PoseReader, tip_pointer_mm,
+                               input_fn: Optional[Callable[[str], str]] = None,
+                               print_fn: Callable[[str], None] = print, n: int = 20) -> np.ndarray:
+    """Touch the coil centre, a point along the handle and a point on the +x (left) side with
+    the pointer; returns T_coilbody_from_coil (registration.coil_calibration)."""
+    input_fn = input_fn or (lambda prompt: input(prompt))
+    from registration.coil_calibration import coil_frame_from_points
+
+    pts = {}
+    for name, what in (("centre", "the centre of the coil face"), ("handle", "a point along the handle"),
+                       ("side", "a point on the coil face to the LEFT of the handle (+x)")):
+        while name not in pts:
+            if input_fn(f"Touch {what} and press Enter (q = stop): ").strip().lower() == "q":
+                raise SessionError("coil calibration stopped by the operator")
+            try:
+                pts[name] = collect_point(read_poses, tip_pointer_mm, n=n, head="coil").position_mm
+            except SessionError as e:
+                print_fn(f"refused: {e}")
+    return coil_frame_from_points(pts["centre"], pts["handle"], pts["side"])
+
+
+def collect_head_points(read_poses: PoseReader, tip_pointer_mm, n: int = 200, min_step_mm: float = 3.0,
+                        max_frames: int = 100_000) -> np.ndarray:
+    """Head surface points (N, 3) in the head frame while the operator sweeps the pointer over
+    the scalp: one point per frame with both bodies seen, kept when at least min_step_mm from
+    the previous kept point."""
+    out: list[np.ndarray] = []
+    for _ in range(max_frames):
+        poses = read_poses()
+        if poses is None:
+            break
+        p = tip_in_head(poses, tip_pointer_mm)
+        if p is None or (out and np.linalg.norm(p - out[-1]) < min_step_mm):
+            continue
+        out.append(p)
+        if len(out) >= n:
+            break
+    return np.asarray(out).reshape(-1, 3)

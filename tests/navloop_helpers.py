@@ -94,3 +94,20 @@ class ListSource:
 
     def close(self):
         self.closed = True
+
+
+def sphere_surface(radius=90.0):
+    import vtk
+    from vtk.util.numpy_support import vtk_to_numpy
+
+    from targets.surfaces import Surface
+
+    src = vtk.vtkSphereSource()
+    src.SetRadius(radius)
+    src.SetThetaResolution(32)
+    src.SetPhiResolution(24)
+    src.Update()
+    pd = src.GetOutput()
+    v = vtk_to_numpy(pd.GetPoints().GetData()).astype(np.float64)
+    f = vtk_to_numpy(pd.GetPolys().GetConnectivityArray()).reshape(-1, 3).astype(np.int64)
+    return Surface(v, f, v / np.linalg.norm(v, axis=1, keepdims=True))

@@ -23,7 +23,7 @@ from navtms.workflow import register_session
 from navcore.points import NamedPoints
 from targets.alignment import alignment
 from tracking.poselog import PoseLogWriter
-from navloop_helpers import Scene, approach
+from navloop_helpers import Scene, approach, sphere_surface
 
 REPO = Path(__file__).resolve().parents[1]
 FID_MRI = NamedPoints.from_dict({"nasion": [0, 95, 10], "lpa": [-75, 10, -20], "rpa": [75, 10, -20]}, "mri")
@@ -151,23 +151,6 @@ def test_killed_replay_leaves_a_readable_log(tmp_path):
 
 # ---- rendered camera footage through the real tracker --------------------------------------
 
-def _sphere_surface(radius=90.0):
-    import vtk
-    from vtk.util.numpy_support import vtk_to_numpy
-
-    from targets.surfaces import Surface
-
-    src = vtk.vtkSphereSource()
-    src.SetRadius(radius)
-    src.SetThetaResolution(32)
-    src.SetPhiResolution(24)
-    src.Update()
-    pd = src.GetOutput()
-    v = vtk_to_numpy(pd.GetPoints().GetData()).astype(np.float64)
-    f = vtk_to_numpy(pd.GetPolys().GetConnectivityArray()).reshape(-1, 3).astype(np.int64)
-    return Surface(v, f, v / np.linalg.norm(v, axis=1, keepdims=True))
-
-
 @pytest.fixture(scope="module")
 def footage(tmp_path_factory):
     """A rendered coil approach (head drifting, coil covered by a hand and leaving the image),
@@ -202,7 +185,7 @@ def footage(tmp_path_factory):
     tgt = T_plan[:3, :3] @ [0, 0, 25.0] + T_plan[:3, 3]
     target = PlannedTarget("M1", tgt, T_plan[:3, 3].copy(), T_plan)
     plan = Plan(mri_path=REPO / "data" / "sample_head" / "head_t1.nii.gz", mri_sha256="0" * 64,
-                targets=(target,), scalp=_sphere_surface())
+                targets=(target,), scalp=sphere_surface())
     save_plan(plan, tmp / "plan")
     cam.save(tmp / "camera.json")
     s = create_session(tmp / "session", [target], plan=str(tmp / "plan"), camera=str(tmp / "camera.json"),

@@ -1,0 +1,169 @@
+"""`navtms session new|calibrate|register|show`: the operator's steps before navigating.
+
+    navtms session new DIR --plan PLAN [--camera CAM] [--pointer-tip X,Y,Z] [--tolerance-mm 3]
+                           [--tolerance-deg 3] [--twist-deg D] [--lock-to-target] [--filter]
+    navtms session calibrate DIR --source SPEC [--pivot] [--coil]
+    navtms session register DIR --source SPEC [--head-points N] [--samples N] [--override]
+    navtms session show DIR
+Keyboard driven in the terminal (Enter samples a point); no GUI toolkit.
+"""
+from __future__ import annotations
+
+import json
+
+from navcore.errors import SessionError
+
+NAME = "session"
+HELP = "make a session from a plan, calibrate pointer/coil, collect fiducials and register"
+
+
+def add_arguments(p) -> None:
+    sub = p.add_subparsers(dest="step", metavar="STEP", required=True)
+    new = sub.add_parser("new", help="make a session folder from a plan")
+    new.add_argument("folder")
+    new.add_argument("--plan", required=True, help="plan folder (navtms plan)")
+    new.add_argument("--camera", help="camera calibration file (navtms calibrate-camera)")
+    for b in ("coil", "head", "pointer"):
+        new.add_argument(f"--{b}-body", help=f"{b} marker body file (default data/bodies/{b}.json)")
+    new.add_argument("--pointer-tip", help="pointer tip X,Y,Z in the pointer body frame (mm), if known")
+    new.add_argument("--tolerance-mm", type=float, default=3.0)
+    new.add_argument("--tolerance-deg", type=float, default=3.0)
+    new.add_argument("--twist-deg", type=float, help="also require |twist| within this (deg)")
+    new.add_argument("--lock-to-target", action="store_true", help="refuse pulses while off target")
+    new.add_argument("--filter", action="store_true", help="One-Euro filter the poses")
+    cal = sub.add_parser("calibrate", help="pivot-calibrate the pointer and/or calibrate the coil frame")
+    cal.add_argument("folder")
+    cal.add_argument("--source", required=True)
+    cal.add_argument("--pivot", action="store_true", help="pivot calibration of the pointer tip")
+    cal.add_argument("--coil", action="store_true", help="touch coil centre, handle and side")
+    reg = sub.add_parser("register", help="collect the plan's fiducials with the pointer and register")
+    reg.add_argument("folder")
+    reg.add_argument("--source", required=True)
+    reg.add_argument("--samples", type=int, default=20, help="samples per point (median)")
+    reg.add_argument("--head-points", type=int, default=0, help="also sweep N head points for ICP")
+    reg.add_argument("--fle-mm", type=float, help="fiducial localisation error for the TRE (default from FRE)")
+    reg.add_argument("--override", action="store_true", help="accept an FRE above 3 mm")
+    show = sub.add_parser("show", help="print the session")
+    show.add_argument("folder")
+
+
+def _vec3(text: str, what: str):
+    import numpy as np
+
+    try:
+        v = np.array([float(x) for x in text.split(",")])
+        if v.shape != (3,) or not np.all(np.isfinite(v)):
+            raise ValueError
+    except ValueError:
+        raise SessionError(f"{what} {text!r} is not X,Y,Z in mm") from None
+    return v
+
+
+def run(args) -> int:
+    return {"new": _new, "calibrate": _calibrate, "register": _register, "show": _show}[args.step](args)
+
+
+def _new(args) -> int:
+    from pathlib import Path
+
+    from navtms.navigator import Tolerances
+    from navtms.session import create_session
+    from targets.plan import load_plan
+
+    plan = load_plan(args.plan, load_surfaces=False)
+    repo_bodies = Path(__file__).resolve().parents[2] / "data" / "bodies"
+    bodies = {b: str(Path(getattr(args, f"{b}_body") or repo_bodies / f"{b}.json").resolve())
+              for b in ("coil", "head", "pointer")}
+    s = create_session(args.folder, plan.targets, plan=str(Path(args.plan).resolve()),
+                       camera=str(Path(args.camera).resolve()) if args.camera else None, bodies=bodies,
+                       pointer_tip_mm=_vec3(args.pointer_tip, "--pointer-tip") if args.pointer_tip else None,
+                       tolerances=Tolerances(args.tolerance_mm, args.tolerance_deg, args.twist_deg),
+                       lock_to_target=args.lock_to_target, filter=args.filter)
+    print(f"session {s.folder}: {len(s.targets)} target(s): {', '.join(t.name for t in s.targets)}")
+    return 0
+
+
+def _open(session, spec, names):
+    from navtms.replay import build_estimator
+    from navtms.workflow import pose_reader
+    from tracking.sources import open_source
+
+    source = open_source(spec)
+    return source, pose_reader(source, build_estimator(session, source, names))
+
+
+def _calibrate(args) -> int:
+    from navtms.session import load_session
+    from navtms.workflow import calibrate_coil_interactive, collect_pivot
+
+    s = load_session(args.folder)
+    if not (args.pivot or args.coil):
+        raise SessionError("say what to calibrate: --pivot, --coil or both")
+    source, read = _open(s, args.source, ("pointer", "coil", "head"))
+    try:
+        if args.pivot:
+            input("Put the pointer tip in a divot; press Enter and swing it in two directions: ")
+            res = collect_pivot(read)
+            print(f"pointer tip {res.tip_tool.round(2).tolist()} mm, RMS {res.rms_mm:.2f} mm")
+            s = s.with_(pointer_tip_mm=res.tip_tool)
+            s.save()
+        if args.coil:
+            if s.pointer_tip_mm is None:
+                raise SessionError(f"{s.folder}: the pointer tip is not calibrated; run with --pivot first")
+            T = calibrate_coil_interactive(read, s.pointer_tip_mm)
+            s = s.with_(T_coilbody_from_coil=T)
+            s.save()
+            print("coil calibrated: T_coilbody_from_coil saved")
+    finally:
+        source.close()
+    return 0
+
+
+def _register(args) -> int:
+    from navtms.session import FIDUCIALS_FILE, HEAD_POINTS_FILE, load_session
+    from navtms.workflow import (collect_fiducials_interactive, collect_head_points, register_session,
+                                 registration_report)
+    from navcore.points import write_points
+    from targets.plan import load_plan
+
+    s = load_session(args.folder)
+    if s.pointer_tip_mm is None:
+        raise SessionError(f"{s.folder}: the pointer tip is not calibrated; run navtms session calibrate --pivot")
+    if not s.plan:
+        raise SessionError(f"{s.folder}: the session names no plan, so there are no planned fiducials")
+    plan = load_plan(s.resolve(s.plan), load_surfaces=args.head_points > 0)
+    if len(plan.fiducials) < 3:
+        raise SessionError(f"{s.plan}: the plan has {len(plan.fiducials)} fiducials; registration needs 3 or more")
+    source, read = _open(s, args.source, ("pointer", "head"))
+    try:
+        fids = collect_fiducials_interactive(read, s.pointer_tip_mm, plan.fiducials.names, n=args.samples)
+        write_points(s.path(FIDUCIALS_FILE), fids)
+        head = None
+        if args.head_points > 0:
+            input(f"Sweep the pointer over the scalp ({args.head_points} points); press Enter to start: ")
+            head = collect_head_points(read, s.pointer_tip_mm, n=args.head_points)
+            from navcore.points import NamedPoints
+
+            write_points(s.path(HEAD_POINTS_FILE),
+                         NamedPoints(tuple(f"h{i + 1}" for i in range(len(head))), head, "head"))
+    finally:
+        source.close()
+    s = register_session(s, plan.fiducials, fids, head_points=head, scalp=plan.scalp if head is not None else None,
+                         fle_mm=args.fle_mm, override=args.override)
+    print(registration_report(s.registration))
+    return 0
+
+
+def _show(args) -> int:
+    from navtms.session import load_session
+
+    s = load_session(args.folder)
+    print(json.dumps({"folder": str(s.folder), "plan": s.plan, "camera": s.camera,
+                      "targets": [t.name for t in s.targets], "active_target": s.active_target,
+                      "pointer_tip_mm": None if s.pointer_tip_mm is None else s.pointer_tip_mm.tolist(),
+                      "registered": s.registration is not None,
+                      "fre_mm": None if s.registration is None else s.registration.fre_mm,
+                      "predicted_tre_mm": None if s.registration is None else s.registration.predicted_tre_mm,
+                      "warning": None if s.registration is None else s.registration.warning,
+                      "tolerances": s.tolerances.to_dict(), "lock_to_target": s.lock_to_target}, indent=2))
+    return 0
