@@ -11,7 +11,7 @@ from scipy.spatial.transform import Rotation
 
 from navcore.transforms import make_transform, random_rigid
 from targets.alignment import alignment
-from viewer.bullseye import bullseye_geometry
+from viewer.bullseye import BULLSEYE_MM_PER_DEG, bullseye_geometry
 from viewer.window import OffscreenViewer
 from viewer_synth import coil_blue_mask, live_state, synthetic_spec
 
@@ -106,3 +106,16 @@ def test_geometry_is_invariant_to_a_common_rigid_motion():
         assert np.allclose(g1.offset_xy_mm, g2.offset_xy_mm, atol=1e-9)
         assert math.isclose(g1.tilt_rad, g2.tilt_rad, abs_tol=1e-9)
         assert math.isclose(g1.twist_rad, g2.twist_rad, abs_tol=1e-9)
+
+
+def test_tilt_arrow_points_where_the_coil_leans(viewer):
+    spec = viewer.layout.spec
+    T_plan = spec.target("L-DLPFC").T_mri_from_coil
+    lean = Rotation.from_rotvec([0.0, -math.radians(6.0), 0.0]).as_matrix()   # +z leans towards -x
+    T_live = T_plan @ make_transform(lean, [0.0, 0.0, 0.0])
+    viewer.update(live_state(spec).with_(T_mri_from_coil=T_live))
+    b = viewer.layout.bullseye
+    m = b.tilt_matrix
+    tip = np.array([sum(m.GetElement(i, j) * p for j, p in enumerate([1, 0, 0, 1])) for i in range(2)])
+    assert b.tilt_actor.GetVisibility()
+    assert np.allclose(tip, [-6.0 * BULLSEYE_MM_PER_DEG, 0.0], atol=1e-6)   # towards -x

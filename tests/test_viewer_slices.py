@@ -84,3 +84,19 @@ def test_no_mri_no_slice_viewports():
         v.render(ViewState())
     finally:
         v.close()
+
+
+def test_coil_axis_line_runs_from_coil_centre_to_focus(spec):
+    panel = SlicePanel(spec)
+    state = live_state(spec, dx_mm=5.0, dy_mm=2.0)
+    panel.update(state)
+    c_mri = state.T_mri_from_coil[:3, 3]
+    for (name, u, v, _), m, actor in zip(PLANES, panel.coil_axis_matrices, panel.coil_axis_actors):
+        M = np.array([[m.GetElement(i, j) for j in range(4)] for i in range(4)])
+        T_slice_from_mri = np.linalg.inv(T_mri_from_slice(u, v, panel.focus_mri_mm))
+        c = (T_slice_from_mri @ np.r_[c_mri, 1.0])[:2]
+        assert np.allclose((M @ [0, 0, 0, 1])[:2], c), name          # line start: coil centre (in-plane)
+        assert np.allclose((M @ [1, 0, 0, 1])[:2], [0.0, 0.0]), name  # line end: the focus
+        assert actor.GetVisibility()
+    panel.update(ViewState(active_target="L-DLPFC"))
+    assert not any(a.GetVisibility() for a in panel.coil_axis_actors)
