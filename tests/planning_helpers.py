@@ -1,4 +1,8 @@
-"""Shared, session-scoped planning fixtures (one scalp/brain/MNI computation per test session)."""
+"""Shared, session-scoped planning fixtures (one scalp/brain/MNI computation per test session).
+
+Test modules import these fixtures; pytest then makes one fixture definition per importing
+module, so the expensive values are memoised here (module globals are shared) to be computed
+once per session whichever module asks first."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,9 +20,18 @@ SAMPLE_FIDUCIALS = REPO / "data" / "sample_head" / "fiducials.csv"
 FALLBACK_FIDUCIALS = {"nasion": (2.0, 103.0, -28.0), "lpa": (-80.0, 0.0, -40.0), "rpa": (69.0, -12.0, -40.0)}
 
 
+_MEMO: dict = {}
+
+
+def _once(key, make):
+    if key not in _MEMO:
+        _MEMO[key] = make()
+    return _MEMO[key]
+
+
 @pytest.fixture(scope="session")
 def planning_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("planning")
+    return _once("dir", lambda: tmp_path_factory.mktemp("planning"))
 
 
 @pytest.fixture(scope="session")
@@ -41,14 +54,15 @@ def sample_plan(sample_fiducials, surface_cache_dir):
     from targets.planner import PlanOptions, TargetRequest, build_plan
 
     reqs = [TargetRequest("library", "dlpfc-fox2012"), TargetRequest("library", "dlpfc-fox2012-right")]
-    return build_plan(SAMPLE_MRI, reqs, sample_fiducials, opts=PlanOptions(cache_dir=surface_cache_dir))
+    return _once("plan", lambda: build_plan(SAMPLE_MRI, reqs, sample_fiducials,
+                                            opts=PlanOptions(cache_dir=surface_cache_dir)))
 
 
 @pytest.fixture(scope="session")
 def sample_mni_json(sample_plan, planning_dir) -> Path:
     from targets.mni_io import save_mni_transform
 
-    return save_mni_transform(planning_dir / "mni.json", sample_plan.T_mri_from_mni)
+    return _once("mni", lambda: save_mni_transform(planning_dir / "mni.json", sample_plan.T_mri_from_mni))
 
 
 def fiducial_axes(path):
@@ -91,5 +105,8 @@ def sample_surfaces(surface_cache_dir):
     from navcore.mri import load_mri
     from targets.surface_cache import cached_brain, cached_scalp
 
-    mri = load_mri(SAMPLE_MRI)
-    return cached_scalp(mri, cache_dir=surface_cache_dir)[0], cached_brain(mri, cache_dir=surface_cache_dir)[0]
+    def make():
+        mri = load_mri(SAMPLE_MRI)
+        return cached_scalp(mri, cache_dir=surface_cache_dir)[0], cached_brain(mri, cache_dir=surface_cache_dir)[0]
+
+    return _once("surfaces", make)
