@@ -215,3 +215,19 @@ def test_1080p_downscaled_search_keeps_full_resolution_accuracy(coil, head):
         assert out["coil"].visible and out["head"].visible and out["coil"].tags_seen == 4
         dt, dr = errors(out["coil"].T_camera_from_body, T_c)
         assert dt < 0.5 and dr < 0.25, (k, dt, dr)
+
+
+def test_lost_body_searched_every_n_frames(coil, head, bg720):
+    tr = MarkerTracker(CAM_720, [coil, head], TrackerSettings(lost_search_every=3))
+    T_c = pose([0.2, 0.1, 0], [-60, 0, 500])
+    T_h = pose([0, 0.3, 0], [120, 0, 550])
+    modes, head_seen = [], []
+    for k in range(7):
+        scene = [(coil, T_c)] + ([(head, T_h)] if k >= 2 else [])   # the head appears at frame 2
+        out = tr.estimate(Frame(k, 0, render(CAM_720, scene, bg720)))
+        assert out["coil"].visible
+        modes.append(tr.last_mode)
+        head_seen.append(out["head"].visible)
+    assert modes[:4] == ["full", "roi", "roi", "full"]
+    assert head_seen == [False, False, False, True, True, True, True]    # found at the next whole-image search
+    assert modes[4:] == ["roi"] * 3

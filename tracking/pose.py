@@ -42,6 +42,10 @@ class TrackerSettings:
     roi_pad_px: float = 24.0          # padding around a body's predicted projection
     roi_pad_rel: float = 0.25         # ... plus this fraction of the projection's size
     roi_max_area_frac: float = 0.5    # if the regions cover more of the image than this, search the whole image
+    # While some bodies are tracked and others lost, the whole image is searched for the lost ones
+    # every this many frames (1 = every frame: fastest re-acquisition; N > 1 keeps the other
+    # frames at steady-tracking cost, e.g. when a pointer is laid aside)
+    lost_search_every: int = 1
     max_frame_gap: int = 3            # frames may be dropped between two estimates up to this gap
     fallback_full_frame: bool = True  # a body lost in its region is searched in the whole image in the same frame
     max_tag_error_px: float = 2.5     # a tag whose corners reproject worse than this (RMS) is an outlier
@@ -218,8 +222,9 @@ class MarkerTracker:
             min_perim = max(min_perim, 0.5 * predicted)
         found = self._detect(image, search, min_perim, predicted)
         poses = self._solve_all(found, frame)
+        expected = [name for name, uv in self._last_uv.items() if uv is not None]
         if (self.last_mode == "roi" and self.settings.fallback_full_frame
-                and not all(p.visible for p in poses.values())):
+                and not all(poses[name].visible for name in expected)):
             self.last_mode = "roi+full"
             found = self._detect(image, full, self.settings.min_tag_perimeter_px)
             poses = self._solve_all(found, frame)
@@ -266,11 +271,14 @@ class MarkerTracker:
         s = self.settings
         if s.full_frame_every > 0 and self._since_full + 1 >= s.full_frame_every:
             return None
+        tracked = [b for b in self.bodies if self._last_uv[b.name] is not None]
+        if not tracked:
+            return None
+        if len(tracked) < len(self.bodies) and (s.lost_search_every <= 1 or self._since_full + 1 >= s.lost_search_every):
+            return None
         rects = []
-        for b in self.bodies:
+        for b in tracked:
             uv = self._last_uv[b.name]
-            if uv is None:
-                return None
             r = predict_rect(uv, self._prev_uv[b.name], s.roi_pad_px, s.roi_pad_rel, w, h)
             if r is None:
                 return None

@@ -39,6 +39,9 @@ def add_arguments(p) -> None:
     p.add_argument("--out", type=Path, help="pose log CSV to write (must not exist yet)")
     p.add_argument("--record", type=Path, metavar="DIR",
                    help="also record the frames and poses to a new recording folder (replay with replay:DIR)")
+    p.add_argument("--lost-search-every", type=int, default=1, metavar="N",
+                   help="while some bodies are tracked, search the whole image for the lost ones every N frames "
+                        "(default 1: every frame; larger N keeps frame times low when a body is laid aside)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--realtime", action="store_true", help="pace file sources at their recorded frame rate")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
@@ -81,7 +84,7 @@ def load_bodies(args) -> list:
 
 def run(args) -> int:
     from tracking.camera import CameraModel
-    from tracking.pose import MarkerTracker
+    from tracking.pose import MarkerTracker, TrackerSettings
     from tracking.sources import open_source
 
     bodies = load_bodies(args)
@@ -109,7 +112,10 @@ def run(args) -> int:
                           "poses are approximate", file=sys.stderr)
                 if frame.image is not None:
                     camera.check_image(frame.image, f"{args.source} frame {frame.frame_number}")
-                tracker = MarkerTracker(camera or CameraModel.guess(640, 480), bodies)
+                if args.lost_search_every < 1:
+                    raise TrackingError(f"--lost-search-every must be 1 or more, got {args.lost_search_every}")
+                tracker = MarkerTracker(camera or CameraModel.guess(640, 480), bodies,
+                                        TrackerSettings(lost_search_every=args.lost_search_every))
                 if args.out is not None:
                     from tracking.poselog import PoseLogWriter
                     writer = PoseLogWriter(args.out)
