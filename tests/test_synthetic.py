@@ -15,7 +15,7 @@ from navcore.transforms import is_rigid, make_transform, rotation_between
 from tracking.bodies import load_body, planar_body
 from tracking.camera import CameraModel
 from tracking.edgerefine import refine_corners
-from tracking.synthetic import (INK_BLACK, PAPER_WHITE, Occlusion, RenderEffects, SequenceRenderer,
+from tracking.synthetic import (INK_BLACK, PAPER_WHITE, Occlusion, RenderEffects, SequenceRenderer, project,
                                 render_sequence)
 from tracking.synthetic_files import frame_time_ns, load_sequence, write_sequence
 from tracking.synthetic_motion import coil_approach, spline_trajectory
@@ -266,3 +266,25 @@ def test_navtms_synth_command(tmp_path):
     assert main(["synth", "--out", str(out), "--resolution", "320x180", "--seconds", "1", "--codec", "png"]) == 2
     assert main(["synth", "--out", str(tmp_path / "x"), "--resolution", "big"]) == 2
     assert load_sequence(out).frame_count == 6  # the refused run left it alone
+
+
+def test_bundled_sequence_loads_and_matches_its_readme(data_dir):
+    seq = load_sequence(data_dir / "sequences" / "coil_approach_720p")
+    assert seq.camera.image_size == (1280, 720) and seq.frame_count == 120 and seq.fps == 30.0
+    assert seq.seed == 20261123
+    coil = np.array([f["coil"].visible for f in seq.truth])
+    head = np.array([f["head"].visible for f in seq.truth])
+    assert head.all()
+    assert not coil[49:60].any() and not coil[79:100].any()  # hand, then out of view
+    assert coil[:49].all() and coil[60:79].all() and coil[100:].all()
+    z = {n: seq.truth_poses[n][:, 2, 3] for n in ("coil", "head")}
+    assert 480 < z["coil"].min() and z["coil"].max() < 660 and 560 < z["head"].min() and z["head"].max() < 600
+    images = seq.images()
+    first = next(images)
+    assert first.shape == (720, 1280, 3)
+    found = detect(first)
+    assert set(range(8)) <= set(found)  # both bodies' tags are found in the first frame
+    for tid, b in ((0, seq.bodies[0]), (4, seq.bodies[1])):
+        err = np.linalg.norm(found[tid] - project(seq.camera, seq.truth_poses[b.name][0], b.tags[tid]), axis=1)
+        assert np.median(err) < 0.6  # after noise, blur and H.264
+    assert sum(1 for _ in images) == 119
