@@ -23,18 +23,23 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise InputFileError(path, "its folder does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise InputFileError(path, f"cannot be written ({e.strerror or e}); the previous version is unchanged") from e
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError):  # disk full, quota, I/O error, read-only file system
+            raise InputFileError(path, f"cannot be written ({e.strerror or e}); the previous version is unchanged") from e
         raise
     return path
 
