@@ -58,19 +58,29 @@ class CsvLog:
         self._sync()
 
     def _sync(self) -> None:
-        self._f.flush()
-        if self.fsync:
-            os.fsync(self._f.fileno())
+        try:
+            self._f.flush()
+            if self.fsync:
+                os.fsync(self._f.fileno())
+        except OSError as e:  # disk full, I/O error: the rows before stay readable
+            raise InputFileError(self.path, f"the {self.kind} log cannot be written ({e.strerror or e}); "
+                                            "the rows before are kept") from e
 
     def write(self, row: Mapping[str, object]) -> None:
-        """Append one row (missing columns are written empty) and flush it."""
+        """Append one row (missing columns are written empty) and flush it. Raises
+        InputFileError when the disk refuses it (full, I/O error)."""
         self._f.write(",".join(fmt(row.get(c)) for c in self.columns) + "\n")
         self._sync()
 
     def close(self) -> None:
         if not self._f.closed:
-            self._sync()
-            self._f.close()
+            try:
+                self._sync()
+            finally:
+                try:
+                    self._f.close()
+                except OSError:
+                    pass  # the flush above already reported it
 
     def __enter__(self) -> "CsvLog":
         return self
