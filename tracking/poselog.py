@@ -99,9 +99,13 @@ class PoseLogWriter:
         self._sync()
 
     def _sync(self) -> None:
-        self._f.flush()
-        if self.fsync:
-            os.fsync(self._f.fileno())
+        try:
+            self._f.flush()
+            if self.fsync:
+                os.fsync(self._f.fileno())
+        except OSError as e:  # disk full, I/O error: the frames before stay readable
+            raise InputFileError(self.path, f"the pose log cannot be written ({e.strerror or e}); "
+                                            "the frames before are kept") from e
 
     def write_frame(self, poses: Iterable[BodyPose] | Mapping[str, BodyPose]) -> None:
         """Append the rows of one frame (one per body) and flush them."""
@@ -113,8 +117,13 @@ class PoseLogWriter:
 
     def close(self) -> None:
         if not self._f.closed:
-            self._sync()
-            self._f.close()
+            try:
+                self._sync()
+            finally:
+                try:
+                    self._f.close()
+                except OSError:
+                    pass  # the flush above already reported it
 
     def __enter__(self) -> "PoseLogWriter":
         return self
