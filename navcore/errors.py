@@ -21,6 +21,15 @@ class InputFileError(NavtmsError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class FileWriteError(InputFileError, OSError):
+    """A file could not be written (disk full, read-only, I/O error). Also an OSError, with the
+    original `errno`, so code that handles OSError keeps working."""
+
+    def __init__(self, path: str | Path, problem: str, errno: int | None = None):
+        super().__init__(path, problem)
+        self.errno = errno
+
+
 class GeometryError(NavtmsError):
     """Geometric input that cannot give a defined answer (degenerate, NaN, too few points)."""
 

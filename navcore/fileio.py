@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from navcore.errors import InputFileError
+from navcore.errors import FileWriteError, InputFileError
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -26,7 +26,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
-        raise InputFileError(path, f"cannot be written ({e.strerror or e}); the previous version is unchanged") from e
+        raise FileWriteError(path, f"cannot be written ({e.strerror or e}); the previous version is unchanged", e.errno) from e
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -39,7 +39,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         except FileNotFoundError:
             pass
         if isinstance(e, OSError):  # disk full, quota, I/O error, read-only file system
-            raise InputFileError(path, f"cannot be written ({e.strerror or e}); the previous version is unchanged") from e
+            raise FileWriteError(path, f"cannot be written ({e.strerror or e}); the previous version is unchanged", e.errno) from e
         raise
     return path
 

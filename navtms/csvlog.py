@@ -16,7 +16,7 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from navcore.errors import InputFileError
+from navcore.errors import FileWriteError, InputFileError
 
 FORMAT_VERSION = 1
 
@@ -63,8 +63,8 @@ class CsvLog:
             if self.fsync:
                 os.fsync(self._f.fileno())
         except OSError as e:  # disk full, I/O error: the rows before stay readable
-            raise InputFileError(self.path, f"the {self.kind} log cannot be written ({e.strerror or e}); "
-                                            "the rows before are kept") from e
+            raise FileWriteError(self.path, f"the {self.kind} log cannot be written ({e.strerror or e}); "
+                                            "the rows before are kept", e.errno) from e
 
     def write(self, row: Mapping[str, object]) -> None:
         """Append one row (missing columns are written empty) and flush it. Raises

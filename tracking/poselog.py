@@ -24,7 +24,7 @@ from typing import Iterable, Iterator, Mapping, Optional
 
 import numpy as np
 
-from navcore.errors import InputFileError
+from navcore.errors import FileWriteError, InputFileError
 from navcore.transforms import pose_from_transform, transform_from_pose
 from tracking.types import BodyPose, Frame
 
@@ -104,8 +104,8 @@ class PoseLogWriter:
             if self.fsync:
                 os.fsync(self._f.fileno())
         except OSError as e:  # disk full, I/O error: the frames before stay readable
-            raise InputFileError(self.path, f"the pose log cannot be written ({e.strerror or e}); "
-                                            "the frames before are kept") from e
+            raise FileWriteError(self.path, f"the pose log cannot be written ({e.strerror or e}); "
+                                            "the frames before are kept", e.errno) from e
 
     def write_frame(self, poses: Iterable[BodyPose] | Mapping[str, BodyPose]) -> None:
         """Append the rows of one frame (one per body) and flush them."""
