@@ -84,6 +84,8 @@ class IcpResult:
     change_translation_mm: how far the head points' centroid moved from the initial fit (mm).
     change_rotation_deg: rotation angle between the initial and refined fit (degrees).
     fiducial_errors_mm: (F,) distance of each anchor fiducial after the fit (mm), empty if none.
+    covariance: (6, 6) first-order covariance of [rotation vector (rad), translation (mm)] of
+        the final fit, about `covariance_centre_mm` (frame a); see `predicted_tre`.
     """
 
     T_a_from_b: np.ndarray
@@ -95,6 +97,17 @@ class IcpResult:
     change_translation_mm: float
     change_rotation_deg: float
     fiducial_errors_mm: np.ndarray
+    covariance: np.ndarray = field(default_factory=lambda: np.full((6, 6), np.nan))
+    covariance_centre_mm: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+    def predicted_tre(self, targets_a: np.ndarray) -> np.ndarray:
+        """Predicted RMS TRE (mm) at targets (M, 3) or (3,) in frame a, to first order, from the
+        fit's covariance (head-point noise point_sigma_mm along the normals, anchors with
+        fiducial_sigma_mm per axis). Like the Fitzpatrick formula it assumes the stated noise
+        levels are right and that there are no systematic errors (skin shift, surface error)."""
+        r = np.asarray(targets_a, dtype=np.float64).reshape(-1, 3) - self.covariance_centre_mm
+        J = np.concatenate([_skew_rows(r), np.broadcast_to(np.eye(3), (len(r), 3, 3))], axis=2)
+        return np.sqrt(np.einsum("mij,jk,mik->m", J, self.covariance, J))
 
     def summary(self) -> dict:
         """Residual statistics (mm) over the inliers and all points, and the change made."""
@@ -270,9 +283,18 @@ def icp_register(surface, points_b: np.ndarray, T_a_from_b_init: np.ndarray,
             best = (cost, T, it, converged)
     _, T, it, converged = best
     q = apply(T, p)
-    d, _ = idx.signed_distance(q)
+    d, n = idx.signed_distance(q)
     scale = max(1.4826 * float(np.median(np.abs(d - np.median(d)))), min_scale_mm)
     w = _tukey(d, scale)
+    # first-order covariance of the 6 pose parameters (rotation vector rad, translation mm) about
+    # the centroid of the fitted points: inverse of the Gauss-Newton information matrix
+    c = q.mean(axis=0)
+    A = np.hstack([np.cross(q - c, n), n])
+    H = (A * (w * wp)[:, None]).T @ A
+    if use_fid:
+        J = np.concatenate([_skew_rows(apply(T, fb) - c), np.broadcast_to(np.eye(3), (len(fb), 3, 3))], axis=2)
+        H += wf * J.reshape(-1, 6).T @ J.reshape(-1, 6)
+    cov = np.linalg.pinv(H)
     ch_t = float(np.linalg.norm(q.mean(0) - apply(T0, p).mean(0)))
     ch_r = float(np.degrees(rotation_angle(T0[:3, :3].T @ T[:3, :3])))
     fe = np.linalg.norm(apply(T, fb) - fa, axis=1) if use_fid else np.zeros(0)
@@ -282,4 +304,4 @@ def icp_register(surface, points_b: np.ndarray, T_a_from_b_init: np.ndarray,
                                 "the head points do not match this scalp")
     return IcpResult(T_a_from_b=T, residuals_mm=d, inliers=w > 0, weights=w, iterations=it,
                      converged=converged, change_translation_mm=ch_t, change_rotation_deg=ch_r,
-                     fiducial_errors_mm=fe)
+                     fiducial_errors_mm=fe, covariance=cov, covariance_centre_mm=c)

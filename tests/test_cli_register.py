@@ -79,6 +79,8 @@ def test_with_head_points_improves_and_reports_icp(session, capsys):
     e_icp = max(_tre(T_icp, T_t_m, x) for x in brain)
     e_fid = max(_tre(T_fid, T_t_m, x) for x in brain)
     assert e_icp < 2.0 and e_icp < e_fid
+    assert 0.1 < icp["predicted_tre_mm"] < r["predicted_tre_fiducials_mm"]
+    assert r["predicted_tre_mm"] == icp["predicted_tre_mm"]
 
 
 def _args(d, out, **over):
@@ -111,6 +113,7 @@ def test_bad_inputs_exit_2_with_one_sentence_and_write_nothing(session, capsys, 
         (_args(d, out, **{"--tracker-fiducials": str(renamed)}), "RPA"),
         (_args(d, out, **{"--tracker-fiducials": str(swapped)}), "swapped"),
         (_args(d, out, **{"--target": "1,2"}), "--target"),
+        (_args(d, out, **{"--head-point-sigma-mm": "0"}), "--head-point-sigma-mm"),
         (_args(d, out, **{"--head-points": str(d / "head.csv")}), "--mri"),
         (_args(d, tmp_path / "nofolder" / "r.json"), "folder does not exist"),
     ]

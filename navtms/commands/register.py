@@ -41,7 +41,10 @@ def add_arguments(p) -> None:
     p.add_argument("--head-points", metavar="H", help="points digitised on the scalp in the tracker frame (needs --mri)")
     p.add_argument("--mri", metavar="MRI", help="the subject's T1 (.nii, .nii.gz, .mgz), for the scalp surface")
     p.add_argument("--fle-mm", type=float, default=2.0, help="RMS fiducial localisation error, mm (default 2)")
-    p.add_argument("--target", metavar="x,y,z", help="a target in mri mm for the predicted TRE")
+    p.add_argument("--head-point-sigma-mm", type=float, default=1.0,
+                   help="expected per-axis error of the head points, mm (default 1), for the surface fit and its TRE")
+    p.add_argument("--target", metavar="x,y,z",
+                   help="a target in mri mm for the predicted TRE (write --target=x,y,z when x is negative)")
     p.add_argument("--max-fre-mm", type=float, default=10.0,
                    help="refuse a fiducial fit whose FRE exceeds this (swapped or mistyped names; default 10)")
     p.add_argument("--out", required=True, help="registration file to write (JSON)")
@@ -70,6 +73,8 @@ def compute(args) -> dict:
         raise InputFileError(out_path, "its folder does not exist")
     if not (np.isfinite(args.fle_mm) and args.fle_mm >= 0):
         raise RegistrationError(f"--fle-mm must be a non-negative number of mm, got {args.fle_mm}")
+    if not (np.isfinite(args.head_point_sigma_mm) and args.head_point_sigma_mm > 0):
+        raise RegistrationError(f"--head-point-sigma-mm must be a positive number of mm, got {args.head_point_sigma_mm}")
     if args.head_points and not args.mri:
         raise RegistrationError("--head-points needs --mri (the scalp surface is made from the MRI)")
     target = parse_target(args.target) if args.target else None
@@ -97,6 +102,7 @@ def compute(args) -> dict:
     if target is not None:
         result["target_mri_mm"] = target
         result["predicted_tre_fiducials_mm"] = float(predicted_tre(fid_mri, target, args.fle_mm)[0])
+        result["predicted_tre_mm"] = result["predicted_tre_fiducials_mm"]
     if args.head_points:
         from navcore.mri import load_mri
         from registration.icp import icp_register
@@ -106,6 +112,7 @@ def compute(args) -> dict:
         surf = scalp_surface(load_mri(args.mri))
         icp = icp_register(surf, hp.positions, fit.T_a_from_b, fiducials_a=fid_mri,
                            fiducials_b=trk.subset(fit.names).positions,
+                           point_sigma_mm=args.head_point_sigma_mm,
                            fiducial_sigma_mm=max(args.fle_mm / np.sqrt(3.0), 0.1))
         result["T_mri_from_tracker"] = icp.T_a_from_b
         result["T_mri_from_tracker_fiducials_only"] = fit.T_a_from_b
@@ -118,6 +125,8 @@ def compute(args) -> dict:
             before = fit.T_a_from_b
             moved = np.linalg.norm(icp.T_a_from_b @ np.linalg.inv(before) @ np.append(target, 1.0) - np.append(target, 1.0))
             result["icp"]["target_moved_mm"] = float(moved)
+            result["icp"]["predicted_tre_mm"] = float(icp.predicted_tre(target)[0])
+            result["predicted_tre_mm"] = result["icp"]["predicted_tre_mm"]
     return result
 
 
@@ -137,6 +146,9 @@ def _text(r: dict) -> str:
         lines.append(f"surface fit: {s['n_inliers']}/{s['n_points']} head points used, residual mean "
                      f"{s['residual_mean_mm']:.2f} / RMS {s['residual_rms_mm']:.2f} / max {s['residual_max_mm']:.2f} mm; "
                      f"changed the fiducial fit by {s['change_translation_mm']:.2f} mm, {s['change_rotation_deg']:.2f} deg")
+        if "predicted_tre_mm" in s:
+            lines.append(f"predicted TRE at target after the surface fit: {s['predicted_tre_mm']:.2f} mm "
+                         f"(the fit moved the target by {s['target_moved_mm']:.2f} mm)")
         if s["outliers"]:
             lines.append(f"  ignored as off the scalp: {', '.join(s['outliers'])}")
     return "\n".join(lines)
