@@ -231,3 +231,35 @@ def test_lost_body_searched_every_n_frames(coil, head, bg720):
     assert modes[:4] == ["full", "roi", "roi", "full"]
     assert head_seen == [False, False, False, True, True, True, True]    # found at the next whole-image search
     assert modes[4:] == ["roi"] * 3
+
+
+def test_synthetic_sequence_coil_approach(data_dir):
+    # tracking.synthetic's recorded sequence: H.264, distortion, lighting, noise, motion blur,
+    # a hand covering the coil, the coil leaving the image and coming back
+    folder = data_dir / "sequences" / "coil_approach_720p"
+    if not (folder / "sequence.json").exists():
+        pytest.skip(f"synthetic sequence not found at {folder}")
+    from tracking.synthetic_files import load_sequence
+
+    seq = load_sequence(folder)
+    tr = MarkerTracker(seq.camera, list(seq.bodies))
+    errs = {b.name: [] for b in seq.bodies}
+    truth_visible = {b.name: 0 for b in seq.bodies}
+    for i, img in enumerate(seq.images()):
+        out = tr.estimate(Frame(i, int(i * 1e9 / seq.fps), img))
+        for name, p in out.items():
+            t = seq.truth[i][name]
+            truth_visible[name] += t.visible
+            if p.visible:
+                # never a pose for a body that cannot be seen (covered, out of the image)
+                assert t.visible, (i, name)
+                errs[name].append(errors(p.T_camera_from_body, t.T_camera_from_body))
+            else:
+                assert p.T_camera_from_body is None
+    coil = np.array(errs["coil"])
+    assert len(coil) >= 0.75 * truth_visible["coil"]          # strongly motion-blurred frames may be missed
+    assert np.sqrt((coil[:, 0] ** 2).mean()) < 0.5 and np.sqrt((coil[:, 1] ** 2).mean()) < 0.25
+    assert coil[:, 0].max() < 2.0 and coil[:, 1].max() < 1.0
+    head = np.array(errs["head"])
+    assert len(head) == truth_visible["head"]
+    assert np.sqrt((head[:, 0] ** 2).mean()) < 0.5 and np.sqrt((head[:, 1] ** 2).mean()) < 0.4
