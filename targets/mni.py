@@ -10,7 +10,8 @@ is the moving image. Both are smoothed and resampled to `resolution_mm` (default
 mutual information, random sampling, a similarity stage then an affine stage, each over two
 resolution levels (regular-step gradient descent, physical-shift scales). Initialised from
 fiducials (similarity fit of the subject's nasion/LPA/RPA to approximate MNI positions) when
-given, otherwise from the head's top and centre.
+given, otherwise from the head's top and centre followed by a coarse multi-start over head
+rotations (best_start), so a head tilted in the scanner is still found.
 
 ITK works in LPS; everything is converted back to RAS here, so callers only see `mri`/`mni` RAS mm.
 """
@@ -183,8 +184,9 @@ def _affine_from_sitk(tx) -> np.ndarray:
 
 
 def register_images(fixed, moving, T_moving_from_fixed_lps: np.ndarray, fixed_mask=None, seed: int = 1,
-                    iterations: int = 100):
-    """Similarity then affine Mattes-MI registration; returns (4x4 LPS moving<-fixed, metric)."""
+                    iterations: int = 100, affine: bool = True, levels=(2, 1)):
+    """Similarity then (if `affine`) affine Mattes-MI registration over the shrink `levels`;
+    returns (4x4 LPS moving<-fixed, final metric)."""
     import SimpleITK as sitk
 
     def run(tx, levels):
@@ -217,12 +219,14 @@ def register_images(fixed, moving, T_moving_from_fixed_lps: np.ndarray, fixed_ma
     sim.SetMatrix(R0.ravel().tolist())
     sim.SetScale(s0)
     sim.SetTranslation((T0[:3, :3] @ centre + T0[:3, 3] - centre).tolist())
-    sim, _ = run(sim, [2, 1])
+    sim, metric = run(sim, list(levels))
+    if not affine:
+        return _affine_from_sitk(sim), float(metric)
     aff = sitk.AffineTransform(3)
     aff.SetCenter(centre.tolist())
     aff.SetMatrix(sim.GetMatrix())
     aff.SetTranslation(sim.GetTranslation())
-    aff, metric = run(aff, [2, 1])
+    aff, metric = run(aff, list(levels))
     return _affine_from_sitk(aff), float(metric)
 
 
@@ -242,11 +246,46 @@ def register_mri_to_mni(mri: MRIVolume, fiducials=None, T_init_mri_from_mni: np.
         T_init, init = initial_from_head(mri), "head-top"
     fixed, mask = template_images(float(resolution_mm))
     moving = _resample_iso(to_sitk(mri.data, mri.T_mri_from_voxel), float(resolution_mm))
+    if init == "head-top":  # no anatomical orientation known: coarse multi-start over head rotations
+        T_init = best_start(mri, T_init, seed)
     T_lps, metric = register_images(fixed, moving, F_LPS @ T_init @ F_LPS, mask, seed=seed)
     T = F_LPS @ T_lps @ F_LPS
     check_plausible(T, mri.path)
     return MNIRegistration(T_mri_from_mni=T, metric=metric, seconds=time.perf_counter() - t0, init=init,
                            resolution_mm=float(resolution_mm))
+
+
+MULTI_START_DEG = (-40.0, -20.0, 20.0, 40.0)
+COARSE_MM = 6.0
+
+
+def best_start(mri: MRIVolume, T_init_mri_from_mni: np.ndarray, seed: int = 1) -> np.ndarray:
+    """The best of several initial T_mri_from_mni: the given one and rotations of it by
+    MULTI_START_DEG about each axis through the brain centre, each refined by a quick similarity
+    registration at COARSE_MM and ranked by Mattes MI. Makes the registration without fiducials
+    work for heads tilted up to ~40 degrees in the scanner."""
+    from scipy.spatial.transform import Rotation
+
+    fixed, mask = template_images(COARSE_MM)
+    moving = _resample_iso(to_sitk(mri.data, mri.T_mri_from_voxel), COARSE_MM)
+    c = mni_to_mri(T_init_mri_from_mni, [0.0, -18.0, 18.0])  # brain centre
+    starts = [np.asarray(T_init_mri_from_mni, dtype=np.float64)]
+    for axis in np.eye(3):
+        for deg in MULTI_START_DEG:
+            R = np.eye(4)
+            R[:3, :3] = Rotation.from_rotvec(axis * np.deg2rad(deg)).as_matrix()
+            R[:3, 3] = c - R[:3, :3] @ c
+            starts.append(R @ starts[0])
+    best, best_metric = starts[0], np.inf
+    for T in starts:
+        try:
+            T_lps, metric = register_images(fixed, moving, F_LPS @ T @ F_LPS, mask, seed=seed, iterations=40,
+                                            affine=False, levels=(1,))
+        except RuntimeError:  # SimpleITK: too few samples overlap for this start
+            continue
+        if metric < best_metric:
+            best, best_metric = F_LPS @ T_lps @ F_LPS, metric
+    return best
 
 
 def check_plausible(T_mri_from_mni: np.ndarray, path=None) -> np.ndarray:

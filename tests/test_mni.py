@@ -142,3 +142,16 @@ def test_malformed_transform_files(tmp_path, text, msg):
     p.write_text(text)
     with pytest.raises(InputFileError, match=msg):
         mni_io.load_mni_transform(p)
+
+
+def test_tilted_head_without_fiducials_multi_start():
+    """No fiducials, head turned 35 degrees in the scanner: the multi-start still finds it."""
+    T_true = mni.random_test_affine(np.random.default_rng(11), max_rotation_deg=0.0)
+    R = np.eye(4)
+    R[:3, :3] = Rotation.from_euler("z", 35, degrees=True).as_matrix()
+    T_true = R @ T_true
+    vol = mni.template_under_affine(T_true)
+    reg = mni.register_mri_to_mni(vol)
+    assert reg.init == "head-top"
+    err = np.linalg.norm(mni.mni_to_mri(reg.T_mri_from_mni, CORTICAL_MNI) - mni.mni_to_mri(T_true, CORTICAL_MNI), axis=1)
+    assert err.max() < 2.0
