@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -139,9 +139,15 @@ def _number(path: Path, where: str, value) -> float:
 
 
 def read_points_csv(path: str | Path, frame: str = "unknown") -> NamedPoints:
-    """Read a CSV with the header `name,x_mm,y_mm,z_mm` (extra columns ignored, `#` lines skipped)."""
+    """Read a CSV with the header `name,x_mm,y_mm,z_mm` (extra columns ignored, `#` lines skipped;
+    when `frame` is "unknown" a `# frame: NAME` comment line sets it)."""
     path = Path(path)
     text = _read_text(path, "point file")
+    if frame == "unknown":  # a '# frame: NAME' comment (as written by write_points_csv) names it
+        for ln in text.splitlines():
+            if ln.lstrip().startswith("#") and ln.lstrip("# \t").lower().startswith("frame:"):
+                frame = ln.split(":", 1)[1].strip() or frame
+                break
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise InputFileError(path, "the point file is empty")

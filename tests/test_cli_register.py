@@ -10,7 +10,7 @@ import pytest
 
 from navcore.fileio import read_json
 from navcore.points import NamedPoints, read_points, write_points
-from navcore.transforms import apply, invert, random_rigid
+from navcore.transforms import apply, random_rigid
 from navtms.cli import main
 
 

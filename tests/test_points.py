@@ -51,6 +51,15 @@ def test_csv_and_markups_round_trip(tmp_path_factory, names, data):
         np.testing.assert_allclose(q.positions, p.positions, rtol=0, atol=1e-9)
 
 
+def test_csv_frame_comment(tmp_path):
+    p = NamedPoints.from_dict({"a": (1, 2, 3), "b": (4, 5, 6), "c": (7, 8, 10)}, frame="tracker")
+    write_points(tmp_path / "p.csv", p)
+    assert read_points(tmp_path / "p.csv").frame == "tracker"  # from the comment
+    assert read_points(tmp_path / "p.csv", frame="head").frame == "head"  # the caller's word wins
+    (tmp_path / "q.csv").write_text("name,x_mm,y_mm,z_mm\na,1,2,3\n")
+    assert read_points(tmp_path / "q.csv").frame == "unknown"
+
+
 def test_markups_lps_is_converted_to_ras(tmp_path):
     lps = {"@schema": "x", "markups": [{"type": "Fiducial", "coordinateSystem": "LPS",
                                         "controlPoints": [{"label": "nasion", "position": [1.5, -90.0, 10.0]},

@@ -13,7 +13,6 @@ head points, the surface (ICP) fit's residuals and the change it made.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
