@@ -116,3 +116,24 @@ def test_beam_needs_fiducials(tmp_path, surface_cache_dir, capsys):
     rc = main(["plan", str(SAMPLE_MRI), "--beam-f3", "36,38,60", "--out", str(tmp_path / "p"),
                "--cache-dir", str(surface_cache_dir)])
     assert rc == 2 and "fiducials" in _err_sentence(capsys)
+
+
+def test_targets_imported_from_slicer_file(tmp_path, sample_fiducials, surface_cache_dir, sample_plan):
+    from navcore.points import NamedPoints, write_points
+
+    fox = sample_plan.target("dlpfc-fox2012").target_mri_mm
+    # a Slicer file in LPS (as older Slicer versions write): navtms turns it into RAS
+    f = tmp_path / "clicked.mrk.json"
+    write_points(f, NamedPoints(("clicked-a", "clicked-b"), np.array([fox, fox + [0, 0, 10]]), "mri"))
+    obj = json.loads(f.read_text())
+    obj["markups"][0]["coordinateSystem"] = "LPS"
+    for cp in obj["markups"][0]["controlPoints"]:
+        cp["position"] = [-cp["position"][0], -cp["position"][1], cp["position"][2]]
+    f.write_text(json.dumps(obj))
+    out = tmp_path / "plan"
+    assert main(["plan", str(SAMPLE_MRI), "--targets-file", str(f), "--fiducials", str(sample_fiducials),
+                 "--no-brain", "--out", str(out), "--cache-dir", str(surface_cache_dir)]) == 0
+    p = load_plan(out)
+    assert [t.name for t in p.targets] == ["clicked-a", "clicked-b"]
+    assert np.allclose(p.target("clicked-a").target_mri_mm, fox)
+    assert np.allclose(p.target("clicked-a").T_mri_from_coil, sample_plan.target("dlpfc-fox2012").T_mri_from_coil)

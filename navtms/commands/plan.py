@@ -36,6 +36,8 @@ def add_arguments(p) -> None:
     p.add_argument("--beam-f4", action="append", default=[], metavar="TT,NI,CF", help="Beam F4 (right side), as --beam-f3")
     p.add_argument("--five-cm", action="append", default=[], metavar="X,Y,Z",
                    help="5 cm anterior of this motor hotspot (mri mm) along the scalp")
+    p.add_argument("--targets-file", action="append", default=[], type=Path, metavar="FILE",
+                   help="subject-space targets to import (Slicer .mrk.json or CSV name,x_mm,y_mm,z_mm; mri mm)")
     p.add_argument("--fiducials", type=Path, help="nasion, LPA, RPA (CSV name,x_mm,y_mm,z_mm or Slicer .mrk.json)")
     p.add_argument("--inion", metavar="X,Y,Z", help="inion in mri mm (otherwise found on the scalp)")
     p.add_argument("--mni-transform", type=Path, help="existing MRI<->MNI affine: FSL .mat, ITK/ANTs .txt, 4x4 text or JSON")
@@ -72,6 +74,13 @@ def run(args) -> int:
         reqs += [TargetRequest(kind, values=() if v.strip().lower() == "auto" else _triple(v, f"--{kind}"))
                  for v in vals]
     reqs += [TargetRequest("five-cm", values=_triple(v, "--five-cm")) for v in args.five_cm]
+    for f in args.targets_file:
+        from targets.plan import import_points
+
+        pts = import_points(f)
+        if not len(pts):
+            raise InputFileError(f, "the targets file holds no points")
+        reqs += [TargetRequest("mri", name=n, values=tuple(pts[n])) for n in pts.names]
     T = None
     src = ""
     if args.mni_transform:

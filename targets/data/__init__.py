@@ -1,0 +1,1 @@
+"""Data files of the targets package (the shipped target library)."""
