@@ -227,13 +227,15 @@ class IGTLServer:
             self._wake_w.close()
 
     def _drain_wake(self) -> None:
-        with self._lock:
-            self._woken = False
+        # Drain first, then clear the flag: clearing first lets a _wake() byte be swallowed by
+        # this drain while the flag stays set, and every later post would then sleep unsent.
         try:
             while self._wake_r.recv(4096):
                 pass
         except BlockingIOError:
             pass
+        with self._lock:
+            self._woken = False
 
     def _accept(self) -> None:
         try:

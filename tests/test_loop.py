@@ -149,3 +149,53 @@ def test_latest_slot_counts_overwrites():
     assert s.dropped == 2 and s.take(0) == 3 and s.take(0) is None
     s.close()
     assert s.closed
+
+
+def test_loop_publishes_to_a_real_openigtlink_peer():
+    import json
+    import time
+
+    import pyigtl
+
+    from navtms.igtl_server import IGTLServer
+    from navtms.sinks import IGTLSink
+
+    scene = Scene.make(9)
+    frames, truth = approach(scene, 30)
+    release = threading.Event()
+
+    class HoldOpen(ListSource):      # a camera that keeps the session open until released
+        def read(self):
+            if self.i == len(self.frames):
+                release.wait(20)
+                return None
+            return super().read()
+
+    def receive(client, until, device="CoilToMRI"):
+        t_end = time.monotonic() + 10
+        while time.monotonic() < t_end:
+            m = client.wait_for_message(device, timeout=0.5)
+            if m is not None and until(m):
+                return m
+        return None
+
+    nav = _nav(scene)
+    with IGTLServer(port=0) as server:
+        client = pyigtl.OpenIGTLinkClient("127.0.0.1", server.port)
+        try:
+            t_end = time.monotonic() + 10
+            while server.client_count < 1 and time.monotonic() < t_end:
+                time.sleep(0.01)
+            loop = NavigationLoop(HoldOpen(frames), nav, sinks=[IGTLSink(server, nav, 0.9)], mode="every",
+                                  live=False).start()
+            # the newest pose reaches the peer (intermediate ones may be skipped: latest value wins)
+            last = receive(client, lambda m: m.message_type == "TRANSFORM" and np.allclose(m.matrix, truth[-1], atol=1e-3))
+            assert last is not None
+            release.set()
+            loop.join(10)
+            # the loop ended: the peer is told there is no current coil pose
+            ended = receive(client, lambda m: '"ended"' in m.string, device="NavErrors")
+            assert ended is not None and json.loads(ended.string)["coil_visible"] is False
+        finally:
+            release.set()
+            client.stop()
