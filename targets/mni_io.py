@@ -16,7 +16,6 @@ The result is an AFFINE (not necessarily rigid) 4x4 float64.
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 

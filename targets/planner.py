@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from navcore.errors import GeometryError, PlanError
-from navcore.mri import MRIVolume, load_mri
+from navcore.mri import load_mri
 from navcore.points import NamedPoints, read_points
 from targets.library import LibraryTarget, get_target, load_library
 from targets.placement import HeadAxes, closest_point_on_mesh, place_coil

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy.spatial.transform import Rotation
 
-from navcore.mri import MRIVolume
 from targets import mni
 
 CORTICAL_MNI = mni.CORTICAL_LANDMARKS_MNI
