@@ -155,3 +155,40 @@ def test_subject_space_target_and_given_transform(sample_plan, sample_fiducials,
     assert np.allclose(a.T_mri_from_coil, b.T_mri_from_coil)
     assert abs(handle_angle_of(a.T_mri_from_coil, fiducial_axes(sample_fiducials)) + 30) < 1e-6
     assert np.isclose(np.linalg.norm(a.T_mri_from_coil[:3, 3] - a.entry_mri_mm), 8.0)
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from navcore.transforms import random_rigid  # noqa: E402
+from targets.plan import Plan, PlannedTarget  # noqa: E402
+from targets.surfaces import Surface  # noqa: E402
+
+_TETRA = Surface(np.array([[0, 0, 0], [10, 0, 0], [0, 10, 0], [0, 0, 10]], float),
+                 np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]], np.int64),
+                 np.array([[-1, -1, -1], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float) / [[3 ** 0.5], [1], [1], [1]])
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 2 ** 31), st.integers(1, 4), st.booleans())
+def test_plan_round_trip_property(tmp_path_factory, seed, n, with_mni):
+    rng = np.random.default_rng(seed)
+    ts = []
+    for i in range(n):
+        ts.append(PlannedTarget(name=f"t{i}", target_mri_mm=rng.uniform(-80, 80, 3), entry_mri_mm=rng.uniform(-90, 90, 3),
+                                T_mri_from_coil=random_rigid(rng), source="s", notes="n√ö",
+                                mni_mm=rng.uniform(-60, 60, 3) if with_mni else None,
+                                handle_angle_deg=float(rng.uniform(-180, 180)), offset_mm=float(rng.uniform(0, 10)),
+                                scalp_target_distance_mm=float(rng.uniform(5, 30))))
+    T_mni = np.eye(4) if not with_mni else np.diag([0.9, 1.1, 1.0, 1.0])
+    plan = Plan(mri_path=SAMPLE_MRI.resolve(), mri_sha256="0" * 64, targets=tuple(ts), T_mri_from_mni=T_mni,
+                scalp=_TETRA)
+    folder = tmp_path_factory.mktemp("prop") / "p"
+    save_plan(plan, folder)
+    back = load_plan(folder, checksum="skip")
+    for a, b in zip(ts, back.targets):
+        assert a.name == b.name and a.notes == b.notes
+        assert np.array_equal(a.T_mri_from_coil, b.T_mri_from_coil)  # exact: floats survive JSON
+        assert np.array_equal(a.target_mri_mm, b.target_mri_mm) and a.handle_angle_deg == b.handle_angle_deg
+        assert (a.mni_mm is None) == (b.mni_mm is None)
+        assert np.isnan(b.scalp_cortex_distance_mm)
+    assert np.array_equal(back.T_mri_from_mni, T_mni)
