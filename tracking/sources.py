@@ -259,9 +259,11 @@ class PoseLogSource(BaseSource):
         if not self.path.is_file():
             raise SourceFileError(self.path, "the pose log does not exist")
         self._frames = poselog.read_frames(self.path)
+        # Read the first frame now, so a file that is not a pose log is refused when opened.
+        self._first: Optional[Frame] = next(self._frames, None)
 
     def _next(self) -> Optional[Frame]:
-        frame = next(self._frames, None)
+        frame, self._first = (self._first, None) if self._first is not None else (next(self._frames, None), None)
         if frame is None:
             return None
         return Frame(frame.frame_number, frame.capture_ns, None, frame.poses, {"source": f"poses:{self.path}"})
