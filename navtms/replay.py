@@ -133,11 +133,11 @@ def replay_session(recording: str | Path, session_dir: str | Path, out_dir: str 
     spec = recording_spec(recording)
     if spec.startswith(("camera:", "igtl:")):
         raise SessionError(f"{spec} is a live source; replay needs a recording (use navtms navigate for live use)")
-    _prepare_out(out_dir)
     source = open_source(spec, realtime=not headless)
     try:
         nav = make_navigator(session)
         estimator = build_estimator(session, source)
+        _prepare_out(out_dir)  # only once the inputs opened: bad input leaves no report folder
         lock = session.lock_to_target if lock_to_target is None else bool(lock_to_target)
         plog = CsvLog(out_dir / PULSES_FILE, "pulse", PULSE_COLUMNS)
         pulses = PulseLog(nav, plog, lock_to_target=lock)
@@ -178,6 +178,9 @@ def replay_session(recording: str | Path, session_dir: str | Path, out_dir: str 
                     "estimator_errors": stats.estimator_errors, "files": {}})
     if stats.state == "failed":
         raise SessionError(f"replay of {spec} failed: {stats.error}")
+    if stats.state == "source lost":  # a recording damaged part-way is bad input, not a result
+        raise SessionError(f"replay of {spec} stopped after {stats.frames_processed} frames ({stats.error}); "
+                           f"the partial logs are in {out_dir}")
     if plots and frames:
         summary["files"]["errors_plot"] = plot_errors(frames, pulse_rows, out_dir / "errors.png",
                                                       session.tolerances.distance_mm,
