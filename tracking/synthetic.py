@@ -36,7 +36,7 @@ from navcore.errors import TrackingError
 from navcore.transforms import interpolate_pose
 from tracking.bodies import MarkerBody, dictionary_by_name
 from tracking.camera import CameraModel
-from tracking.synthetic_scene import draw_hand, grow_tag, homography, is_coplanar, textured_background  # noqa: F401
+from tracking.synthetic_scene import draw_hand, grow_tag, is_coplanar, textured_background  # noqa: F401
 
 PAPER_WHITE = 232.0   # gray level of printed white under unit light
 INK_BLACK = 22.0      # gray level of printed black
@@ -275,7 +275,7 @@ class SequenceRenderer:
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, cw), min(y1, ch)
         if x1 <= x0 or y1 <= y0 or (x1 - x0) * (y1 - y0) > cw * ch:
             return None
-        s = self.effects.supersample if q.tag_key is not None else 2
+        s = self.effects.supersample if q.tag_key is not None else 1  # plates, quiet zones: soft outer edges only
         if len(Ts) > 1:  # the sub-poses already spread each edge over >= 2 px
             s = 1
         side = float(np.max(np.linalg.norm(dst - np.roll(dst, -1, axis=1), axis=2))) * s
@@ -284,7 +284,7 @@ class SequenceRenderer:
         A_inv = np.array([[s, 0, -s * (x0 - 0.5 + 0.5 / s)], [0, s, -s * (y0 - 0.5 + 0.5 / s)], [0, 0, 1.0]])
         acc = np.zeros((rh, rw, 2), np.float32)
         for dk in dst:
-            H = A_inv @ homography(src, dk)
+            H = A_inv @ cv2.getPerspectiveTransform(src.astype(np.float32), dk.astype(np.float32))
             big = cv2.warpPerspective(tex2, H, (rw * s, rh * s), flags=cv2.INTER_LINEAR,
                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             acc += big if s == 1 else cv2.resize(big, (rw, rh), interpolation=cv2.INTER_AREA)
@@ -389,7 +389,9 @@ class SequenceRenderer:
         """Distortion, lens softness, lighting, sensor noise, quantisation."""
         e = self.effects
         w, h = self.camera.image_size
-        img = cv2.remap(canvas, self.maps[0], self.maps[1], cv2.INTER_LINEAR) if self.distorted else canvas
+        img = cv2.convertScaleAbs(canvas)  # canvas >= 0: rounds and saturates to uint8
+        if self.distorted:
+            img = cv2.remap(img, self.maps[0], self.maps[1], cv2.INTER_LINEAR)
         if e.lens_blur_sigma_px > 0:
             img = cv2.GaussianBlur(img, (0, 0), e.lens_blur_sigma_px)
         offset = 0.0
@@ -399,13 +401,14 @@ class SequenceRenderer:
                                              + 0.3 * math.sin(2 * math.pi * 0.61 * t + ph[1]))
             offset = e.offset_amplitude * math.sin(2 * math.pi * 0.23 * t + ph[2])
             ang = ph[3] + 0.5 * t
-            xn = (np.arange(w, dtype=np.float32) - w / 2) / w
-            yn = (np.arange(h, dtype=np.float32) - h / 2) / w
+            sw, sh = max(w // 8, 2), max(h // 8, 2)  # a smooth field: computed small, resized
+            xn = ((np.arange(sw, dtype=np.float32) + 0.5) / sw - 0.5)
+            yn = ((np.arange(sh, dtype=np.float32) + 0.5) / sh - 0.5) * (h / w)
             gx = gain * (1.0 + e.gradient * math.cos(ang) * xn - e.vignetting * 2 * xn ** 2)
             gy = gain * (e.gradient * math.sin(ang) * yn - e.vignetting * 2 * yn ** 2)
-            g = gx[None, :] + gy[:, None]
-            img = cv2.multiply(img, cv2.merge([g, g, g]))
-        noise = np.empty_like(img)
+            g = np.repeat((gx[None, :] + gy[:, None])[..., None], 3, axis=2)
+            img = cv2.multiply(img, cv2.resize(g, (w, h), interpolation=cv2.INTER_LINEAR), dtype=cv2.CV_32F)
+        noise = np.empty((h, w, 3), np.float32)
         if e.noise_sigma > 0:
             # OpenCV's RNG (per thread), seeded per frame: deterministic and ~5x faster than numpy's
             cv2.setRNGSeed(int(np.random.default_rng([self.seed, 101, index]).integers(1, 2**31 - 1)))

@@ -1,4 +1,4 @@
-"""Scene pieces for tracking.synthetic: exact quad homographies, the textured background and the
+"""Scene pieces for tracking.synthetic: tag geometry helpers, the textured background and the
 hand-shaped occluder. Pixel coordinates are OpenCV's (pixel centres at integers); images are
 float32 BGR (h, w, 3) with gray levels 0..255."""
 from __future__ import annotations
@@ -7,18 +7,6 @@ import math
 
 import cv2
 import numpy as np
-
-
-def homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """3x3 homography (float64) mapping 4 src points (4, 2) onto 4 dst points (4, 2)."""
-    A = np.zeros((8, 8))
-    b = np.zeros(8)
-    for i, ((x, y), (u, v)) in enumerate(zip(np.asarray(src, float), np.asarray(dst, float))):
-        A[2 * i] = [x, y, 1, 0, 0, 0, -u * x, -u * y]
-        A[2 * i + 1] = [0, 0, 0, x, y, 1, -v * x, -v * y]
-        b[2 * i], b[2 * i + 1] = u, v
-    h = np.linalg.solve(A, b)
-    return np.append(h, 1.0).reshape(3, 3)
 
 
 def grow_tag(corners: np.ndarray, modules: float, bits: int) -> np.ndarray:
