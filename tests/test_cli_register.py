@@ -107,11 +107,15 @@ def test_bad_inputs_exit_2_with_one_sentence_and_write_nothing(session, capsys, 
     pos = p.positions.copy()
     pos[1, 2] += 40.0
     write_points(swapped, NamedPoints(p.names, pos, "tracker"))
+    lr_swapped = tmp_path / "lr_swapped.csv"
+    img = read_points(d / "image.csv")
+    write_points(lr_swapped, NamedPoints(("nasion", "rpa", "lpa"), img.positions, "mri"))
     cases = [
         (_args(d, out, **{"--tracker-fiducials": str(tmp_path / "missing.csv")}), "does not exist"),
         (_args(d, out, **{"--tracker-fiducials": str(two)}), "rpa"),
         (_args(d, out, **{"--tracker-fiducials": str(renamed)}), "RPA"),
         (_args(d, out, **{"--tracker-fiducials": str(swapped)}), "swapped"),
+        (_args(d, out, **{"--image-fiducials": str(lr_swapped)}), "swapped"),
         (_args(d, out, **{"--target": "1,2"}), "--target"),
         (_args(d, out, **{"--head-point-sigma-mm": "0"}), "--head-point-sigma-mm"),
         (_args(d, out, **{"--head-points": str(d / "head.csv")}), "--mri"),
@@ -145,4 +149,22 @@ def test_subprocess_exit_codes(session, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "navtms", *_args(d, out2, **{"--target": "a,b,c"})],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "--target" in bad.stderr and "Traceback" not in bad.stderr
+    assert not out2.exists()
+
+
+def test_lpa_rpa_swapped_in_the_tracker_file_is_caught_by_head_points(session, capsys, tmp_path):
+    """Three fiducials cannot reveal an LPA/RPA swap (the fit flips the head), but the surface
+    fit then fails and the command refuses instead of writing a wrong registration."""
+    d, _, mri = session
+    p = read_points(d / "tracker.mrk.json")
+    sw = tmp_path / "swapped.csv"
+    write_points(sw, NamedPoints(("nasion", "rpa", "lpa"), p.positions, "tracker"))
+    out = tmp_path / "r.json"
+    assert main(_args(d, out, **{"--tracker-fiducials": str(sw)})) == 0  # fiducials alone: undetectable
+    capsys.readouterr()
+    out2 = tmp_path / "r2.json"
+    argv = _args(d, out2, **{"--tracker-fiducials": str(sw), "--head-points": str(d / "head.csv"), "--mri": str(mri)})
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "scalp" in err and err.count("\n") == 1
     assert not out2.exists()

@@ -63,6 +63,16 @@ def parse_target(text: str) -> np.ndarray:
     return xyz
 
 
+def check_sides(img, path) -> None:
+    """Refuse image fiducials whose LPA lies to the right of RPA (mri is RAS: +x = right):
+    the names were swapped when planning. (A swap in the tracker file cannot be caught from
+    three points; head points catch it.)"""
+    lower = {n.lower(): n for n in img.names}
+    if "lpa" in lower and "rpa" in lower and img[lower["lpa"]][0] > img[lower["rpa"]][0]:
+        raise InputFileError(path, "LPA lies to the right of RPA in the MRI (RAS, +x = right); "
+                                   "the two names look swapped")
+
+
 def compute(args) -> dict:
     """Everything `register` reports, as a JSON-ready dict (nothing is written)."""
     out_path = Path(args.out)
@@ -79,6 +89,7 @@ def compute(args) -> dict:
     target = parse_target(args.target) if args.target else None
 
     img = read_points(args.image_fiducials, frame="mri")
+    check_sides(img, args.image_fiducials)
     trk = read_points(args.tracker_fiducials, frame="tracker")
     fit = register_paired_points(img, trk)
     if fit.fre_mm > args.max_fre_mm:
