@@ -348,12 +348,6 @@ def recording_folder(tmp_path_factory):
     return d
 
 
-RECORDER_PENDING = ("tracking/recorder.py has uncommitted changes by its owner: RecordingSource raises a raw "
-                    "AttributeError for a non-object 'video'/'camera' in recording.json and a raw "
-                    "UnicodeDecodeError for a non-UTF-8 frames.csv")
-
-
-@pytest.mark.xfail(strict=True, reason=RECORDER_PENDING)
 @pytest.mark.timeout(120)
 @SWEEP
 @given(st.data())
@@ -475,8 +469,7 @@ def _leaf_variants(valid_obj: dict):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("reader", ["markups", "body", "camera", "plan", "session", pytest.param(
-    "recording", marks=pytest.mark.xfail(strict=True, reason=RECORDER_PENDING))])
+@pytest.mark.parametrize("reader", ["markups", "body", "camera", "plan", "session", "recording"])
 def test_every_json_field_deleted_or_replaced(reader, valid, plan_folder, session_json, recording_folder, tmp_path):
     """Deterministic companion of the random sweep: each field of each JSON format, one at a
     time, deleted or set to a huge/NaN/wrong-typed/5000-digit value."""

@@ -238,6 +238,13 @@ def read_frame_index(path: str | Path) -> list[tuple[int, int]]:
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "the frame index does not exist")
+    try:
+        return _read_frame_index(path)
+    except UnicodeDecodeError:
+        raise InputFileError(path, "the frame index is not UTF-8 text") from None
+
+
+def _read_frame_index(path: Path) -> list[tuple[int, int]]:
     out = []
     with open(path, "r", encoding="utf-8", newline="") as f:
         if f.readline().rstrip("\n") != FRAME_INDEX_VERSION_LINE:
@@ -257,6 +264,22 @@ def read_frame_index(path: str | Path) -> list[tuple[int, int]]:
     return out
 
 
+def _check_index(path: Path, info: dict) -> None:
+    """Type checks of recording.json fields; raises SourceFileError naming the field."""
+    bodies, video, size = info.get("bodies"), info.get("video"), info.get("image_size")
+    if bodies is not None and (not isinstance(bodies, list) or not all(isinstance(b, str) for b in bodies)):
+        raise SourceFileError(path, "'bodies' in the recording index must be a list of body names")
+    if video is not None and not isinstance(video, dict):
+        raise SourceFileError(path, "'video' in the recording index must be an object {kind, file}")
+    if size is not None and (not isinstance(size, list) or len(size) != 2
+                             or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+        raise SourceFileError(path, "'image_size' in the recording index must be [width, height] or null")
+    if info.get("channels") not in (None, 1, 3) or isinstance(info.get("channels"), bool):
+        raise SourceFileError(path, "'channels' in the recording index must be 1, 3 or null")
+    if info.get("camera") is not None and not isinstance(info.get("camera"), dict):
+        raise SourceFileError(path, "'camera' in the recording index must be an object or null")
+
+
 class RecordingSource(BaseSource):
     """Replays a recording folder: the same images (bit-exact), frame numbers, capture times and
     poses as recorded. A killed recording replays up to its last complete frame."""
@@ -267,13 +290,18 @@ class RecordingSource(BaseSource):
         if not self.folder.is_dir():
             raise SourceFileError(self.folder, "the recording folder does not exist")
         self.info = read_json(self.folder / INDEX_NAME, "recording index")
+        _check_index(self.folder / INDEX_NAME, self.info)
         self.index = read_frame_index(self.folder / FRAMES_CSV)
         self.bodies = list(self.info.get("bodies") or [])
         self.complete = bool(self.info.get("complete"))
         self.camera = None
         if self.info.get("camera"):
             c = self.info["camera"]
-            self.camera = CameraModel(tuple(c["image_size"]), np.asarray(c["K"], float), np.asarray(c["dist"], float), c.get("rms_px"))
+            try:
+                self.camera = CameraModel(tuple(c["image_size"]), np.asarray(c["K"], float), np.asarray(c["dist"], float), c.get("rms_px"))
+            except (KeyError, TypeError, ValueError, OverflowError):
+                raise SourceFileError(self.folder / INDEX_NAME, "'camera' in the recording index is not a camera "
+                                                                "model {image_size, K, dist}") from None
         pose_path = self.folder / POSES_CSV
         self._poses = {f.frame_number: f.poses for f in poselog.read_frames(pose_path)} if pose_path.exists() else {}
         self.kind = (self.info.get("video") or {}).get("kind")
