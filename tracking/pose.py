@@ -27,6 +27,7 @@ from navcore.errors import TrackingError
 from tracking.bodies import MarkerBody, dictionary_by_name
 from tracking.camera import CameraModel
 from tracking.edgerefine import refine_corners
+from tracking.pnp import is_planar, solve_body_pose
 from tracking.types import BodyPose, Frame
 from tracking.roi import Rect, merge_rects, predict_rect
 
@@ -86,7 +87,7 @@ class MarkerTracker:
                         f"tag {tid} of {b.dictionary} is on both body {self._owner[key]!r} and body {b.name!r}; "
                         "each tag id may belong to one body only")
                 self._owner[key] = b.name
-        self._planar = {b.name: _is_planar(b.corners()) for b in self.bodies}
+        self._planar = {b.name: is_planar(b.corners()) for b in self.bodies}
         self._all_corners = {b.name: np.ascontiguousarray(b.corners()) for b in self.bodies}
         self._detectors = {d: self._make_detector(d) for d in sorted({b.dictionary for b in self.bodies})}
         self._last_T: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
@@ -339,54 +340,9 @@ class MarkerTracker:
         return BodyPose.not_visible(body.name, frame.frame_number, frame.capture_ns, total)
 
     def _solve_pnp(self, name: str, obj: np.ndarray, img: np.ndarray) -> Optional[np.ndarray]:
-        """T_camera_from_body (4x4, mm) from body points obj (N,3) mm and image points img (N,2) px."""
-        K, dist = self._K, self._dist
-        obj = np.ascontiguousarray(obj, dtype=np.float64)
-        img = np.ascontiguousarray(img, dtype=np.float64)
-        # IPPE (planar) / SQPnP give the starts with their reprojection errors; only the chosen one
-        # is refined with Levenberg-Marquardt
-        prev = self._last_T.get(name)
-        try:
-            flag = cv2.SOLVEPNP_IPPE if self._planar[name] else cv2.SOLVEPNP_SQPNP
-            n, rvecs, tvecs, errs = cv2.solvePnPGeneric(obj, img, K, dist, flags=flag)
-        except cv2.error:
-            n, rvecs, tvecs, errs = 0, [], [], None
-        cands = []
-        for i in range(n):
-            e = float(np.ravel(errs)[i]) if errs is not None else 0.0
-            if tvecs[i].ravel()[2] > 0 and math.isfinite(e):
-                cands.append((e, rvecs[i].reshape(3, 1).copy(), tvecs[i].reshape(3, 1).copy()))
-        if not cands and prev is not None:
-            cands.append((0.0, cv2.Rodrigues(prev[:3, :3])[0], prev[:3, 3].reshape(3, 1).copy()))
-        if not cands:
-            return None
-        cands.sort(key=lambda c: c[0])
-        best = cands[0]
-        if prev is not None and len(cands) > 1:
-            # mirror ambiguity of planar targets: among the solutions that fit about as well,
-            # take the one nearest the previous pose
-            ok = [c for c in cands if c[0] <= best[0] * self.settings.ambiguity_ratio + 0.3]
-            best = min(ok, key=lambda c: _angle_to(c[1], prev))
-        rvec, tvec = cv2.solvePnPRefineLM(obj, img, K, dist, best[1], best[2])
-        if not (np.all(np.isfinite(rvec)) and np.all(np.isfinite(tvec))) or tvec[2, 0] <= 0:
-            return None
-        best = (0.0, rvec, tvec)
-        R, _ = cv2.Rodrigues(best[1])
-        T = np.eye(4)
-        T[:3, :3] = R
-        T[:3, 3] = best[2].ravel()
-        return T
-
-
-def _angle_to(rvec: np.ndarray, T_prev: np.ndarray) -> float:
-    R, _ = cv2.Rodrigues(rvec)
-    c = (np.trace(R.T @ T_prev[:3, :3]) - 1.0) / 2.0
-    return math.acos(max(-1.0, min(1.0, c)))
-
-
-def _is_planar(pts: np.ndarray, tol_mm: float = 1e-3) -> bool:
-    c = pts - pts.mean(axis=0)
-    return bool(np.linalg.svd(c, compute_uv=False)[-1] <= tol_mm * math.sqrt(len(pts)))
+        """T_camera_from_body (4x4, mm) of one body from its corners, or None."""
+        return solve_body_pose(obj, img, self._K, self._dist, self._planar[name], self._last_T.get(name),
+                               self.settings.ambiguity_ratio)
 
 
 def _dedupe(cs: list[np.ndarray], tol_px: float = 2.0) -> Optional[np.ndarray]:

@@ -1,0 +1,64 @@
+"""One rigid-body pose from 3D-2D corner correspondences (pure functions over OpenCV's PnP).
+
+Flat bodies: IPPE (cv2.solvePnPGeneric, SOLVEPNP_IPPE) returns both solutions of the planar
+mirror ambiguity with their reprojection errors; 3D bodies: SQPnP. The chosen solution is
+refined by Levenberg-Marquardt (cv2.solvePnPRefineLM). Poses are T_camera_from_body, 4x4, mm.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import cv2
+import numpy as np
+
+
+def is_planar(points_mm: np.ndarray, tol_mm: float = 1e-3) -> bool:
+    """True when the (N, 3) points (mm) lie in one plane within tol_mm (RMS)."""
+    c = points_mm - points_mm.mean(axis=0)
+    return bool(np.linalg.svd(c, compute_uv=False)[-1] <= tol_mm * math.sqrt(len(points_mm)))
+
+
+def angle_to(rvec: np.ndarray, T_prev: np.ndarray) -> float:
+    """Rotation angle (rad) between a Rodrigues vector and the rotation of a 4x4 pose."""
+    R, _ = cv2.Rodrigues(rvec)
+    c = (np.trace(R.T @ T_prev[:3, :3]) - 1.0) / 2.0
+    return math.acos(max(-1.0, min(1.0, c)))
+
+
+def solve_body_pose(obj_mm: np.ndarray, img_px: np.ndarray, K: np.ndarray, dist: np.ndarray, planar: bool,
+                    T_prev: Optional[np.ndarray] = None, ambiguity_ratio: float = 2.0) -> Optional[np.ndarray]:
+    """T_camera_from_body (4x4, mm) from body points obj_mm (N, 3) and their pixels img_px (N, 2),
+    or None when no solution lies in front of the camera.
+
+    Among the candidate solutions whose reprojection error is within ambiguity_ratio (+0.3 px)
+    of the best, the one nearest T_prev (the body's pose in the previous frame) is taken: this
+    keeps a planar body from flipping to its mirror pose when the two fit about as well."""
+    obj = np.ascontiguousarray(obj_mm, dtype=np.float64)
+    img = np.ascontiguousarray(img_px, dtype=np.float64)
+    try:
+        flag = cv2.SOLVEPNP_IPPE if planar else cv2.SOLVEPNP_SQPNP
+        n, rvecs, tvecs, errs = cv2.solvePnPGeneric(obj, img, K, dist, flags=flag)
+    except cv2.error:
+        n, rvecs, tvecs, errs = 0, [], [], None
+    cands = []
+    for i in range(n):
+        e = float(np.ravel(errs)[i]) if errs is not None else 0.0
+        if tvecs[i].ravel()[2] > 0 and math.isfinite(e):
+            cands.append((e, rvecs[i].reshape(3, 1).copy(), tvecs[i].reshape(3, 1).copy()))
+    if not cands and T_prev is not None:
+        cands.append((0.0, cv2.Rodrigues(T_prev[:3, :3])[0], T_prev[:3, 3].reshape(3, 1).copy()))
+    if not cands:
+        return None
+    cands.sort(key=lambda c: c[0])
+    best = cands[0]
+    if T_prev is not None and len(cands) > 1:
+        ok = [c for c in cands if c[0] <= best[0] * ambiguity_ratio + 0.3]
+        best = min(ok, key=lambda c: angle_to(c[1], T_prev))
+    rvec, tvec = cv2.solvePnPRefineLM(obj, img, K, dist, best[1], best[2])
+    if not (np.all(np.isfinite(rvec)) and np.all(np.isfinite(tvec))) or tvec[2, 0] <= 0:
+        return None
+    T = np.eye(4)
+    T[:3, :3] = cv2.Rodrigues(rvec)[0]
+    T[:3, 3] = tvec.ravel()
+    return T
