@@ -1,7 +1,8 @@
 """One rigid-body pose from 3D-2D corner correspondences (pure functions over OpenCV's PnP).
 
 Flat bodies: IPPE (cv2.solvePnPGeneric, SOLVEPNP_IPPE) returns both solutions of the planar
-mirror ambiguity with their reprojection errors; 3D bodies: SQPnP. The chosen solution is
+mirror ambiguity with their reprojection errors (SQPnP when IPPE fails, which OpenCV's IPPE
+does with NaN for some exactly symmetric views); 3D bodies: SQPnP. The chosen solution is
 refined by Levenberg-Marquardt (cv2.solvePnPRefineLM). Poses are T_camera_from_body, 4x4, mm.
 """
 from __future__ import annotations
@@ -36,16 +37,20 @@ def solve_body_pose(obj_mm: np.ndarray, img_px: np.ndarray, K: np.ndarray, dist:
     keeps a planar body from flipping to its mirror pose when the two fit about as well."""
     obj = np.ascontiguousarray(obj_mm, dtype=np.float64)
     img = np.ascontiguousarray(img_px, dtype=np.float64)
-    try:
-        flag = cv2.SOLVEPNP_IPPE if planar else cv2.SOLVEPNP_SQPNP
-        n, rvecs, tvecs, errs = cv2.solvePnPGeneric(obj, img, K, dist, flags=flag)
-    except cv2.error:
-        n, rvecs, tvecs, errs = 0, [], [], None
+    flags = [cv2.SOLVEPNP_IPPE, cv2.SOLVEPNP_SQPNP] if planar else [cv2.SOLVEPNP_SQPNP]
     cands = []
-    for i in range(n):
-        e = float(np.ravel(errs)[i]) if errs is not None else 0.0
-        if tvecs[i].ravel()[2] > 0 and math.isfinite(e):
-            cands.append((e, rvecs[i].reshape(3, 1).copy(), tvecs[i].reshape(3, 1).copy()))
+    for flag in flags:      # IPPE can return NaN in exactly symmetric views: SQPnP then
+        try:
+            n, rvecs, tvecs, errs = cv2.solvePnPGeneric(obj, img, K, dist, flags=flag)
+        except cv2.error:
+            continue
+        for i in range(n):
+            e = float(np.ravel(errs)[i]) if errs is not None else 0.0
+            r, t = rvecs[i].reshape(3, 1), tvecs[i].reshape(3, 1)
+            if t[2, 0] > 0 and math.isfinite(e) and np.all(np.isfinite(r)) and np.all(np.isfinite(t)):
+                cands.append((e, r.copy(), t.copy()))
+        if cands:
+            break
     if not cands and T_prev is not None:
         cands.append((0.0, cv2.Rodrigues(T_prev[:3, :3])[0], T_prev[:3, 3].reshape(3, 1).copy()))
     if not cands:
