@@ -150,13 +150,14 @@ def initial_from_fiducials(fiducials) -> np.ndarray:
 def initial_from_head(mri: MRIVolume) -> np.ndarray:
     """T_mri_from_mni (translation only, MRI axes) putting the MNI brain top ~12 mm under the
     subject's head top, centred left-right and front-back on the upper head."""
+    from targets.brain import downsample
     from targets.surfaces import head_mask
 
-    mask = head_mask(mri)
-    ijk = np.argwhere(mask[::2, ::2, ::2]) * 2
+    small = downsample(mri, max(1, int(round(3.0 / float(np.min(mri.voxel_size_mm))))))
+    ijk = np.argwhere(head_mask(small))
     if len(ijk) < 100:
         raise GeometryError(f"{mri.path}: no head found in the MRI")
-    xyz = mri.voxel_to_mri(ijk)
+    xyz = small.voxel_to_mri(ijk)
     top = np.percentile(xyz[:, 2], 99.9)
     upper = xyz[xyz[:, 2] > top - 60.0]
     c = upper.mean(0)
