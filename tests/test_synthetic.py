@@ -288,3 +288,16 @@ def test_bundled_sequence_loads_and_matches_its_readme(data_dir):
         err = np.linalg.norm(found[tid] - project(seq.camera, seq.truth_poses[b.name][0], b.tags[tid]), axis=1)
         assert np.median(err) < 0.6  # after noise, blur and H.264
     assert sum(1 for _ in images) == 119
+
+
+def test_bundled_sequence_plays_through_the_video_source_with_truth_times(data_dir):
+    from tracking.sources import VideoFileSource
+
+    seq = load_sequence(data_dir / "sequences" / "coil_approach_720p")
+    with VideoFileSource(seq.frames_path) as src:
+        assert src.fps == seq.fps
+        for k, img in zip(range(10), seq.images()):
+            frame = src.read()
+            truth = seq.truth[k]["coil"]
+            assert (frame.frame_number, frame.capture_ns) == (truth.frame_number, truth.capture_ns)
+            np.testing.assert_array_equal(frame.image, img)
