@@ -243,3 +243,45 @@ def test_footage_replay_pulses_plots_and_snapshots(footage, tmp_path_factory):
     assert isinstance(summary["snapshots"], list) and len(summary["snapshots"]) == 3
     for name in summary["snapshots"] + ["errors.png", "bullseye.png"]:
         assert (tmp / "report" / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bundled_sequence_replay_matches_truth(tmp_path):
+    """data/sequences/coil_approach_720p (motion blur, H.264, a hand, the coil leaving the image)
+    through `navtms replay`: errors against the ground truth."""
+    from scipy.spatial.transform import Rotation
+
+    from navcore.transforms import make_transform
+    from navtms.navigator import NavTarget
+
+    folder = REPO / "data" / "sequences" / "coil_approach_720p"
+    if not (folder / "video.mp4").exists():
+        pytest.skip("data/sequences/coil_approach_720p is not in this checkout")
+    from tracking.synthetic_files import load_sequence
+
+    seq = load_sequence(folder)
+    T_reg = make_transform(Rotation.from_rotvec([0.2, 0.1, 2.0]).as_matrix(), [10.0, -20.0, 30.0])
+    T_cal = make_transform(np.eye(3), [0.0, -30.0, 40.0])
+    H, C = seq.truth_poses["head"], seq.truth_poses["coil"]
+    T_plan = T_reg @ invert(H[-1]) @ C[-1] @ T_cal
+    target = NavTarget("M1", T_plan[:3, :3] @ [0, 0, 25.0] + T_plan[:3, 3], T_plan)
+    seq.camera.save(tmp_path / "camera.json")
+    s = create_session(tmp_path / "s", [target], camera=str(tmp_path / "camera.json"),
+                       bodies={"coil": str(REPO / "data/bodies/coil.json"), "head": str(REPO / "data/bodies/head.json"),
+                               "pointer": None}, T_coilbody_from_coil=T_cal)
+    register_session(s, FID_MRI, FID_MRI.transformed(invert(T_reg), "head"))
+    summary = replay_session(seq.frames_path, tmp_path / "s", tmp_path / "r", snapshots=False, plots=False)
+    rows = read_log(tmp_path / "r" / "frames.csv", "frame")
+    assert len(rows) == seq.frame_count and summary["loop_state"] == "ended"
+    dd, dt, dw, hidden = [], [], [], 0
+    for i, r in enumerate(rows):
+        if r["visible"] == "1":
+            a = alignment(T_plan, T_reg @ invert(H[i]) @ C[i] @ T_cal, target.target_mri_mm)
+            dd.append(abs(float(r["distance_mm"]) - a.distance_mm))
+            dt.append(abs(float(r["tilt_deg"]) - a.tilt_deg))
+            dw.append(abs(float(r["twist_deg"]) - a.twist_deg))
+        elif not seq.truth[i]["coil"].visible:
+            hidden += 1
+    assert len(dd) >= 60 and hidden >= 25
+    # typical frames within 0.5 mm / 0.5 deg; a few strongly motion-blurred frames are worse
+    for x in (dd, dt, dw):
+        assert np.median(x) < 0.25 and np.percentile(x, 90) < 0.5
