@@ -264,3 +264,17 @@ def test_synthetic_sequence_coil_approach(data_dir):
     head = np.array(errs["head"])
     assert len(head) == truth_visible["head"]
     assert np.sqrt((head[:, 0] ** 2).mean()) < 0.5 and np.sqrt((head[:, 1] ** 2).mean()) < 0.4
+
+
+def test_gray_bgr_and_bgra_frames_give_the_same_pose(coil):
+    T = pose([0.3, -0.2, 0.1], [0, 10, 480])
+    gray = render(CAM_VGA, [(coil, T)], None, noise_sigma=1.0)
+    results = []
+    for img in (gray, cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), cv2.cvtColor(gray, cv2.COLOR_GRAY2BGRA), gray[:, :, None]):
+        tr = MarkerTracker(CAM_VGA, [coil])
+        p0 = tr.estimate(Frame(0, 0, img))["coil"]
+        p1 = tr.estimate(Frame(1, 0, img))["coil"]           # second frame: search regions, partial conversion
+        assert p0.visible and p1.visible and tr.last_mode == "roi"
+        results.append(p1.T_camera_from_body)
+    for T_est in results[1:]:
+        np.testing.assert_allclose(T_est, results[0], atol=1e-9)

@@ -119,15 +119,18 @@ class MarkerTracker:
         when they are smaller than the image; other pixels of the returned buffer are undefined."""
         if image.ndim == 2:
             return image
+        if image.shape[2] == 1:
+            return image[:, :, 0]
+        code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
         h, w = image.shape[:2]
         if len(rects) == 1 and rects[0] == (0, 0, w, h):
-            return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            return cv2.cvtColor(image, code)
         if self._gray_buf is None or self._gray_buf.shape != (h, w):
             self._gray_buf = np.empty((h, w), np.uint8)
         m = 8
         for (x0, y0, x1, y1) in rects:
             x0, y0, x1, y1 = max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, w), min(y1 + m, h)
-            cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY, dst=self._gray_buf[y0:y1, x0:x1])
+            cv2.cvtColor(image[y0:y1, x0:x1], code, dst=self._gray_buf[y0:y1, x0:x1])
         return self._gray_buf
 
     def _detect(self, image: np.ndarray, rects: list[Rect], min_perimeter_px: float,
