@@ -2,7 +2,6 @@
 ground truth; bit-exact logs; pulses; a killed replay leaves readable logs; the CLI."""
 from __future__ import annotations
 
-import math
 import os
 import signal
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from navcore.transforms import invert, rotation_between
+from navcore.transforms import invert
 from navtms.csvlog import column, read_log
 from navtms.cli import main
 from navtms.pulses import TimedProtocol
