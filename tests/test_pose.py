@@ -278,3 +278,13 @@ def test_gray_bgr_and_bgra_frames_give_the_same_pose(coil):
         results.append(p1.T_camera_from_body)
     for T_est in results[1:]:
         np.testing.assert_allclose(T_est, results[0], atol=1e-9)
+
+
+def test_one_tag_of_a_four_tag_body_is_not_enough(coil):
+    T = pose([0.3, -0.2, 0.1], [0, 10, 480])
+    only_tag0 = MarkerBody("coil", coil.dictionary, {0: coil.tags[0]})
+    img = render(CAM_VGA, [(only_tag0, T)], None, noise_sigma=1.0)
+    p = MarkerTracker(CAM_VGA, [coil]).estimate(Frame(0, 0, img))["coil"]
+    assert not p.visible and p.T_camera_from_body is None and p.tags_total == 4
+    p1 = MarkerTracker(CAM_VGA, [coil], TrackerSettings(min_tags=1)).estimate(Frame(0, 0, img))["coil"]
+    assert p1.visible and p1.tags_seen == 1
