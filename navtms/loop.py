@@ -113,11 +113,14 @@ class NavigationLoop:
     pose_filter: callable poses -> poses (tracking.filters.PoseFilter) or None.
     pulses: navtms.pulses.PulseLog or None; protocol: navtms.pulses.ProtocolTrigger or None
     (polled with the loop clock after each frame). retrack: for frames that carry both an image
-    and recorded poses, estimate the poses again from the image (else the recorded ones are used)."""
+    and recorded poses, estimate the poses again from the image (else the recorded ones are used).
+    pose_log: a tracking.poselog.PoseLogWriter that gets each processed frame's poses as
+    estimated (before the filter), so the session can be replayed with `navtms replay`."""
 
     def __init__(self, source, navigator, estimator=None, pose_filter=None, sinks: Sequence = (),
                  pulses=None, protocol=None, mode: str = "latest", live: bool = True,
-                 on_frame: Optional[Callable[[Frame], None]] = None, retrack: bool = False):
+                 on_frame: Optional[Callable[[Frame], None]] = None, retrack: bool = False,
+                 pose_log=None):
         if mode not in ("latest", "every"):
             raise ValueError("mode must be 'latest' or 'every'")
         self.source, self.navigator, self.estimator = source, navigator, estimator
@@ -126,6 +129,7 @@ class NavigationLoop:
         self.mode, self.live = mode, live
         self.on_frame = on_frame
         self.retrack = retrack
+        self.pose_log = pose_log
         self.stats = LoopStats()
         self.slot = LatestSlot()
         self._stop = threading.Event()
@@ -274,6 +278,8 @@ class NavigationLoop:
         if self.on_frame is not None:
             self.on_frame(frame)
         poses = self._poses(frame)
+        if self.pose_log is not None:
+            self.pose_log.write_frame(poses)
         if self.pose_filter is not None:
             poses = self.pose_filter(poses)
         out = self.navigator.update(poses, frame.frame_number, frame.capture_ns, entered_ns)

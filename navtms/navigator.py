@@ -120,11 +120,12 @@ class Navigator:
 
     targets: planned targets (objects with name, target_mri_mm, T_mri_from_coil) or NavTarget.
     T_mri_from_head: registration (4x4 mm). T_coilbody_from_coil: coil calibration (4x4 mm).
-    predicted_tre_mm: from the registration, copied to each output. clock: the clock pose age
-    is measured on (monotonic ns by default)."""
+    predicted_tre_mm: from the registration, copied to each output: one figure (mm) or a
+    mapping target name -> mm (targets not in it get NaN). clock: the clock pose age is
+    measured on (monotonic ns by default)."""
 
     def __init__(self, targets: Sequence[object], T_mri_from_head: np.ndarray,
-                 T_coilbody_from_coil: np.ndarray = None, predicted_tre_mm: float = math.nan,
+                 T_coilbody_from_coil: np.ndarray = None, predicted_tre_mm: float | Mapping[str, float] = math.nan,
                  tolerances: Tolerances = Tolerances(), coil_body: str = "coil", head_body: str = "head",
                  stale_ns: int = STALE_NS, clock: Callable[[], int] = time.monotonic_ns):
         self.targets = [NavTarget.from_any(t, i) for i, t in enumerate(targets)]
@@ -133,7 +134,10 @@ class Navigator:
         self.T_mri_from_head = check_rigid(T_mri_from_head, "registration T_mri_from_head")
         self.T_coilbody_from_coil = (np.eye(4) if T_coilbody_from_coil is None
                                      else check_rigid(T_coilbody_from_coil, "coil calibration T_coilbody_from_coil"))
-        self.predicted_tre_mm = float(predicted_tre_mm)
+        if isinstance(predicted_tre_mm, Mapping):
+            self._tre = {str(k): float(v) for k, v in predicted_tre_mm.items()}
+        else:
+            self._tre = {t.name: float(predicted_tre_mm) for t in self.targets}
         self.tolerances = tolerances
         self.coil_body, self.head_body = coil_body, head_body
         self.stale_ns = int(stale_ns)
@@ -141,6 +145,11 @@ class Navigator:
         self.target_index = 0
         self.on_target = False
         self.last: Optional[NavOutput] = None
+
+    @property
+    def predicted_tre_mm(self) -> float:
+        """Predicted TRE (mm) at the current target, NaN when unknown."""
+        return self._tre.get(self.target.name, math.nan)
 
     @property
     def target(self) -> NavTarget:

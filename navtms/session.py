@@ -242,7 +242,8 @@ def make_navigator(session: Session, **kw):
 
     if session.registration is None:
         raise SessionError(f"{session.folder}: the session is not registered yet; collect fiducials and register first")
-    nav = Navigator(session.targets, session.registration.T_mri_from_head, session.T_coilbody_from_coil,
-                    session.registration.predicted_tre_max_mm, session.tolerances, **kw)
+    rec = session.registration
+    tre = rec.predicted_tre_mm if rec.predicted_tre_mm else rec.predicted_tre_max_mm
+    nav = Navigator(session.targets, rec.T_mri_from_head, session.T_coilbody_from_coil, tre, session.tolerances, **kw)
     nav.select_target(session.target_index())
     return nav

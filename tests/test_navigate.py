@@ -52,3 +52,20 @@ def test_navigate_reports_a_lost_source_and_keeps_the_session(tmp_path, capsys):
     assert len(read_log(session / "frames.csv", "frame")) >= 1
     assert (session / "session.json").exists()
     assert main(["navigate", "--session", str(tmp_path / "none"), "--source", f"poses:{log}", "--headless"]) == 2
+
+
+def test_recorded_poses_replay_to_the_same_errors(tmp_path):
+    import numpy as np
+
+    from navtms.csvlog import column
+
+    session, log = _setup(tmp_path)
+    rec = tmp_path / "live_poses.csv"
+    assert main(["navigate", "--session", str(session), "--source", f"poses:{log}", "--headless", "--no-keys",
+                 "--record-poses", str(rec)]) == 0
+    live = read_log(session / "frames.csv", "frame")
+    assert main(["replay", str(rec), "--session", str(session), "--out", str(tmp_path / "rep")]) == 0
+    rep = read_log(tmp_path / "rep" / "frames.csv", "frame")
+    assert [r["frame"] for r in rep] == [r["frame"] for r in live]       # exactly the frames processed live
+    assert [r["visible"] for r in rep] == [r["visible"] for r in live]
+    np.testing.assert_allclose(column(rep, "distance_mm"), column(live, "distance_mm"), atol=1e-6)

@@ -96,8 +96,9 @@ def test_stale_flag_and_pose_age_on_given_clock():
 def test_target_switching_and_bad_inputs():
     scene = Scene.make()
     t2 = type(scene.target)("F3", scene.target.target_mri_mm + 30, make_transform(np.eye(3), [0, 0, 0]))
-    nav = Navigator([scene.target, t2], scene.T_mri_from_head, scene.T_coilbody_from_coil)
-    assert nav.target.name == "M1" and nav.next_target().name == "F3" and nav.next_target().name == "M1"
+    nav = Navigator([scene.target, t2], scene.T_mri_from_head, scene.T_coilbody_from_coil, {"M1": 1.5, "F3": 2.5})
+    assert nav.target.name == "M1" and nav.predicted_tre_mm == 1.5
+    assert nav.next_target().name == "F3" and nav.predicted_tre_mm == 2.5 and nav.next_target().name == "M1"
     with pytest.raises(PlanError):
         Navigator([], np.eye(4))
     with pytest.raises(GeometryError):

@@ -31,6 +31,8 @@ def add_arguments(p) -> None:
                       help="refuse pulses while off target (default: as the session says)")
     lock.add_argument("--no-lock-to-target", dest="lock", action="store_false")
     p.add_argument("--igtl-port", type=int, help="also publish the coil pose and errors over OpenIGTLink")
+    p.add_argument("--record-poses", metavar="FILE",
+                   help="append every processed frame's estimated poses to a pose log (replay it with navtms replay)")
 
 
 def _has_display() -> bool:
@@ -85,8 +87,15 @@ def run(args) -> int:
                 proto = TimedProtocol(time.monotonic_ns() + int(float(start) * 1e9), int(n), float(hz),
                                       float(gap), int(trains))
             protocol = ProtocolTrigger(pulses, proto.times_ns())
+        pose_log = None
+        if args.record_poses:
+            from tracking.poselog import PoseLogWriter
+
+            pose_log = PoseLogWriter(args.record_poses)
+            closers.append(pose_log.close)
         loop = NavigationLoop(source, nav, estimator=estimator, pose_filter=PoseFilter() if session.filter else None,
-                              sinks=sinks, pulses=pulses, protocol=protocol, mode="latest", live=live)
+                              sinks=sinks, pulses=pulses, protocol=protocol, mode="latest", live=live,
+                              pose_log=pose_log)
         flog.loop = loop
         clock = loop.clock
         key = KeyTrigger(pulses, clock=clock)
