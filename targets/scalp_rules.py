@@ -255,7 +255,8 @@ def beam_f3_distances(tragus_tragus_cm: float, nasion_inion_cm: float, circumfer
     X: along the head circumference from the front midline (Fpz) towards the side of the target;
     Y: from the vertex (Cz) towards that circumference point, along the scalp. This is the
     formula of the authors' online BeamF3 calculator, which reproduces the published worked
-    example (tragus-tragus 36, nasion-inion 38, circumference 60 cm -> X = 6.95 cm)."""
+    example (tragus-tragus 36, nasion-inion 38, circumference 60 cm -> X = 6.95 cm); the
+    paper's printed variant gives X = 23.9 cm for that example (see docs/planning.md)."""
     TT, NI, CF = (float(v) for v in (tragus_tragus_cm, nasion_inion_cm, circumference_cm))
     if not all(np.isfinite(v) and v > 0 for v in (TT, NI, CF)):
         raise GeometryError("Beam F3 needs three positive tape measurements in cm")
