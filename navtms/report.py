@@ -133,7 +133,8 @@ def plot_bullseye(pulse_rows: Sequence[dict], path: str | Path, tolerance_mm: fl
     ax.set_xlabel("planned coil x (mm)")
     ax.set_ylabel("planned coil y, handle (mm)")
     ax.set_title(f"pulses on the bullseye ({len(fired)} with a pose)")
-    ax.legend(loc="upper right", fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
