@@ -193,3 +193,23 @@ def test_bad_parameters_and_bad_pose_are_refused():
     T[0, 3] = np.nan
     with pytest.raises(GeometryError):
         PoseFilter()({"coil": seen(T, 0)})
+
+
+@settings(max_examples=30)
+@given(min_cutoff=st.floats(0.1, 10.0), beta=st.floats(0.0, 5.0), d_cutoff=st.floats(0.1, 10.0),
+       fps=st.floats(5.0, 240.0), seed=seeds, n=st.integers(1, 60))
+def test_step_lag_never_exceeds_the_resting_low_pass_bound(min_cutoff, beta, d_cutoff, fps, seed, n):
+    # The cut-off never drops below min_cutoff, so every step shrinks the error at least by
+    # (1 - alpha(min_cutoff, dt)): after n frames the error is at most step * (1 - alpha)^n,
+    # for translation (per axis) and rotation (angle) alike.
+    rng = np.random.default_rng(seed)
+    A, B = random_rigid(rng, 300.0), random_rigid(rng, 300.0)
+    p = OneEuroParams(min_cutoff, beta, d_cutoff)
+    f = PoseFilter(p, p, max_gap_s=1.0)
+    dt_ns = int(1e9 / fps)
+    f({"coil": seen(A, 0, dt_ns=dt_ns)})
+    for k in range(1, n + 1):
+        out = f({"coil": seen(B, k, dt_ns=dt_ns)})["coil"].T_camera_from_body
+    shrink = (1.0 - smoothing_factor(min_cutoff, dt_ns * 1e-9)) ** n
+    assert np.all(np.abs(out[:3, 3] - B[:3, 3]) <= np.abs(A[:3, 3] - B[:3, 3]) * shrink + 1e-6)
+    assert rotation_between(out, B) <= rotation_between(A, B) * shrink + 1e-6
