@@ -109,6 +109,7 @@ class PulseLog:
         self.max_gap_ns = int(max_gap_ns)
         self.on_sample = on_sample
         self.samples: list[PulseSample] = []
+        self.fired_count = 0
         self._times: deque = deque(maxlen=history)     # capture_ns, ascending
         self._frames: deque = deque(maxlen=history)    # (frame_number, capture_ns, T or None)
         self._pending: list[_Pending] = []
@@ -191,6 +192,7 @@ class PulseLog:
 
     def _emit(self, s: PulseSample) -> PulseSample:
         self.samples.append(s)
+        self.fired_count += bool(s.fired)
         if self.log is not None:
             self.log.write(s.row())
         if self.on_sample is not None:

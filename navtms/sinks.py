@@ -60,7 +60,7 @@ class ViewSink:
         self.status_text = ""
 
     def _count(self) -> int:
-        return 0 if self.pulses is None else sum(1 for s in self.pulses.samples if s.fired)
+        return 0 if self.pulses is None else self.pulses.fired_count
 
     def __call__(self, out) -> None:
         self.last = view_state(out, self.fre_mm, self._count(), self.status_text)

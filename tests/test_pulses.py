@@ -88,6 +88,7 @@ def test_lock_to_target_refuses_and_logs(tmp_path):
     log.close()
     rows = read_log(tmp_path / "pulses.csv", "pulse")
     assert [r["fired"] for r in rows] == ["0", "1"] and rows[0]["refusal"] == "off target"
+    assert pulses.fired_count == 1
     assert rows[1]["on_target"] == "1" and rows[1]["within_tolerance"] == "1"
     assert column(rows, "distance_mm")[1] < 1e-6 and math.isnan(column(rows, "distance_mm")[0])
 

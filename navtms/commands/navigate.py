@@ -135,7 +135,7 @@ def run(args) -> int:
         loop.join()
         st = loop.stats
         print(f"loop {st.state}: {st.frames_processed} frames processed, {st.dropped} dropped, "
-              f"{sum(1 for s in pulses.samples if s.fired)} pulses" + (f"; {st.error}" if st.error else ""))
+              f"{pulses.fired_count} pulses" + (f"; {st.error}" if st.error else ""))
         if st.state == "source lost":
             print("the session and its logs are kept; run navtms navigate again when the source is back",
                   file=sys.stderr)
