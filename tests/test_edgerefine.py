@@ -56,3 +56,13 @@ def test_flat_image_keeps_input_corners():
     start = np.array([[[100.0, 100], [150, 100], [150, 150], [100, 150]]])
     np.testing.assert_array_equal(refine_corners(flat, start), start)
     assert refine_corners(flat, np.zeros((0, 4, 2))).shape == (0, 4, 2)
+
+
+def test_edge_spread_tells_sharp_from_motion_smeared_tags():
+    img, true = _scene([0.2, -0.1, 0.3], [0, 0, 250], 1.0, 0.5, 1)
+    _, sharp = refine_corners(img, true, bits=6, return_spread=True)
+    kernel = np.zeros((1, 15), np.float32)
+    kernel[0, :] = 1 / 15                                   # 15 px horizontal motion blur
+    smeared = cv2.filter2D(img, -1, kernel)
+    _, blur = refine_corners(smeared, true, bits=6, return_spread=True)
+    assert np.all(sharp < 1.6) and np.all(blur > 2.5)

@@ -259,8 +259,8 @@ def test_synthetic_sequence_coil_approach(data_dir):
     coil = np.array(errs["coil"])
     assert len(coil) >= 0.75 * truth_visible["coil"]          # strongly motion-blurred frames may be missed
     assert np.sqrt((coil[:, 0] ** 2).mean()) < 0.5 and np.sqrt((coil[:, 1] ** 2).mean()) < 0.25
-    # single-tag or two-tag poses in blurred frames are the worst (measured ~1.9 mm, 1.3 deg)
-    assert coil[:, 0].max() < 3.0 and coil[:, 1].max() < 2.0
+    # smeared tags are not used (edge spread), so no frame is far off (measured max 0.35 mm, 0.38 deg)
+    assert coil[:, 0].max() < 1.0 and coil[:, 1].max() < 1.0
     head = np.array(errs["head"])
     assert len(head) == truth_visible["head"]
     assert np.sqrt((head[:, 0] ** 2).mean()) < 0.5 and np.sqrt((head[:, 1] ** 2).mean()) < 0.4

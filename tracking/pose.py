@@ -59,6 +59,9 @@ class TrackerSettings:
     target_module_px: float = 5.0     # steady tracking detects on crops scaled so a tag module is about this big
     min_detect_scale: float = 0.5     # ... but never smaller than this
     full_frame_max_width: int = 1280  # whole-image searches run on the image scaled to at most this width
+    # A tag whose blurriest edge is wider than this (px, see edgerefine) is smeared by motion:
+    # its corners were measured 1-5 px off, so it is not used (sharp tags: ~1 px)
+    max_edge_spread_px: float = 2.5
     refine_iterations: int = 2        # edge-fit corner refinement passes (0 = integer-pixel contour corners)
 
 
@@ -190,8 +193,8 @@ class MarkerTracker:
                 flat = [c for k in keys for c in found[k]]
                 bits = dictionary_by_name(dic).markerSize + 2
                 raw = np.array(flat)
-                ref = refine_corners(gray, raw, bits, self.settings.refine_iterations)
-                unrefined = np.all(ref == raw, axis=(1, 2))
+                ref, spread = refine_corners(gray, raw, bits, self.settings.refine_iterations, return_spread=True)
+                unrefined = np.all(ref == raw, axis=(1, 2)) | (spread > self.settings.max_edge_spread_px)
                 i = 0
                 for k in keys:
                     nk = len(found[k])
