@@ -109,7 +109,6 @@ class MarkerTracker:
 
     # ----------------------------------------------------------------- detection
     def _make_detector(self, dictionary: str) -> "cv2.aruco.ArucoDetector":
-        s = self.settings
         p = cv2.aruco.DetectorParameters()
         # corners are refined by edge fits afterwards (tracking.edgerefine): cornerSubPix is biased
         p.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_NONE

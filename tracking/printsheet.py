@@ -7,7 +7,6 @@ corner at z = 0 in the body frame can be printed as one sheet.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import cv2
