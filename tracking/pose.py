@@ -3,16 +3,15 @@
 MarkerTracker.estimate(frame) -> {body name: BodyPose} for every configured body, visible or
 not. A body not found in a frame is reported not visible for that frame (never an old pose).
 
-Per frame: gray conversion once; tag detection with one cv2.aruco.ArucoDetector per dictionary
-(subpixel corners) in regions of interest predicted from the last poses of all bodies (steady
-tracking) or in the whole image (start, any body lost, optionally every `full_frame_every`
-frames); corners refined
-to subpixel by straight-edge fits (tracking.edgerefine, unbiased); per body, all
-visible corners go into one PnP solve (IPPE for planar bodies, with both of its mirror-ambiguous
-solutions kept, SQPnP otherwise); the planar flip is resolved by reprojection error and, when
-both fit about as well, by closeness to the previous pose; the chosen solution is refined by
-Levenberg-Marquardt (cv2.solvePnPRefineLM); outlier tags are dropped and the pose
-re-solved. Poses are T_camera_from_body, 4x4, mm (OpenCV camera frame).
+Per frame: gray conversion (only inside the search regions when they are smaller than the
+image); tag detection with one cv2.aruco.ArucoDetector per dictionary, in regions predicted
+from the last poses of all bodies (steady tracking) or in the whole image (start, a lost body,
+optionally every `full_frame_every` frames), on crops scaled so a tag module is ~5 px; corners
+refined at full resolution by straight-edge fits (tracking.edgerefine: unbiased, unlike
+cornerSubPix; tags too smeared to fit are dropped); per body, all its corners go into one PnP
+solve (tracking.pnp: IPPE for flat bodies with the planar flip resolved by error and, when
+both fit, by the previous pose; SQPnP otherwise; then Levenberg-Marquardt); outlier tags are
+dropped and the pose re-solved. Poses are T_camera_from_body, 4x4, mm (OpenCV camera frame).
 """
 from __future__ import annotations
 
@@ -83,7 +82,7 @@ class MarkerTracker:
             raise TrackingError(f"two marker bodies share a name: {names}")
         self._K = np.ascontiguousarray(camera.K, dtype=np.float64)
         self._dist = np.ascontiguousarray(camera.dist, dtype=np.float64).reshape(-1, 1)
-        # (dictionary, tag id) -> (body name, tag id)
+        # (dictionary, tag id) -> name of the body that carries the tag
         self._owner: dict[tuple[str, int], str] = {}
         for b in self.bodies:
             for tid in b.ids:
@@ -102,6 +101,7 @@ class MarkerTracker:
         self._last_frame_number: Optional[int] = None
         self._since_full = 0
         self._gray_buf: Optional[np.ndarray] = None
+        self._coarse: set[tuple[str, int]] = set()     # tags of the current frame whose corners could not be refined
         # what the last estimate() did, for overlays and benchmarks
         self.last_mode = "none"          # "roi", "full" or "roi+full"
         self.last_rois: list[Rect] = []
@@ -143,7 +143,7 @@ class MarkerTracker:
         """Detect tags of every dictionary in the given regions of a BGR or gray image;
         returns (dictionary, id) -> [4x2 corners (px)]."""
         found: dict[tuple[str, int], list[np.ndarray]] = {}
-        self._coarse: set[tuple[str, int]] = set()     # tags whose edge refinement failed
+        self._coarse = set()
         gray = self._gray(image, rects)
         st = self.settings
         w_img = gray.shape[1]
