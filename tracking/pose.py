@@ -197,8 +197,9 @@ class MarkerTracker:
                 i = 0
                 for k in keys:
                     nk = len(found[k])
-                    found[k] = list(ref[i:i + nk])
-                    if np.all(unrefined[i:i + nk]):
+                    good = [c for c, bad in zip(ref[i:i + nk], unrefined[i:i + nk]) if not bad]
+                    found[k] = good or list(ref[i:i + nk])
+                    if not good:
                         self._coarse.add(k)
                     i += nk
         return found
