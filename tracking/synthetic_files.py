@@ -56,11 +56,9 @@ def webcam_camera(width: int = 1280, height: int = 720) -> CameraModel:
 
 def default_codec() -> str:
     """'h264' when PyAV (with libx264) is installed, else 'ffv1' (OpenCV only, lossless, large)."""
-    try:
-        import av  # noqa: F401
-    except ImportError:
-        return "ffv1"
-    return "h264"
+    import importlib.util
+
+    return "h264" if importlib.util.find_spec("av") is not None else "ffv1"
 
 
 class _FrameWriter:
