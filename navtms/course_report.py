@@ -1,0 +1,380 @@
+"""Printable course and session reports: plots, a one-page A4 report figure (PNG + PDF) and
+self-contained HTML (PNG plots embedded as base64), all with matplotlib's Agg backend.
+
+Units: mm and deg as in navtms.course; positions are drawn in the planned coil frame of the
+course target (x, y: the scalp tangent plane at the planned coil, y along the handle).
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import math
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from navcore.errors import InputFileError
+from navcore.fileio import atomic_write_bytes, atomic_write_text, write_json
+from navcore.transforms import invert
+from navtms.course import Course, SessionSummary, delivery_figures
+
+A4_IN = (8.27, 11.69)
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _fmt(v, nd=1, unit="") -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return f"{v:.{nd}f}{unit}"
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
+
+
+def _offsets(s: SessionSummary) -> np.ndarray:
+    """Delivered coil centres of a session in its planned coil frame (N, 3) mm."""
+    T = invert(s.T_mri_from_plannedcoil)
+    return s.centres_mri_mm @ T[:3, :3].T + T[:3, 3] if len(s.centres_mri_mm) else np.zeros((0, 3))
+
+
+# ----------------------------------------------------------------------------- plots (on axes)
+def draw_errors_per_day(ax_d, ax_a, course: Course) -> None:
+    """Boxplots per day: distance (mm) on ax_d; tilt and |twist| (deg) on ax_a."""
+    days = list(course.per_day)
+    byday = {d: [s for s in course.sessions if s.date == d] for d in days}
+    dist = [np.concatenate([s.distance_mm for s in byday[d]]) for d in days]
+    tilt = [np.concatenate([s.tilt_deg for s in byday[d]]) for d in days]
+    twist = [np.abs(np.concatenate([s.twist_deg for s in byday[d]])) for d in days]
+    labels = [d[5:] if len(d) == 10 else d for d in days]
+    pos = np.arange(1, len(days) + 1)
+    kw = dict(widths=0.5, showfliers=True, flierprops={"markersize": 2})
+    ax_d.boxplot([x if len(x) else [np.nan] for x in dist], positions=pos, **kw)
+    tol = course.sessions[0].tolerances if course.sessions else {}
+    top = max([float(np.nanmax(x)) for x in dist if len(x)] + [1.0])
+    if tol.get("distance_mm") is not None:
+        ax_d.axhline(tol["distance_mm"], color="g", ls="--", lw=0.8, label=f"tolerance {tol['distance_mm']:g} mm")
+        top = max(top, tol["distance_mm"])
+        ax_d.legend(fontsize=6, loc="upper left", ncol=2)
+    ax_d.set_ylim(0, top * 1.35)
+    ax_d.set_ylabel("distance (mm)", fontsize=8)
+    ax_d.set_title("coil position error at each pulse, per day", fontsize=9)
+    b1 = ax_a.boxplot([x if len(x) else [np.nan] for x in tilt], positions=pos - 0.18, widths=0.3,
+                      patch_artist=True, showfliers=False)
+    b2 = ax_a.boxplot([x if len(x) else [np.nan] for x in twist], positions=pos + 0.18, widths=0.3,
+                      patch_artist=True, showfliers=False)
+    for b, c in ((b1, "#9ecae1"), (b2, "#fdae6b")):
+        for p in b["boxes"]:
+            p.set_facecolor(c)
+    ax_a.legend([b1["boxes"][0], b2["boxes"][0]], ["tilt", "|twist|"], fontsize=6, loc="upper left", ncol=2)
+    atop = max([float(np.nanmax(x)) for x in tilt + twist if len(x)] + [1.0])
+    ax_a.set_ylim(0, atop * 1.35)
+    ax_a.set_ylabel("angle (deg)", fontsize=8)
+    ax_a.set_title("coil angle error at each pulse, per day", fontsize=9)
+    for ax in (ax_d, ax_a):
+        ax.set_xticks(pos)
+        ax.set_xticklabels(labels, fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.grid(axis="y", lw=0.3)
+    ax_a.set_xlabel("day (month-day)", fontsize=8)
+
+
+def draw_positions(ax, course: Course) -> None:
+    """Delivered coil centres per session in the planned coil's x/y plane (mm): pulses as
+    small dots, session means as large markers, the course mean as a cross."""
+    plt = _plt()
+    cmap = plt.get_cmap("tab10")
+    tol = course.sessions[0].tolerances.get("distance_mm", 3.0) if course.sessions else 3.0
+    allxy = [np.zeros((1, 2))]
+    for i, s in enumerate(course.sessions):
+        o = _offsets(s)
+        if not len(o):
+            continue
+        c = cmap(i % 10)
+        ax.scatter(o[:, 0], o[:, 1], s=4, color=c, alpha=0.35, lw=0)
+        m = o.mean(axis=0)
+        ax.scatter([m[0]], [m[1]], s=40, color=c, edgecolor="k", lw=0.6, zorder=3, label=s.date if s.date in s.name else f"{s.date} ({s.name})")
+        allxy.append(o[:, :2])
+    rep = course.repositioning
+    if len(rep.offsets_mm):
+        cm = rep.offsets_mm.mean(axis=0)
+        ax.scatter([cm[0]], [cm[1]], marker="x", s=60, color="k", zorder=4, label="course mean")
+    ax.add_patch(plt.Circle((0, 0), tol, fill=False, ls="--", color="g", lw=0.8))
+    ax.axhline(0, color="0.6", lw=0.4)
+    ax.axvline(0, color="0.6", lw=0.4)
+    lim = max(1.5 * tol, float(np.max(np.abs(np.concatenate(allxy)))) * 1.15)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_xlabel("planned coil x (mm)", fontsize=8)
+    ax.set_ylabel("planned coil y, handle (mm)", fontsize=8)
+    ax.set_title("delivered coil centres (tangent plane at the target)", fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=5.5, loc="upper left", framealpha=0.8)
+
+
+def draw_response_map(ax, grid, stats, hotspot_index: Optional[int] = None, unit: str = "uV") -> None:
+    """Grid sites in the tangent plane (anterior up, lateral right) coloured by mean response;
+    the hotspot circled; sites without pulses hollow."""
+    plt = _plt()
+    u = np.array([s.u_mm for s in grid.sites])
+    v = np.array([s.v_mm for s in grid.sites])
+    m = np.asarray(stats.mean, dtype=float)
+    ok = np.isfinite(m)
+    sc = ax.scatter(v[ok], u[ok], c=m[ok], s=260, cmap="viridis", edgecolor="k", lw=0.5,
+                    vmin=0, vmax=max(float(np.nanmax(m)) if ok.any() else 1.0, 1e-9))
+    ax.scatter(v[~ok], u[~ok], s=260, facecolor="none", edgecolor="0.6", lw=0.8)
+    for s, x, y, n in zip(grid.sites, v, u, stats.n):
+        ax.text(x, y - 0.36 * grid.spacing_mm, f"{s.name[3:]} n={n}", ha="center", va="top", fontsize=5.5)
+    if hotspot_index is not None:
+        ax.scatter([v[hotspot_index]], [u[hotspot_index]], s=700, facecolor="none", edgecolor="r", lw=2,
+                   label=f"hotspot {grid.sites[hotspot_index].name}")
+        ax.legend(fontsize=7, loc="lower right", markerscale=0.3)
+    plt.colorbar(sc, ax=ax, label=f"mean response ({unit})", shrink=0.8)
+    pad = grid.spacing_mm
+    ax.set_xlim(v.min() - pad, v.max() + pad)
+    ax.set_ylim(u.min() - pad, u.max() + pad)
+    ax.set_aspect("equal")
+    ax.set_xlabel("lateral (mm, tangent plane)")
+    ax.set_ylabel("anterior (mm, tangent plane)")
+    ax.set_title("hotspot search: mean response per grid site")
+
+
+def response_map_png(path: str | Path, grid, stats, hotspot_index: Optional[int] = None, unit: str = "uV") -> Path:
+    """The response map as a PNG (atomic)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    draw_response_map(ax, grid, stats, hotspot_index, unit)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig, path: str | Path, dpi: int = 110) -> Path:
+    import io
+
+    path = Path(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=dpi)
+    _plt().close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+# ----------------------------------------------------------------------------- tables
+def day_table(course: Course) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: one per day (pulses, on-target, distance and angle errors, offset of
+    the day's mean centre from the course mean)."""
+    head = ["day", "sessions", "pulses\nfired", "with\npose", "on\ntarget", "dist. mm\nmed / p95",
+            "tilt deg\nmed / p95", "|twist| deg\nmed / p95", "day mean\nto course mean"]
+    rep = course.repositioning
+    posed = [s for s in course.sessions if s.with_pose]
+    dmean = {s.name: d for s, d in zip(posed, rep.distance_from_mean_mm)}
+    rows = []
+    for d, f in course.per_day.items():
+        names = f["sessions"]
+        dm = [dmean[n] for n in names if n in dmean]
+        rows.append([d, str(len(names)), str(f["fired"]), str(f["with_pose"]), _pct(f["on_target_fraction"]),
+                     f"{_fmt(f['distance_mm']['median'])} / {_fmt(f['distance_mm']['p95'])}",
+                     f"{_fmt(f['tilt_deg']['median'])} / {_fmt(f['tilt_deg']['p95'])}",
+                     f"{_fmt(f['abs_twist_deg']['median'])} / {_fmt(f['abs_twist_deg']['p95'])}",
+                     _fmt(float(np.mean(dm)) if dm else None, 2, " mm")])
+    return head, rows
+
+
+def session_table(course: Course) -> tuple[list[str], list[list[str]]]:
+    head = ["date", "session", "protocol", "FRE mm", "pulses", "on target", "dist. med/p95 mm"]
+    rows = []
+    for s in course.sessions:
+        f = delivery_figures([s])
+        rows.append([s.date, s.name, s.protocol.describe() if s.protocol else "not recorded", _fmt(s.fre_mm, 2),
+                     f"{s.fired}/{s.requested}", _pct(f["on_target_fraction"]),
+                     f"{_fmt(f['distance_mm']['median'])} / {_fmt(f['distance_mm']['p95'])}"])
+    return head, rows
+
+
+def header_lines(course: Course) -> list[tuple[str, str]]:
+    """(label, value) pairs for the report head."""
+    dates = [s.date for s in course.sessions]
+    thr = course.thresholds
+    thr_txt = "; ".join(f"{m.threshold_pct:g}% MSO ({m.date})" if m.threshold_pct is not None
+                        else f"not reached ({m.date})" for m in thr) or "not recorded"
+    protos = sorted({s.protocol.describe(pulses=False) for s in course.sessions if s.protocol})
+    planned = sorted({s.protocol.pulses_planned for s in course.sessions if s.protocol and s.protocol.pulses_planned})
+    if planned:
+        protos.append(f"{planned[0]}" + (f"-{planned[-1]}" if planned[-1] != planned[0] else "") + " pulses per session")
+    total = sum(s.fired for s in course.sessions)
+    return [("Patient / plan", f"{course.patient}   (plan folder: {course.plan_name})"),
+            ("Target", course.target),
+            ("Dates", f"{dates[0]} to {dates[-1]}, {len(set(dates))} days, {len(dates)} sessions" if dates else "-"),
+            ("Protocol", "; ".join(protos) or "not recorded"),
+            ("Motor threshold", thr_txt),
+            ("Pulses delivered", f"{total} fired ({sum(s.with_pose for s in course.sessions)} with a tracked coil pose)")]
+
+
+def repositioning_lines(course: Course) -> list[str]:
+    r = course.repositioning
+    return [f"Session mean coil centre vs course mean: RMS {_fmt(r.rms_mm, 2)} mm, "
+            f"largest day-to-day difference {_fmt(r.max_pairwise_mm, 2)} mm.",
+            f"Session mean coil orientation vs course mean: RMS {_fmt(r.rms_deg, 2)} deg, "
+            f"largest day-to-day difference {_fmt(r.max_pairwise_deg, 2)} deg."]
+
+
+# ----------------------------------------------------------------------------- one report page
+def _table(ax, head, rows, fontsize=6.5, col_widths=None):
+    ax.axis("off")
+    if not rows:
+        ax.text(0, 0.5, "no sessions", fontsize=fontsize)
+        return
+    t = ax.table(cellText=rows, colLabels=head, loc="upper center", cellLoc="center", colWidths=col_widths)
+    t.auto_set_font_size(False)
+    t.set_fontsize(fontsize)
+    t.scale(1.0, 1.25)
+    for (r, _), cell in t.get_celld().items():
+        cell.set_linewidth(0.3)
+        if r == 0:
+            cell.set_facecolor("#e8e8e8")
+            cell.set_height(cell.get_height() * 1.7)
+
+
+def report_page(course: Course, png_path: str | Path, pdf_path: Optional[str | Path] = None, dpi: int = 110) -> Path:
+    """The course report as one A4 page (PNG, and PDF when asked). Returns the PNG path."""
+    plt = _plt()
+    from matplotlib.gridspec import GridSpec
+
+    fig = plt.figure(figsize=A4_IN)
+    gs = GridSpec(6, 2, figure=fig, height_ratios=[1.0, 1.25, 0.42, 0.95, 1.5, 1.5], hspace=0.7, wspace=0.3,
+                  left=0.08, right=0.96, top=0.95, bottom=0.05)
+    fig.suptitle("TMS treatment course - neuronavigation report", fontsize=13, fontweight="bold", x=0.08, ha="left")
+    ax = fig.add_subplot(gs[0, :])
+    ax.axis("off")
+    for i, (k, v) in enumerate(header_lines(course)):
+        ax.text(0.0, 1 - i * 0.17, k, fontsize=8, fontweight="bold", va="top")
+        ax.text(0.22, 1 - i * 0.17, v, fontsize=8, va="top")
+    ax = fig.add_subplot(gs[1, :])
+    head, rows = day_table(course)
+    _table(ax, head, rows, col_widths=[0.11, 0.08, 0.08, 0.07, 0.07, 0.14, 0.14, 0.15, 0.14])
+    ax.set_title("Delivery per day (errors of the coil at each pulse vs the planned coil)", fontsize=9, loc="left")
+    ax = fig.add_subplot(gs[2, :])
+    ax.axis("off")
+    ax.set_title("Repositioning (day-to-day spread of the delivered coil)", fontsize=9, loc="left")
+    for i, line in enumerate(repositioning_lines(course)):
+        ax.text(0.0, 0.75 - i * 0.4, line, fontsize=8, va="top")
+    ax = fig.add_subplot(gs[3, :])
+    head, rows = session_table(course)
+    _table(ax, head, rows, fontsize=6, col_widths=[0.1, 0.12, 0.3, 0.08, 0.09, 0.09, 0.14])
+    ax.set_title("Sessions", fontsize=9, loc="left")
+    draw_errors_per_day(fig.add_subplot(gs[4, 0]), fig.add_subplot(gs[5, 0]), course)
+    draw_positions(fig.add_subplot(gs[4:, 1]), course)
+    fig.text(0.08, 0.015, f"navtms course report, made {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}. "
+             "Errors are those of the tracked coil against the plan; they do not include registration error "
+             "(see FRE per session).", fontsize=5.5, color="0.35")
+    out = _save(fig, png_path, dpi) if pdf_path is None else None
+    if pdf_path is not None:
+        import io
+
+        buf_png, buf_pdf = io.BytesIO(), io.BytesIO()
+        fig.savefig(buf_png, format="png", dpi=dpi)
+        fig.savefig(buf_pdf, format="pdf")
+        plt.close(fig)
+        atomic_write_bytes(pdf_path, buf_pdf.getvalue())
+        out = atomic_write_bytes(png_path, buf_png.getvalue())
+    return out
+
+
+# ----------------------------------------------------------------------------- HTML
+CSS = ("body{font-family:sans-serif;max-width:190mm;margin:auto;font-size:10pt}"
+       "table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #999;padding:2px 6px;text-align:center}"
+       "th{background:#eee}img{max-width:100%}dt{font-weight:bold;float:left;width:11em}dd{margin-left:11em}"
+       "@media print{h2{page-break-before:auto}img{page-break-inside:avoid}}")
+
+
+def _html_table(head, rows) -> str:
+    h = "".join(f"<th>{html.escape(c).replace(chr(10), '<br>')}</th>" for c in head)
+    b = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{h}</tr>{b}</table>"
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _fig_png(draw, size) -> bytes:
+    import io
+
+    plt = _plt()
+    fig = plt.figure(figsize=size)
+    draw(fig)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def course_html(course: Course) -> str:
+    """The course report as one self-contained HTML page (plots embedded)."""
+    def errs(fig):
+        a, b = fig.subplots(2, 1, sharex=True)
+        draw_errors_per_day(a, b, course)
+
+    def pos(fig):
+        draw_positions(fig.add_subplot(111), course)
+
+    head = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in header_lines(course))
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>TMS course report - "
+            f"{html.escape(course.patient)}</title><style>{CSS}</style></head><body>"
+            "<h1>TMS treatment course - neuronavigation report</h1>"
+            f"<dl>{head}</dl><h2>Delivery per day</h2>{_html_table(*day_table(course))}"
+            "<h2>Repositioning</h2>" + "".join(f"<p>{html.escape(x)}</p>" for x in repositioning_lines(course)) +
+            f"<h2>Sessions</h2>{_html_table(*session_table(course))}"
+            f"<h2>Plots</h2>{_img(_fig_png(errs, (7, 5)), 'errors per day')}"
+            f"{_img(_fig_png(pos, (6, 6)), 'delivered coil centres')}"
+            f"<p style='color:#666;font-size:8pt'>navtms course report, made "
+            f"{_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}.</p></body></html>")
+
+
+def session_html(course: Course, s: SessionSummary) -> str:
+    """One session's report (a course restricted to that session, same layout)."""
+    one = Course(course.plan_dir, course.plan_name, course.patient, course.target, [s], course.thresholds,
+                 course.repositioning, {s.date: {"sessions": [s.name], **delivery_figures([s])}})
+    text = course_html(one).replace("TMS treatment course - neuronavigation report",
+                                    f"TMS session {html.escape(s.name)} ({s.date}) - neuronavigation report")
+    return text.replace("<h2>Repositioning</h2>", "<h2>Repositioning (whole course, for reference)</h2>")
+
+
+def write_course_report(course: Course, out_dir: str | Path) -> dict:
+    """Write into out_dir (new or empty): course.json, course.html, course_page.png/.pdf,
+    errors_per_day.png, positions.png, session_<name>.html. Returns {kind: file name}."""
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputFileError(out, "the report folder already exists and is not empty; reports are never overwritten")
+    if not out.parent.is_dir():
+        raise InputFileError(out, "the report folder's parent does not exist")
+    out.mkdir(exist_ok=True)
+    plt = _plt()
+    files = {}
+    fig, (a, b) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    draw_errors_per_day(a, b, course)
+    fig.tight_layout()
+    files["errors_per_day"] = _save(fig, out / "errors_per_day.png").name
+    fig, ax = plt.subplots(figsize=(6, 6))
+    draw_positions(ax, course)
+    fig.tight_layout()
+    files["positions"] = _save(fig, out / "positions.png").name
+    files["page_png"] = report_page(course, out / "course_page.png", out / "course_page.pdf").name
+    files["page_pdf"] = "course_page.pdf"
+    files["html"] = atomic_write_text(out / "course.html", course_html(course)).name
+    files["sessions_html"] = [atomic_write_text(out / f"session_{s.name}.html", session_html(course, s)).name
+                              for s in course.sessions]
+    write_json(out / "course.json", {**course.to_json(), "files": files})
+    files["json"] = "course.json"
+    return files
