@@ -1,0 +1,188 @@
+"""Motor threshold record: what the operator tried at the hotspot and the threshold it gives.
+
+navtms does not drive the stimulator; it records the intensities the operator used (% of
+maximum stimulator output, "% MSO") and the response to each pulse, either an MEP amplitude
+(peak-to-peak uV; a response when >= `mep_criterion_uv`, 50 uV by default) or a twitch seen
+(yes/no).
+
+Relative-frequency rule (default): the threshold is the lowest intensity at which at least
+`min_responses` (5) of `n_trials` (10) pulses give a response. At an intensity, the first
+`n_trials` pulses count; with fewer pulses than that it qualifies only when the responses
+already reach `min_responses`. None when no intensity qualifies.
+
+threshold.json (PLAN_DIR/threshold.json, format_version 1, written atomically) keeps every
+measurement: {"format_version": 1, "measurements": [{date, recorded_utc, site, rule {...},
+trials [{intensity_pct, responses [bool], mep_uv [uV] or null}], threshold_pct, notes}]}.
+A new measurement is appended; older ones are never changed or removed.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from navcore.errors import InputFileError, NavtmsError
+from navcore.fileio import read_json, write_json
+
+FORMAT_VERSION = 1
+THRESHOLD_FILE = "threshold.json"
+MEP_CRITERION_UV = 50.0
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """min_responses of n_trials pulses at one intensity; mep_criterion_uv for MEP amplitudes."""
+
+    min_responses: int = 5
+    n_trials: int = 10
+    mep_criterion_uv: float = MEP_CRITERION_UV
+
+    def __post_init__(self):
+        if not (1 <= self.min_responses <= self.n_trials) or not (self.mep_criterion_uv > 0):
+            raise NavtmsError(f"threshold rule {self.min_responses} of {self.n_trials} (criterion "
+                              f"{self.mep_criterion_uv} uV) is not possible")
+
+    def to_json(self) -> dict:
+        return {"kind": "relative-frequency", "min_responses": self.min_responses, "n_trials": self.n_trials,
+                "mep_criterion_uv": self.mep_criterion_uv}
+
+
+@dataclass(frozen=True)
+class Trial:
+    """Pulses at one intensity (% MSO): responses (bool per pulse) and, when measured, the MEP
+    amplitudes (uV per pulse) they came from."""
+
+    intensity_pct: float
+    responses: tuple[bool, ...]
+    mep_uv: Optional[tuple[float, ...]] = None
+
+    @staticmethod
+    def from_mep(intensity_pct: float, mep_uv: Sequence[float], criterion_uv: float = MEP_CRITERION_UV) -> "Trial":
+        m = tuple(float(v) for v in mep_uv)
+        return Trial(float(intensity_pct), tuple(v >= criterion_uv for v in m), m)
+
+
+def qualifies(responses: Sequence[bool], rule: ThresholdRule = ThresholdRule()) -> bool:
+    """Whether one intensity's responses meet the rule (first n_trials pulses count)."""
+    return int(np.sum(np.asarray(list(responses), dtype=bool)[: rule.n_trials])) >= rule.min_responses
+
+
+def threshold_from_trials(trials: Sequence[Trial], rule: ThresholdRule = ThresholdRule()) -> Optional[float]:
+    """Lowest intensity (% MSO) whose pooled responses meet the rule, or None. Trials at the
+    same intensity are pooled in the order given."""
+    pooled: dict[float, list[bool]] = {}
+    for t in trials:
+        pooled.setdefault(float(t.intensity_pct), []).extend(bool(r) for r in t.responses)
+    ok = [i for i, r in pooled.items() if qualifies(r, rule)]
+    return min(ok) if ok else None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One threshold measurement: date (YYYY-MM-DD), site (e.g. 'hotspot'), trials, rule, the
+    threshold it gives (% MSO or None) and free notes."""
+
+    date: str
+    trials: tuple[Trial, ...]
+    rule: ThresholdRule = ThresholdRule()
+    site: str = "hotspot"
+    notes: str = ""
+    recorded_utc: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    @property
+    def threshold_pct(self) -> Optional[float]:
+        return threshold_from_trials(self.trials, self.rule)
+
+    def to_json(self) -> dict:
+        return {"date": self.date, "recorded_utc": self.recorded_utc, "site": self.site, "rule": self.rule.to_json(),
+                "trials": [{"intensity_pct": t.intensity_pct, "responses": list(t.responses),
+                            "mep_uv": None if t.mep_uv is None else list(t.mep_uv)} for t in self.trials],
+                "threshold_pct": self.threshold_pct, "notes": self.notes}
+
+
+def _check_date(date: str, where) -> str:
+    try:
+        _dt.date.fromisoformat(date)
+    except (TypeError, ValueError):
+        raise InputFileError(where, f"the date {date!r} is not YYYY-MM-DD") from None
+    return date
+
+
+def _parse_measurement(path: Path, i: int, m) -> Measurement:
+    what = f"measurement {i + 1} of the threshold file"
+    if not isinstance(m, dict) or not isinstance(m.get("trials"), list):
+        raise InputFileError(path, f"{what} has no 'trials' list")
+    r = m.get("rule") or {}
+    try:
+        rule = ThresholdRule(int(r.get("min_responses", 5)), int(r.get("n_trials", 10)),
+                             float(r.get("mep_criterion_uv", MEP_CRITERION_UV)))
+        trials = []
+        for t in m["trials"]:
+            mep = t.get("mep_uv")
+            trials.append(Trial(float(t["intensity_pct"]), tuple(bool(x) for x in t["responses"]),
+                                None if mep is None else tuple(float(x) for x in mep)))
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError, NavtmsError):
+        raise InputFileError(path, f"{what} is malformed (rule or trials)") from None
+    return Measurement(_check_date(str(m.get("date", "")), path), tuple(trials), rule, str(m.get("site", "")),
+                       str(m.get("notes", "")), str(m.get("recorded_utc", "")))
+
+
+def load_thresholds(plan_dir: str | Path) -> list[Measurement]:
+    """All measurements of PLAN_DIR/threshold.json, oldest first ([] when there is no file)."""
+    path = Path(plan_dir) / THRESHOLD_FILE
+    if not path.exists():
+        return []
+    obj = read_json(path, what="threshold file", supported_versions=(FORMAT_VERSION,))
+    ms = obj.get("measurements")
+    if not isinstance(ms, list):
+        raise InputFileError(path, "the threshold file has no 'measurements' list")
+    return [_parse_measurement(path, i, m) for i, m in enumerate(ms)]
+
+
+def record_threshold(plan_dir: str | Path, measurement: Measurement) -> Path:
+    """Append a measurement to PLAN_DIR/threshold.json (atomic; older ones kept as they were).
+    A malformed existing file is refused (InputFileError) and left unchanged."""
+    plan_dir = Path(plan_dir)
+    if not plan_dir.is_dir():
+        raise InputFileError(plan_dir, "the plan folder does not exist")
+    _check_date(measurement.date, plan_dir / THRESHOLD_FILE)
+    path = plan_dir / THRESHOLD_FILE
+    old = []
+    if path.exists():
+        load_thresholds(plan_dir)      # validates
+        old = read_json(path, what="threshold file")["measurements"]
+    return write_json(path, {"measurements": old + [measurement.to_json()]}, format_version=FORMAT_VERSION)
+
+
+def threshold_on(measurements: Sequence[Measurement], date: Optional[str] = None) -> Optional[Measurement]:
+    """The latest measurement with a threshold on or before `date` (YYYY-MM-DD; None: latest)."""
+    ok = [m for m in measurements if m.threshold_pct is not None and (date is None or m.date <= date)]
+    return max(ok, key=lambda m: (m.date, m.recorded_utc)) if ok else None
+
+
+def parse_trial_text(text: str, criterion_uv: float = MEP_CRITERION_UV) -> Trial:
+    """A trial from the command line: 'PCT:yynny...' (y/n per pulse) or 'PCT:uv,uv,...' (MEPs)."""
+    try:
+        pct_s, rest = text.split(":", 1)
+        pct = float(pct_s)
+        if not (0 < pct <= 100 and math.isfinite(pct)):
+            raise ValueError
+        rest = rest.strip().lower()
+        if rest and set(rest) <= {"y", "n", "1", "0"} and "," not in rest:
+            return Trial(pct, tuple(c in "y1" for c in rest))
+        return Trial.from_mep(pct, [float(v) for v in rest.split(",")], criterion_uv)
+    except ValueError:
+        raise NavtmsError(f"trial {text!r} is not PCT:ynyn... or PCT:uV,uV,... with PCT in (0, 100]") from None
+
+
+def mso_from_threshold(threshold_pct: float, intensity_pct_of_mt: float) -> float:
+    """Stimulator output (% MSO) for an intensity given as % of motor threshold, rounded to 1 %."""
+    return float(round(threshold_pct * intensity_pct_of_mt / 100.0))
+
+
+def trials_from_dict(d: Mapping[float, Sequence[bool]]) -> list[Trial]:
+    return [Trial(float(k), tuple(bool(x) for x in v)) for k, v in d.items()]
