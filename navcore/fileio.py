@@ -17,6 +17,19 @@ import numpy as np
 
 from navcore.errors import FileWriteError, InputFileError
 
+# The process umask, read once at import (os.umask can only be read by setting it).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def _file_mode(path: Path) -> int:
+    """Permission bits for a new version of `path`: those of the file it replaces, else what
+    open() would give a new file (0o666 less the umask) - mkstemp alone would give 0o600."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_UMASK
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write `data` to `path` atomically; the parent folder must exist. Returns the path."""
@@ -29,6 +42,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
         raise FileWriteError(path, f"cannot be written ({e.strerror or e}); the previous version is unchanged", e.errno) from e
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _file_mode(path))
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

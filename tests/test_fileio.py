@@ -49,3 +49,13 @@ def test_read_json_clear_errors(tmp_path, content, needle):
 def test_read_json_missing(tmp_path):
     with pytest.raises(InputFileError, match="does not exist"):
         read_json(tmp_path / "nope.json", "plan")
+
+
+def test_atomic_write_gives_normal_permissions(tmp_path):
+    p = atomic_write_text(tmp_path / "new.json", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~umask
+    os.chmod(p, 0o640)
+    atomic_write_text(p, "y")
+    assert p.stat().st_mode & 0o777 == 0o640, "a replaced file keeps its permissions"
