@@ -158,8 +158,12 @@ class MarkerTracker:
         for (x0, y0, x1, y1) in rects:
             crop = gray[y0:y1, x0:x1]
             sx = sy = 1.0
-            if scale < 0.95:
-                crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            if scale <= 0.55:
+                # exactly half size: OpenCV's fast 2x2 area average (non-integer INTER_AREA is ~25x slower)
+                crop = cv2.resize(crop, ((x1 - x0) // 2, (y1 - y0) // 2), interpolation=cv2.INTER_AREA)
+                sx = sy = 0.5
+            elif scale < 0.95:
+                crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
                 sx, sy = crop.shape[1] / (x1 - x0), crop.shape[0] / (y1 - y0)
             # perimeter limits are relative to the larger crop side: keep them meaningful in small crops
             side = max(crop.shape[:2])
