@@ -2,7 +2,9 @@
 
 Sessions of a course: every session folder under PLAN_DIR/sessions/ plus folders given
 explicitly (a session folder, or a folder of session folders). A session must name this plan
-(session.json "plan"); a session naming another plan is refused (SessionError).
+(session.json "plan"); a session naming another existing plan is refused (SessionError). A
+session under PLAN_DIR/sessions/ whose recorded plan path no longer exists is taken as this
+plan's (the plan folder was moved with its sessions).
 
 Each session folder may hold protocol.json (format_version 1, atomic), what the operator
 entered: {date (YYYY-MM-DD), patient, frequency_hz, pulses_planned, intensity_pct_mt (% of
@@ -221,7 +223,10 @@ def summarize_session(session_dir: str | Path, plan_dir: Optional[str | Path] = 
     folder = Path(session_dir)
     s = load_session(folder)
     if plan_dir is not None and s.plan:
-        if _plan_folder(s.resolve(s.plan)) != _plan_folder(Path(plan_dir)):
+        recorded = _plan_folder(s.resolve(s.plan))
+        inside = folder.resolve().parent == (Path(plan_dir) / SESSIONS_DIR).resolve()
+        moved = inside and not (recorded / "plan.json").exists()     # plan folder moved with its sessions
+        if recorded != _plan_folder(Path(plan_dir)) and not moved:
             raise SessionError(f"{folder}: the session was made with the plan {s.plan}, not {plan_dir}")
     proto = read_protocol(folder)
     date = proto.date if proto else (s.created_utc[:10] or "unknown")

@@ -19,6 +19,7 @@ Model (all mm, deg at the edges; frames as in DESIGN.md):
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -88,7 +89,11 @@ def new_registered_session(folder: Path, plan_dir: Path, targets, plan, rng, fid
     touched = fid.positions + rng.normal(0, fiducial_noise_mm, fid.positions.shape)
     fid_head = NamedPoints(fid.names, (invert(T_mri_from_head) @ np.c_[touched, np.ones(len(touched))].T).T[:, :3],
                            "head")
-    s = create_session(folder, targets, plan=str(Path(plan_dir).resolve()), T_coilbody_from_coil=T_COILBODY_FROM_COIL)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    # the plan path relative to the session, so a plan folder moved with its sessions stays whole
+    rel = os.path.relpath(Path(plan_dir).resolve(), folder.resolve())
+    s = create_session(folder, targets, plan=rel, T_coilbody_from_coil=T_COILBODY_FROM_COIL)
     s = register_session(s, fid, fid_head)
     return s, _random_head(rng), s.registration.T_mri_from_head
 

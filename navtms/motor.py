@@ -10,6 +10,7 @@ twitch; unit "uV" or "twitch").
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -49,7 +50,12 @@ def create_grid_session(folder: str | Path, plan_dir: str | Path, grid: HotspotG
     hotspot_grid.json. Returns the Session (unregistered; register as for any session)."""
     from navtms.session import create_session
 
-    s = create_session(folder, list(grid.sites), plan=str(Path(plan_dir).resolve()), **kw)
+    folder = Path(folder)
+    if (folder / "session.json").exists():
+        raise SessionError(f"{folder}: already holds a session; choose a new folder to start another")
+    folder.mkdir(parents=True, exist_ok=True)
+    rel = os.path.relpath(Path(plan_dir).resolve(), folder.resolve())   # survives moving plan + session together
+    s = create_session(folder, list(grid.sites), plan=rel, **kw)
     write_json(Path(folder) / GRID_FILE, grid.to_json())
     return s
 
