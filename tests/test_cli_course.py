@@ -107,3 +107,24 @@ def test_hotspot_commands(hotspot_search, plan_copy, tmp_path, capsys):
     assert (plan_copy / "hotspot_map.png").stat().st_size > 10_000
     assert json.loads((plan_copy / "hotspot.json").read_text())["hotspot"] == best
     assert "hotspot" in [t["name"] for t in json.loads((plan_copy / "plan.json").read_text())["targets"]]
+
+
+def test_simulate_course_script_on_a_given_plan(sphere_plan, tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "simulate_course.py"
+    spec = importlib.util.spec_from_file_location("simulate_course", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "sim"
+    fig = tmp_path / "page.png"
+    assert mod.main([str(out), "--plan", str(sphere_plan[0]), "--target", "dlpfc", "--docs-figure", str(fig)]) == 0
+    text = capsys.readouterr().out
+    got = json.loads((out / "report" / "course.json").read_text())
+    exp = expected_repositioning(__import__("navtms.course_sim", fromlist=["default_days"]).default_days())
+    assert abs(got["repositioning"]["rms_mm"] - exp["rms_mm"]) < 0.3
+    assert got["thresholds"][0]["threshold_pct"] is not None and "motor threshold:" in text
+    assert json.loads((out / "plan" / "hotspot.json").read_text())["hotspot"] in text
+    assert fig.read_bytes() == (out / "report" / "course_page.png").read_bytes()
+    assert main(["course", str(out / "plan"), "--out", str(tmp_path / "again"), "--json"]) == 0   # re-readable
