@@ -365,7 +365,7 @@ def load_course(plan_dir: str | Path, sessions: Sequence[str | Path] = (), targe
     plan_dir = Path(plan_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plan = load_plan(plan_dir, checksum="skip", load_surfaces=False)
+        load_plan(plan_dir, checksum="skip", load_surfaces=False)   # a readable plan folder, or InputFileError
     folders = find_sessions(plan_dir, sessions)
     if not folders:
         raise SessionError(f"{plan_dir}: no session folders found (none under {SESSIONS_DIR}/ and none given with --sessions)")

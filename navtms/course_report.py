@@ -11,7 +11,7 @@ import datetime as _dt
 import html
 import math
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 

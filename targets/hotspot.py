@@ -29,7 +29,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 

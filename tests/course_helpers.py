@@ -27,7 +27,7 @@ def make_sphere_plan(folder: Path):
     """A plan folder with a 90 mm sphere scalp, fiducials, targets m1-hand and dlpfc."""
     from navloop_helpers import sphere_surface
     from targets.placement import HeadAxes, place_coil
-    from targets.plan import Plan, PlannedTarget, load_plan, save_plan
+    from targets.plan import Plan, PlannedTarget, save_plan
 
     scalp = sphere_surface(90.0)
     fid = NamedPoints.from_dict(FIDUCIALS, "mri")
