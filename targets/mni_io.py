@@ -144,6 +144,8 @@ def load_mni_transform(path: str | Path, mri_path: str | Path | None = None,
         T = np.linalg.inv(world_from_flirt(M, s_shape, s_aff, r_shape, r_aff))  # flirt -in mri -ref mni
     else:
         T = _matrix_text(path, text)
+    if not np.all(np.isfinite(T)) or abs(np.linalg.det(T[:3, :3])) < 1e-9:  # before inverting it
+        raise InputFileError(path, "the MNI transform is singular or not finite")
     T = np.linalg.inv(T) if inverse else T
     if not np.all(np.isfinite(T)) or abs(np.linalg.det(T[:3, :3])) < 1e-9:
         raise InputFileError(path, "the MNI transform is singular or not finite")
