@@ -13,6 +13,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -70,10 +71,15 @@ def load_surface(path: str | Path) -> Surface:
         with np.load(path, allow_pickle=False) as z:
             ver = int(z["format_version"])
             v, f, n = z["vertices"], z["faces"], z["normals"]
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile, EOFError, zlib.error,
+            RuntimeError, NotImplementedError) as e:  # zip flags: "encrypted", unknown compression
         raise InputFileError(path, f"the surface file is damaged or not a navtms surface ({e.__class__.__name__})") from e
     if ver != FORMAT_VERSION:
         raise InputFileError(path, f"the surface file has format_version {ver}; this navtms reads {FORMAT_VERSION}")
+    real = lambda a: np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)  # noqa: E731
+    if not (np.issubdtype(f.dtype, np.integer) and real(v) and real(n)):
+        raise InputFileError(path, "the surface file holds arrays of the wrong type (faces must be integers, "
+                                   "vertices and normals real numbers)")
     if (v.ndim != 2 or v.shape[1] != 3 or n.shape != v.shape or f.ndim != 2 or f.shape[1] != 3
             or len(f) == 0 or f.min() < 0 or f.max() >= len(v) or not np.all(np.isfinite(v))):
         raise InputFileError(path, "the surface file holds inconsistent vertex, face or normal arrays")
