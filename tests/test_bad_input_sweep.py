@@ -513,3 +513,140 @@ def test_every_json_field_deleted_or_replaced(reader, valid, plan_folder, sessio
                                  f"{e.__class__.__name__}: {e}") from e
         tried += 1
     assert tried >= 20
+
+
+# ---------------------------------------------------------------------------- coil mesh (STL / PLY)
+PLY_OK = (b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+          b"element face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n")
+STL_OK = (b"solid c\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\nvertex 0 1 0\nendloop\nendfacet\n"
+          b"endsolid c\n")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name, data", [
+    ("cut_in_header.ply", PLY_OK[:120]),
+    ("bad_property.ply", PLY_OK.replace(b"vertex_indices", b"vertes_indices")),
+    ("control_char.ply", PLY_OK.replace(b"property list", b"property\x16list")),
+    ("good.ply", PLY_OK),
+])
+def test_coil_mesh_ply_that_crashed_vtk(tmp_path, name, data):
+    """These PLY files made vtkPLYReader segfault or abort (killing the program); now they give
+    InputFileError, and a good PLY still loads."""
+    from viewer.coil_model import load_coil_mesh
+
+    mesh = loads_or_navtms_error(load_coil_mesh, _write(tmp_path, name, data))
+    assert (mesh is not None) == (name == "good.ply")
+    assert mesh is None or mesh.GetNumberOfPolys() == 1
+
+
+@pytest.mark.timeout(90)
+@settings(SWEEP, max_examples=max(10, N // 3))
+@given(st.data())
+def test_coil_mesh_reader(data):
+    from viewer.coil_model import load_coil_mesh
+
+    ext = data.draw(st.sampled_from([".stl", ".ply"]))
+    raw = data.draw(st.one_of(st.binary(max_size=300), damaged_bytes(STL_OK if ext == ".stl" else PLY_OK)))
+    with tempfile.TemporaryDirectory() as d:
+        mesh = loads_or_navtms_error(load_coil_mesh, _write(Path(d), "coil" + ext, raw))
+        assert mesh is None or mesh.GetNumberOfPolys() >= 1
+
+
+# ---------------------------------------------------------------------------- MNI transforms, libraries, surfaces, logs
+@pytest.mark.timeout(90)
+@SWEEP
+@given(st.data())
+def test_mni_transform_reader(data):
+    from targets.mni_io import load_mni_transform, save_mni_transform, write_itk_affine
+
+    kind = data.draw(st.sampled_from(["json", "itk", "txt"]))
+    T = np.diag([1.1, 0.9, 1.0, 1.0])
+    T[:3, 3] = [1, -2, 3]
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / {"json": "mni.json", "itk": "mni.txt", "txt": "mni_matrix.txt"}[kind]
+        if kind == "json":
+            save_mni_transform(p, T)
+        elif kind == "itk":
+            write_itk_affine(p, T)
+        else:
+            p.write_text("\n".join(" ".join(repr(float(v)) for v in row) for row in T) + "\n")
+        valid = p.read_bytes()
+        if kind == "json":
+            raw = data.draw(st.one_of(mutated_json(json.loads(valid)).map(_dump), damaged_bytes(valid)))
+        else:
+            raw = data.draw(st.one_of(st.binary(max_size=200), damaged_bytes(valid)))
+        p.write_bytes(raw)
+        inverse = data.draw(st.booleans())
+        M = loads_or_navtms_error(load_mni_transform, p, inverse=inverse)
+        assert M is None or (M.shape == (4, 4) and np.all(np.isfinite(M)))
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("inverse", [False, True])
+def test_mni_transform_singular_matrix_is_refused(tmp_path, inverse):
+    from navcore.fileio import write_json
+    from targets.mni_io import load_mni_transform
+
+    p = write_json(tmp_path / "mni.json", {"T_mri_from_mni": np.zeros((4, 4))})
+    assert loads_or_navtms_error(load_mni_transform, p, inverse=inverse) is None
+
+
+@pytest.mark.timeout(60)
+@SWEEP
+@given(st.data())
+def test_target_library_reader(data):
+    from targets.library import BUILTIN_PATH, read_library_file
+
+    valid = json.loads(Path(BUILTIN_PATH).read_text())
+    valid["targets"] = valid["targets"][:2]
+    raw = data.draw(st.one_of(json_values.map(_dump), mutated_json(valid).map(_dump), st.binary(max_size=100)))
+    with tempfile.TemporaryDirectory() as d:
+        lib = loads_or_navtms_error(read_library_file, _write(Path(d), "targets.json", raw))
+        assert lib is None or all(np.all(np.isfinite(t.position_mm)) for t in lib)
+
+
+@pytest.mark.timeout(60)
+@SWEEP
+@given(st.data())
+def test_surface_reader(plan_folder, data):
+    from targets.surface_cache import load_surface
+
+    valid = (plan_folder / "scalp.npz").read_bytes()
+    raw = data.draw(st.one_of(st.binary(max_size=200), damaged_bytes(valid)))
+    with tempfile.TemporaryDirectory() as d:
+        s = loads_or_navtms_error(load_surface, _write(Path(d), "scalp.npz", raw))
+        assert s is None or (s.faces.max() < len(s.vertices) and np.all(np.isfinite(s.vertices)))
+
+
+@pytest.mark.timeout(60)
+@SWEEP
+@given(st.data())
+def test_navigation_log_reader(data):
+    from navtms.csvlog import CsvLog, read_log
+
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "frames.csv"
+        with CsvLog(p, "frame", ("frame", "time_s", "visible")) as log:
+            for i in range(3):
+                log.write({"frame": i, "time_s": f"{i}.000000000", "visible": True})
+        raw = data.draw(st.one_of(st.binary(max_size=200), damaged_bytes(p.read_bytes())))
+        p.write_bytes(raw)
+        rows = loads_or_navtms_error(read_log, p, "frame")
+        assert rows is None or len(rows) <= 4
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("arrays", [
+    {"format_version": np.array([1, 2, 3])},                      # int() of an array: TypeError
+    {"faces": np.array([["a", "b", "c"]])},                        # min() of strings: UFuncTypeError
+    {"faces": np.full((1, 3), 0.5)},                               # float faces
+    {"vertices": np.zeros((4, 3), complex)},                       # complex vertices
+], ids=["version-array", "string-faces", "float-faces", "complex-vertices"])
+def test_surface_with_wrong_array_types_is_refused(tmp_path, arrays):
+    from targets.surface_cache import load_surface
+
+    base = {"format_version": np.int64(1), "vertices": np.zeros((4, 3)), "faces": np.zeros((1, 3), np.int64),
+            "normals": np.zeros((4, 3))}
+    p = tmp_path / "s.npz"
+    np.savez(p, **(base | arrays))
+    assert loads_or_navtms_error(load_surface, p) is None
