@@ -219,8 +219,13 @@ def load_sequence(folder: str | Path) -> SyntheticSequence:
     try:
         bodies = tuple(MarkerBody(b["name"], b["dictionary"], {t["id"]: t["corners_mm"] for t in b["tags"]})
                        for b in meta["bodies"])
+        if not all(isinstance(b.name, str) and isinstance(b.dictionary, str) for b in bodies):
+            raise TypeError("'bodies' need text names and dictionaries")
         fps, count, frames = float(meta["fps"]), int(meta["frame_count"]), str(meta["frames"])
-    except (KeyError, TypeError, ValueError) as e:
+        seed = int(meta.get("seed", 0))
+        if not isinstance(meta["frames"], str) or len(frames) > 255 or Path(frames).is_absolute():
+            raise ValueError("'frames' must be a file name inside the sequence folder")
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as e:
         raise InputFileError(folder / "sequence.json", f"the sequence file lacks or garbles {e}") from e
     frames_path = folder / frames
     if not frames_path.exists():
@@ -239,6 +244,6 @@ def load_sequence(folder: str | Path) -> SyntheticSequence:
         raise InputFileError(folder / "truth_poses.npz", "the truth poses cannot be read") from e
     if set(truth_poses) != names or any(v.shape != (count, 4, 4) for v in truth_poses.values()):
         raise InputFileError(folder / "truth_poses.npz", f"the truth poses must be ({count}, 4, 4) per body")
-    return SyntheticSequence(folder, camera, bodies, fps, count, int(meta.get("seed", 0)), frames_path,
+    return SyntheticSequence(folder, camera, bodies, fps, count, seed, frames_path,
                              truth, truth_poses, meta)
 
