@@ -450,10 +450,10 @@ BIG_DIGITS = "9" * 5000   # more digits than Python converts by default (int_max
 LEAF_NASTIES = [10 ** 400, float("nan"), -1e308, "x", None, [], {"a": 1}, True, "__BIG_DIGITS__"]
 
 
-def _leaf_variants(valid_obj: dict):
-    """(path, text) for every path of the valid JSON, with the value deleted or replaced by
-    each nasty value (a 5000-digit number is spliced into the text)."""
-    for path in [p for p in _paths(valid_obj) if p]:
+def _leaf_variants(valid_obj: dict, max_depth: int = 99):
+    """(path, text) for every path (up to max_depth keys deep) of the valid JSON, with the value
+    deleted or replaced by each nasty value (a 5000-digit number is spliced into the text)."""
+    for path in [p for p in _paths(valid_obj) if 0 < len(p) <= max_depth]:
         for nasty in ["__DELETE__"] + LEAF_NASTIES:
             obj = _copy(valid_obj)
             parent = obj
@@ -469,7 +469,7 @@ def _leaf_variants(valid_obj: dict):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("reader", ["markups", "body", "camera", "plan", "session", "recording"])
+@pytest.mark.parametrize("reader", ["markups", "body", "camera", "plan", "session", "recording", "sequence"])
 def test_every_json_field_deleted_or_replaced(reader, valid, plan_folder, session_json, recording_folder, tmp_path):
     """Deterministic companion of the random sweep: each field of each JSON format, one at a
     time, deleted or set to a huge/NaN/wrong-typed/5000-digit value."""
@@ -493,6 +493,16 @@ def test_every_json_field_deleted_or_replaced(reader, valid, plan_folder, sessio
             lambda: load_plan(folder, checksum="skip")
     elif reader == "session":
         target, base, load = tmp_path / "session.json", session_json, lambda: load_session(tmp_path)
+    elif reader == "sequence":
+        from tracking.synthetic_files import load_sequence
+
+        bundled = Path(__file__).resolve().parents[1] / "data" / "sequences" / "coil_approach_720p"
+        if not (bundled / "sequence.json").exists():
+            pytest.skip(f"bundled sequence missing at {bundled}")
+        folder = tmp_path / "seq"
+        shutil.copytree(bundled, folder)
+        target, base, load = folder / "sequence.json", (bundled / "sequence.json").read_bytes(), \
+            lambda: load_sequence(folder)
     elif reader == "recording":
         folder = tmp_path / "rec"
         shutil.copytree(recording_folder, folder)
@@ -504,7 +514,8 @@ def test_every_json_field_deleted_or_replaced(reader, valid, plan_folder, sessio
         target, base = tmp_path / name, valid[{"markups": "mrk"}.get(reader, reader)]
         load = lambda: fn(target)  # noqa: E731
     tried = 0
-    for path, nasty, text in _leaf_variants(json.loads(base)):
+    depth = 3 if reader == "sequence" else 99   # the sequence's truth is long to re-read: top levels only
+    for path, nasty, text in _leaf_variants(json.loads(base), depth):
         target.write_text(text)
         try:
             loads_or_navtms_error(load)
