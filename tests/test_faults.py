@@ -714,3 +714,43 @@ def test_disk_full_simulated_enospc_log_writer_in_the_loop(tmp_path):
         flog.close()
     rows = read_log(tmp_path / "frames.csv", "frame")
     assert [int(r["frame"]) for r in rows] == list(range(len(rows))) and len(rows) >= 20
+
+
+@pytest.mark.timeout(30)
+def test_connection_flood_is_refused_and_the_first_client_still_served(tmp_path):
+    """Thirty peers connect to navtms's OpenIGTLink server at once and send nothing: beyond
+    max_clients they are refused (closed at once), the first real client keeps getting fresh
+    poses from the running loop, and once the flood leaves a new client is accepted."""
+    log = write_pose_log(tmp_path / "poses.csv", 400)
+    with IGTLServer(port=0, max_clients=8) as server:
+        good = pyigtl.OpenIGTLinkClient("127.0.0.1", server.port)
+        assert wait_for(lambda: server.client_count == 1)
+        nav = navigator()
+        loop = NavigationLoop(PoseLogSource(log, realtime=True), nav, sinks=[IGTLSink(server, nav)],
+                              mode="latest", live=False).start()
+        flood = []
+        try:
+            for _ in range(30):
+                flood.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+            assert wait_for(lambda: server.dropped["refused"] >= 30 - 7, 5)
+            assert server.client_count == 8
+            seen = set()
+            end = time.monotonic() + 5
+            while time.monotonic() < end and len(seen) < 3:
+                m = good.wait_for_message("CoilToMRI", timeout=1)
+                if m is not None:
+                    seen.add(np.asarray(m.matrix).tobytes())
+            assert len(seen) >= 3
+            for s in flood:
+                s.close()
+            flood.clear()
+            assert wait_for(lambda: server.client_count == 1, 5)
+            late = RawClient(server.port)
+            late.read_until(lambda m: m.type == "TRANSFORM" and m.device == "CoilToMRI")
+            late.close()
+        finally:
+            for s in flood:
+                s.close()
+            loop.stop()
+            loop.join(5)
+            good.stop()
