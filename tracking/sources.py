@@ -234,6 +234,9 @@ class ImageFolderSource(BaseSource):
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if image is None:
             raise SourceFileError(path, "the image cannot be read (corrupt or not an image)")
+        if image.dtype != np.uint8:  # e.g. a 16-bit PNG: the marker detector takes 8-bit images only
+            raise SourceFileError(path, f"the image has {image.dtype.itemsize * 8}-bit samples; "
+                                        "navtms reads 8-bit images (convert the folder to 8-bit PNG)")
         if image.ndim == 3 and image.shape[2] == 4:
             image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
         size = (image.shape[1], image.shape[0])
