@@ -754,3 +754,23 @@ def test_connection_flood_is_refused_and_the_first_client_still_served(tmp_path)
             loop.stop()
             loop.join(5)
             good.stop()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("dtype, channels", [(np.uint16, 3), (np.uint16, 1)])
+def test_sixteen_bit_images_in_a_folder_are_refused_with_a_sentence(tmp_path, dtype, channels):
+    """A folder of 16-bit PNGs (some cameras export them) used to stop the loop with OpenCV's
+    raw assertion text from the marker detector; now the source names the file."""
+    from tracking.bodies import load_body
+    from tracking.camera import CameraModel
+    from tracking.pose import MarkerTracker
+    from tracking.sources import ImageFolderSource
+
+    shape = (120, 160, channels) if channels == 3 else (120, 160)
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i:03d}.png"), np.full(shape, 30000, dtype))
+    est = MarkerTracker(CameraModel.guess(160, 120), [load_body(REPO / "data" / "bodies" / f"{b}.json")
+                                                      for b in ("coil", "head")])
+    stats = NavigationLoop(ImageFolderSource(tmp_path), navigator(), estimator=est, mode="every", live=False).run()
+    assert stats.state == "source lost" and "000.png" in stats.error and "8-bit" in stats.error
+    assert "OpenCV" not in stats.error and stats.frames_processed == 0
