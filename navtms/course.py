@@ -227,7 +227,8 @@ def summarize_session(session_dir: str | Path, plan_dir: Optional[str | Path] = 
         inside = folder.resolve().parent == (Path(plan_dir) / SESSIONS_DIR).resolve()
         moved = inside and not (recorded / "plan.json").exists()     # plan folder moved with its sessions
         if recorded != _plan_folder(Path(plan_dir)) and not moved:
-            raise SessionError(f"{folder}: the session was made with the plan {s.plan}, not {plan_dir}")
+            raise SessionError(f"{folder}: the session was made with the plan {s.plan} ({recorded}), "
+                               f"not {plan_dir}")
     proto = read_protocol(folder)
     date = proto.date if proto else (s.created_utc[:10] or "unknown")
     pf = pulses_file(folder)

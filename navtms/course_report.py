@@ -83,7 +83,8 @@ def draw_errors_per_day(ax_d, ax_a, course: Course) -> None:
     ax_a.set_title("coil angle error at each pulse, per day", fontsize=9)
     for ax in (ax_d, ax_a):
         ax.set_xticks(pos)
-        ax.set_xticklabels(labels, fontsize=7)
+        ax.set_xticklabels(labels if (ax is ax_a or len(days) <= 8) else [], fontsize=7 if len(days) <= 8 else 5.5,
+                           rotation=0 if len(days) <= 8 else 90)
         ax.tick_params(labelsize=7)
         ax.grid(axis="y", lw=0.3)
     ax_a.set_xlabel("day (month-day)", fontsize=8)
@@ -93,18 +94,27 @@ def draw_positions(ax, course: Course) -> None:
     """Delivered coil centres per session in the planned coil's x/y plane (mm): pulses as
     small dots, session means as large markers, the course mean as a cross."""
     plt = _plt()
-    cmap = plt.get_cmap("tab10")
+    many = len(course.sessions) > 10      # a long course: colour by session order, no per-session legend
+    cmap = plt.get_cmap("viridis" if many else "tab10")
     tol = course.sessions[0].tolerances.get("distance_mm", 3.0) if course.sessions else 3.0
     allxy = [np.zeros((1, 2))]
     for i, s in enumerate(course.sessions):
         o = _offsets(s)
         if not len(o):
             continue
-        c = cmap(i % 10)
+        c = cmap(i / max(len(course.sessions) - 1, 1)) if many else cmap(i % 10)
         ax.scatter(o[:, 0], o[:, 1], s=4, color=c, alpha=0.35, lw=0)
         m = o.mean(axis=0)
-        ax.scatter([m[0]], [m[1]], s=40, color=c, edgecolor="k", lw=0.6, zorder=3, label=s.date if s.date in s.name else f"{s.date} ({s.name})")
+        label = None if many else (s.date if s.date in s.name else f"{s.date} ({s.name})")
+        ax.scatter([m[0]], [m[1]], s=40, color=c, edgecolor="k", lw=0.6, zorder=3, label=label)
         allxy.append(o[:, :2])
+    if many:
+        import matplotlib as mpl
+
+        sm = mpl.cm.ScalarMappable(cmap=cmap, norm=mpl.colors.Normalize(1, len(course.sessions)))
+        cb = plt.colorbar(sm, ax=ax, orientation="horizontal", shrink=0.7, pad=0.14, aspect=30)
+        cb.set_label("session (in date order)", fontsize=7)
+        cb.ax.tick_params(labelsize=6)
     rep = course.repositioning
     if len(rep.offsets_mm):
         cm = rep.offsets_mm.mean(axis=0)
@@ -229,30 +239,60 @@ def repositioning_lines(course: Course) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- one report page
+DAY_ROWS_PAGE1 = 10     # day rows on the first page; more go to the following pages
+SESSION_ROWS_PAGE1 = 8  # the sessions table is on page 1 only when it is this short
+ROWS_PER_PAGE = 44      # table rows on a continuation page
+DAY_COLS = [0.11, 0.08, 0.08, 0.07, 0.07, 0.14, 0.14, 0.15, 0.14]
+SESSION_COLS = [0.1, 0.14, 0.3, 0.08, 0.09, 0.09, 0.14]
+ROW_IN = 0.17           # table row height (inches)
+
+
 def _table(ax, head, rows, fontsize=6.5, col_widths=None):
+    """A table filling the axes exactly (header row 1.7 rows high), so it never spills over."""
     ax.axis("off")
     if not rows:
         ax.text(0, 0.5, "no sessions", fontsize=fontsize)
         return
-    t = ax.table(cellText=rows, colLabels=head, loc="upper center", cellLoc="center", colWidths=col_widths)
+    t = ax.table(cellText=rows, colLabels=head, cellLoc="center", colWidths=col_widths, bbox=[0, 0, 1, 1])
     t.auto_set_font_size(False)
     t.set_fontsize(fontsize)
-    t.scale(1.0, 1.25)
+    h = 1.0 / (len(rows) + 1.7)
     for (r, _), cell in t.get_celld().items():
         cell.set_linewidth(0.3)
+        cell.set_height(1.7 * h if r == 0 else h)
         if r == 0:
             cell.set_facecolor("#e8e8e8")
-            cell.set_height(cell.get_height() * 1.7)
 
 
-def report_page(course: Course, png_path: str | Path, pdf_path: Optional[str | Path] = None, dpi: int = 110) -> Path:
-    """The course report as one A4 page (PNG, and PDF when asked). Returns the PNG path."""
+def _footer(fig, page: int, pages: int) -> None:
+    fig.text(0.08, 0.015, f"navtms course report, made {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}. "
+             "Errors are those of the tracked coil against the plan; they do not include registration error "
+             "(see FRE per session).", fontsize=5.5, color="0.35")
+    fig.text(0.96, 0.015, f"page {page} of {pages}", fontsize=6, color="0.35", ha="right")
+
+
+def _chunks(rows, n):
+    return [rows[i:i + n] for i in range(0, len(rows), n)]
+
+
+def report_figures(course: Course) -> list:
+    """The course report as A4 matplotlib figures: page 1 (head, delivery per day, repositioning,
+    sessions when few, plots), then pages continuing the tables of a long course."""
     plt = _plt()
     from matplotlib.gridspec import GridSpec
 
+    dhead, drows = day_table(course)
+    shead, srows = session_table(course)
+    d1, drest = drows[:DAY_ROWS_PAGE1], drows[DAY_ROWS_PAGE1:]
+    s_on_1 = len(srows) <= SESSION_ROWS_PAGE1 and not drest
+    tables_h = (len(d1) + 1.7) * ROW_IN + ((len(srows) + 1.7) * ROW_IN if s_on_1 else 0.0)
     fig = plt.figure(figsize=A4_IN)
-    gs = GridSpec(6, 2, figure=fig, height_ratios=[1.0, 1.25, 0.42, 0.95, 1.5, 1.5], hspace=0.7, wspace=0.3,
-                  left=0.08, right=0.96, top=0.95, bottom=0.05)
+    ratios = [1.25, (len(d1) + 1.7) * ROW_IN, 0.42] + ([(len(srows) + 1.7) * ROW_IN] if s_on_1 else [])
+    plots_h = max(A4_IN[1] - 1.9 - sum(ratios) - 0.8, 3.0)
+    ratios += [plots_h / 2, plots_h / 2]
+    n = len(ratios)
+    gs = GridSpec(n, 2, figure=fig, height_ratios=ratios, hspace=0.75, wspace=0.3,
+                  left=0.08, right=0.96, top=0.95, bottom=0.075)
     fig.suptitle("TMS treatment course - neuronavigation report", fontsize=13, fontweight="bold", x=0.08, ha="left")
     ax = fig.add_subplot(gs[0, :])
     ax.axis("off")
@@ -260,34 +300,60 @@ def report_page(course: Course, png_path: str | Path, pdf_path: Optional[str | P
         ax.text(0.0, 1 - i * 0.17, k, fontsize=8, fontweight="bold", va="top")
         ax.text(0.22, 1 - i * 0.17, v, fontsize=8, va="top")
     ax = fig.add_subplot(gs[1, :])
-    head, rows = day_table(course)
-    _table(ax, head, rows, col_widths=[0.11, 0.08, 0.08, 0.07, 0.07, 0.14, 0.14, 0.15, 0.14])
-    ax.set_title("Delivery per day (errors of the coil at each pulse vs the planned coil)", fontsize=9, loc="left")
+    _table(ax, dhead, d1, col_widths=DAY_COLS)
+    more = f" (days 1-{len(d1)} of {len(drows)}; continued on page 2)" if drest else ""
+    ax.set_title("Delivery per day (errors of the coil at each pulse vs the planned coil)" + more, fontsize=9,
+                 loc="left")
     ax = fig.add_subplot(gs[2, :])
     ax.axis("off")
     ax.set_title("Repositioning (day-to-day spread of the delivered coil)", fontsize=9, loc="left")
     for i, line in enumerate(repositioning_lines(course)):
         ax.text(0.0, 0.75 - i * 0.4, line, fontsize=8, va="top")
-    ax = fig.add_subplot(gs[3, :])
-    head, rows = session_table(course)
-    _table(ax, head, rows, fontsize=6, col_widths=[0.1, 0.12, 0.3, 0.08, 0.09, 0.09, 0.14])
-    ax.set_title("Sessions", fontsize=9, loc="left")
-    draw_errors_per_day(fig.add_subplot(gs[4, 0]), fig.add_subplot(gs[5, 0]), course)
-    draw_positions(fig.add_subplot(gs[4:, 1]), course)
-    fig.text(0.08, 0.015, f"navtms course report, made {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}. "
-             "Errors are those of the tracked coil against the plan; they do not include registration error "
-             "(see FRE per session).", fontsize=5.5, color="0.35")
-    out = _save(fig, png_path, dpi) if pdf_path is None else None
-    if pdf_path is not None:
-        import io
+    if s_on_1:
+        ax = fig.add_subplot(gs[3, :])
+        _table(ax, shead, srows, fontsize=6, col_widths=SESSION_COLS)
+        ax.set_title("Sessions", fontsize=9, loc="left")
+    draw_errors_per_day(fig.add_subplot(gs[n - 2, 0]), fig.add_subplot(gs[n - 1, 0]), course)
+    draw_positions(fig.add_subplot(gs[n - 2:, 1]), course)
+    figs = [fig]
+    blocks = [("Delivery per day (continued)", dhead, c, DAY_COLS, 6.5) for c in _chunks(drest, ROWS_PER_PAGE)]
+    if not s_on_1:
+        blocks += [("Sessions", shead, c, SESSION_COLS, 6) for c in _chunks(srows, ROWS_PER_PAGE)]
+    for title, head, rows, cols, fs in blocks:
+        f = plt.figure(figsize=A4_IN)
+        h = (len(rows) + 1.7) * ROW_IN / A4_IN[1]
+        ax = f.add_axes([0.08, 0.93 - h, 0.88, h])
+        _table(ax, head, rows, fontsize=fs, col_widths=cols)
+        ax.set_title(f"{title} - {course.patient}", fontsize=9, loc="left")
+        figs.append(f)
+    for i, f in enumerate(figs):
+        _footer(f, i + 1, len(figs))
+    return figs
 
-        buf_png, buf_pdf = io.BytesIO(), io.BytesIO()
-        fig.savefig(buf_png, format="png", dpi=dpi)
-        fig.savefig(buf_pdf, format="pdf")
-        plt.close(fig)
-        atomic_write_bytes(pdf_path, buf_pdf.getvalue())
-        out = atomic_write_bytes(png_path, buf_png.getvalue())
-    return out
+
+def report_page(course: Course, png_path: str | Path, pdf_path: Optional[str | Path] = None, dpi: int = 110) -> Path:
+    """The course report: page 1 as a PNG (further pages as <stem>_<k>.png) and, when asked, all
+    pages in one PDF. Returns the page-1 PNG path."""
+    import io
+
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    plt = _plt()
+    png_path = Path(png_path)
+    figs = report_figures(course)
+    pdf_buf = io.BytesIO()
+    with PdfPages(pdf_buf) as pdf:
+        for k, f in enumerate(figs):
+            buf = io.BytesIO()
+            f.savefig(buf, format="png", dpi=dpi)
+            name = png_path if k == 0 else png_path.with_name(f"{png_path.stem}_{k + 1}{png_path.suffix}")
+            atomic_write_bytes(name, buf.getvalue())
+            if pdf_path is not None:
+                pdf.savefig(f)
+            plt.close(f)
+    if pdf_path is not None:
+        atomic_write_bytes(pdf_path, pdf_buf.getvalue())
+    return png_path
 
 
 # ----------------------------------------------------------------------------- HTML
@@ -352,8 +418,9 @@ def session_html(course: Course, s: SessionSummary) -> str:
 
 
 def write_course_report(course: Course, out_dir: str | Path) -> dict:
-    """Write into out_dir (new or empty): course.json, course.html, course_page.png/.pdf,
-    errors_per_day.png, positions.png, session_<name>.html. Returns {kind: file name}."""
+    """Write into out_dir (new or empty): course.json, course.html, course_page.png (page 1;
+    a long course adds course_page_2.png ...), course_page.pdf (all pages), errors_per_day.png,
+    positions.png, session_<name>.html. Returns {kind: file name}."""
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputFileError(out, "the report folder already exists and is not empty; reports are never overwritten")
@@ -371,6 +438,7 @@ def write_course_report(course: Course, out_dir: str | Path) -> dict:
     fig.tight_layout()
     files["positions"] = _save(fig, out / "positions.png").name
     files["page_png"] = report_page(course, out / "course_page.png", out / "course_page.pdf").name
+    files["more_pages_png"] = sorted(p.name for p in out.glob("course_page_*.png"))
     files["page_pdf"] = "course_page.pdf"
     files["html"] = atomic_write_text(out / "course.html", course_html(course)).name
     files["sessions_html"] = [atomic_write_text(out / f"session_{s.name}.html", session_html(course, s)).name

@@ -158,3 +158,57 @@ def test_course_report_files(course, tmp_path):
     with pytest.raises(InputFileError, match="never overwritten"):
         write_course_report(course, out)
     assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_two_sessions_on_one_day_and_a_session_without_pulses(simulated_course, tmp_path):
+    from navtms.course_report import report_page
+    from navtms.session import create_session
+
+    plan_dir, days, dirs = simulated_course
+    extra = tmp_path / "extra"
+    shutil.copytree(dirs[0], extra / "day1_afternoon")
+    sj = extra / "day1_afternoon" / "session.json"
+    obj = json.loads(sj.read_text())
+    assert obj["plan"] == "../.."                     # simulated sessions name their plan relatively
+    obj["plan"] = str(plan_dir.resolve())
+    sj.write_text(json.dumps(obj))
+    p = read_protocol(extra / "day1_afternoon")
+    write_protocol(extra / "day1_afternoon", Protocol(days[0].date, 10.0, 40, 120.0, 50.0, target="dlpfc",
+                                                      patient="SIM-001"))
+    from targets.plan import load_plan
+
+    targets = load_plan(plan_dir, checksum="skip", load_surfaces=False).targets
+    s = create_session(extra / "not_navigated", targets, plan=str(plan_dir.resolve()))
+    write_protocol(s.folder, Protocol("2026-11-09", 10.0, 40, 120.0, 50.0, target="dlpfc"))
+    c = load_course(plan_dir, [extra])
+    assert p.date == days[0].date and len(c.sessions) == 7
+    assert c.per_day[days[0].date]["fired"] == 2 * days[0].pulses
+    assert c.per_day[days[0].date]["sessions"] == ["day1_2026-11-02", "day1_afternoon"]
+    assert c.per_day["2026-11-09"]["fired"] == 0 and c.per_day["2026-11-09"]["distance_mm"]["median"] is None
+    # the session without pulses does not enter the spread; the duplicate of day 1 does
+    assert len(c.repositioning.centres_mri_mm) == 6
+    png = report_page(c, tmp_path / "page.png")
+    assert png.stat().st_size > 10_000
+    one = load_course(plan_dir, [extra / "day1_afternoon"])
+    assert len(one.sessions) == 6
+
+
+def test_a_long_course_report_runs_over_pages(course, tmp_path):
+    import dataclasses
+    import datetime as dt
+    import re
+
+    from navtms.course import Course, delivery_figures
+    from navtms.course_report import report_page
+
+    base = course.sessions
+    sessions = [dataclasses.replace(base[k % len(base)], name=f"s{k:02d}",
+                                    date=(dt.date(2026, 11, 2) + dt.timedelta(days=k)).isoformat())
+                for k in range(25)]
+    per_day = {s.date: {"sessions": [s.name], **delivery_figures([s])} for s in sessions}
+    long = Course(course.plan_dir, course.plan_name, course.patient, course.target, sessions, course.thresholds,
+                  course.repositioning, per_day)
+    png = report_page(long, tmp_path / "p.png", tmp_path / "p.pdf")
+    assert sorted(p.name for p in tmp_path.glob("p*.png")) == ["p.png", "p_2.png", "p_3.png"]
+    assert png == tmp_path / "p.png"
+    assert len(re.findall(rb"/Type\s*/Page[^s]", (tmp_path / "p.pdf").read_bytes())) == 3
