@@ -65,13 +65,19 @@ def load_grid(session_dir: str | Path) -> HotspotGrid:
     return grid_from_json(path, read_json(path, what="hotspot grid file"))
 
 
+MAX_PULSE_NUMBER = 10_000_000  # far above any session; bounds the (max_pulse+1,) array read_responses_csv makes
+
+
 def read_responses_csv(path: str | Path) -> tuple[np.ndarray, str]:
     """Operator responses: CSV `pulse,response` (pulse number as in pulses.csv; response in uV,
     or y/n/1/0 for a twitch). Returns ({pulse: value} as an (max_pulse+1,) NaN-filled array, unit)."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "the responses file does not exist")
-    rows = [r for r in csv.reader(path.read_text(encoding="utf-8").splitlines()) if r and not r[0].startswith("#")]
+    try:
+        rows = [r for r in csv.reader(path.read_text(encoding="utf-8").splitlines()) if r and not r[0].startswith("#")]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputFileError(path, f"the responses file cannot be read as CSV text ({e.__class__.__name__})") from None
     if not rows or [c.strip().lower() for c in rows[0][:2]] != ["pulse", "response"]:
         raise InputFileError(path, "the responses file must start with the header 'pulse,response'")
     vals: dict[int, float] = {}
@@ -82,7 +88,7 @@ def read_responses_csv(path: str | Path) -> tuple[np.ndarray, str]:
             txt = r[1].strip().lower()
             is_tw = txt in ("y", "n", "yes", "no")
             v = float(txt in ("y", "yes")) if is_tw else float(txt)
-            if not np.isfinite(v) or v < 0 or k < 1:
+            if not np.isfinite(v) or v < 0 or not 1 <= k <= MAX_PULSE_NUMBER:
                 raise ValueError
         except (IndexError, ValueError):
             raise InputFileError(path, f"row {n} of the responses file is not 'pulse,response'") from None
