@@ -182,6 +182,13 @@ def read_emg_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise InputFileError(path, f"the EMG file cannot be read as UTF-8 text ({e.__class__.__name__})") from None
     if not lines:
         raise InputFileError(path, "the EMG file is empty")
+    try:
+        return _emg_rows(path, lines)
+    except csv.Error as e:  # e.g. a field over the csv module's size limit
+        raise InputFileError(path, f"the EMG file is not CSV navtms can read ({e})") from None
+
+
+def _emg_rows(path: Path, lines: list[tuple[int, str]]) -> tuple[np.ndarray, np.ndarray]:
     header = [h.strip().lower() for h in next(csv.reader([lines[0][1]]))]
     amp_col = next((h for h in ("p2p_uv", "mep_uv", "peak_to_peak_uv") if h in header), None)
     if "time_s" not in header or amp_col is None:
