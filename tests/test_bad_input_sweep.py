@@ -446,6 +446,8 @@ def test_openigtlink_valid_streams_decode_whole():
 
 
 # ---------------------------------------------------------------------------- every leaf, every nasty
+COURSE_PENDING = ("navtms/course.py has uncommitted changes by its owner: read_protocol's _num calls "
+                  "math.isfinite on a 20-digit integer (10**400) -> raw OverflowError")
 BIG_DIGITS = "9" * 5000   # more digits than Python converts by default (int_max_str_digits)
 LEAF_NASTIES = [10 ** 400, float("nan"), -1e308, "x", None, [], {"a": 1}, True, "__BIG_DIGITS__"]
 
@@ -469,7 +471,9 @@ def _leaf_variants(valid_obj: dict, max_depth: int = 99):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("reader", ["markups", "body", "camera", "plan", "session", "recording", "sequence"])
+@pytest.mark.parametrize("reader", ["markups", "body", "camera", "plan", "session", "recording", "sequence",
+                                    "threshold", pytest.param("protocol", marks=pytest.mark.xfail(
+                                        strict=True, reason=COURSE_PENDING))])
 def test_every_json_field_deleted_or_replaced(reader, valid, plan_folder, session_json, recording_folder, tmp_path):
     """Deterministic companion of the random sweep: each field of each JSON format, one at a
     time, deleted or set to a huge/NaN/wrong-typed/5000-digit value."""
@@ -503,6 +507,21 @@ def test_every_json_field_deleted_or_replaced(reader, valid, plan_folder, sessio
         shutil.copytree(bundled, folder)
         target, base, load = folder / "sequence.json", (bundled / "sequence.json").read_bytes(), \
             lambda: load_sequence(folder)
+    elif reader in ("threshold", "protocol"):
+        from navtms.course import Protocol, read_protocol, write_protocol
+        from navtms.threshold import Measurement, Trial, load_thresholds, record_threshold
+
+        folder = tmp_path / "s"
+        folder.mkdir()
+        (folder / "session.json").write_bytes(session_json)
+        if reader == "threshold":
+            target = record_threshold(folder, Measurement("2026-11-23", (Trial(50.0, (True,) * 6 + (False,) * 4,
+                                                                                (80.0,) * 6 + (10.0,) * 4),)))
+            load = lambda: load_thresholds(folder)  # noqa: E731
+        else:
+            target = write_protocol(folder, Protocol("2026-11-23", 10.0, 3000, 120.0, 52.0, target="M1"))
+            load = lambda: read_protocol(folder)  # noqa: E731
+        base = target.read_bytes()
     elif reader == "recording":
         folder = tmp_path / "rec"
         shutil.copytree(recording_folder, folder)
@@ -661,3 +680,41 @@ def test_surface_with_wrong_array_types_is_refused(tmp_path, arrays):
     p = tmp_path / "s.npz"
     np.savez(p, **(base | arrays))
     assert loads_or_navtms_error(load_surface, p) is None
+
+
+# ---------------------------------------------------------------------------- EMG and operator responses
+@pytest.mark.timeout(60)
+@SWEEP
+@given(st.data())
+def test_emg_and_responses_readers(data):
+    from navtms.motor import read_responses_csv
+    from targets.hotspot import read_emg_csv
+
+    emg_ok = b"# EMG\ntime_s,p2p_uv\n1.000000000,120.5\n2.5,80\n"
+    resp_ok = b"pulse,response\n1,120\n2,0\n"
+    which = data.draw(st.sampled_from(["emg", "responses"]))
+    valid = emg_ok if which == "emg" else resp_ok
+    cells = st.sampled_from(["1", "-1", "nan", "inf", "1e400", "9" * 30, "y", "n", "", "x", "10000000000000"])
+    rows = st.lists(st.lists(cells, min_size=1, max_size=3).map(",".join), max_size=4)
+    raw = data.draw(st.one_of(st.binary(max_size=200), damaged_bytes(valid),
+                              rows.map(lambda rs: (valid.splitlines()[-3 if which == "emg" else 0].decode() + "\n"
+                                                   + "\n".join(rs) + "\n").encode())))
+    fn = read_emg_csv if which == "emg" else read_responses_csv
+    with tempfile.TemporaryDirectory() as d:
+        out = loads_or_navtms_error(fn, _write(Path(d), which + ".csv", raw))
+        assert out is None or len(out[0]) <= 10_000_001
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("name, text", [
+    ("responses.csv", b"pulse,response\n1000000000000,1\n"),        # asked for a 7 TiB array
+    ("responses.csv", b"pulse,response\n1,\xff\n"),                  # not UTF-8
+    ("responses.csv", b'pulse,response\n1,"' + b"a" * 200_000 + b'"\n'),
+    ("emg.csv", b'time_s,p2p_uv\n1,"' + b"a" * 200_000 + b'"\n'),
+], ids=["huge-pulse-number", "not-utf8", "huge-field", "emg-huge-field"])
+def test_emg_and_responses_hand_picked(tmp_path, name, text):
+    from navtms.motor import read_responses_csv
+    from targets.hotspot import read_emg_csv
+
+    fn = read_emg_csv if name == "emg.csv" else read_responses_csv
+    assert loads_or_navtms_error(fn, _write(tmp_path, name, text)) is None
