@@ -341,11 +341,14 @@ class Course:
     thresholds: list
     repositioning: Repositioning
     per_day: dict
+    hotspot: Optional[dict] = None   # PLAN/hotspot.json (targets.hotspot), None when there is none
 
     def to_json(self) -> dict:
         thr = [{"date": m.date, "threshold_pct": m.threshold_pct, "site": m.site} for m in self.thresholds]
+        hs = None if self.hotspot is None else {k: self.hotspot.get(k) for k in ("hotspot", "method", "unit",
+                                                                                   "created_utc")}
         return {"plan": str(self.plan_dir), "plan_name": self.plan_name, "patient": self.patient,
-                "target": self.target, "thresholds": thr,
+                "target": self.target, "thresholds": thr, "hotspot": hs,
                 "sessions": [{"name": s.name, "folder": str(s.folder), "date": s.date, "fre_mm": s.fre_mm,
                               "protocol": None if s.protocol is None else s.protocol.to_json(),
                               "pulses_file": None if s.pulses_path is None else str(s.pulses_path),
@@ -361,6 +364,7 @@ def load_course(plan_dir: str | Path, sessions: Sequence[str | Path] = (), targe
     import warnings
 
     from navtms.threshold import load_thresholds
+    from targets.hotspot import HOTSPOT_FILE, load_hotspot
     from targets.plan import load_plan
 
     plan_dir = Path(plan_dir)
@@ -388,4 +392,4 @@ def load_course(plan_dir: str | Path, sessions: Sequence[str | Path] = (), targe
     patient = next((p.protocol.patient for p in parts if p.protocol and p.protocol.patient), "")
     return Course(plan_dir=plan_dir, plan_name=plan_dir.resolve().name, patient=patient or plan_dir.resolve().name,
                   target=target, sessions=parts, thresholds=load_thresholds(plan_dir), repositioning=rep,
-                  per_day=per_day)
+                  per_day=per_day, hotspot=load_hotspot(plan_dir) if (plan_dir / HOTSPOT_FILE).exists() else None)

@@ -222,10 +222,19 @@ def header_lines(course: Course) -> list[tuple[str, str]]:
     if planned:
         protos.append(f"{planned[0]}" + (f"-{planned[-1]}" if planned[-1] != planned[0] else "") + " pulses per session")
     total = sum(s.fired for s in course.sessions)
+    hs = course.hotspot
+    hs_txt = "not recorded"
+    if hs:
+        st = {s.get("name"): s for s in hs.get("site_stats", []) if isinstance(s, dict)}.get(hs["hotspot"], {})
+        mean = st.get("mean")
+        hs_txt = (f"grid site {hs['hotspot']} ({'largest mean response' if hs.get('method') == 'max-mean' else 'picked by the operator'}"
+                  + (f", mean {mean:.0f} {hs.get('unit', 'uV')}" if isinstance(mean, (int, float)) else "")
+                  + f"), {str(hs.get('created_utc', ''))[:10]}")
     return [("Patient / plan", f"{course.patient}   (plan folder: {course.plan_name})"),
             ("Target", course.target),
             ("Dates", f"{dates[0]} to {dates[-1]}, {len(set(dates))} days, {len(dates)} sessions" if dates else "-"),
             ("Protocol", "; ".join(protos) or "not recorded"),
+            ("Motor hotspot", hs_txt),
             ("Motor threshold", thr_txt),
             ("Pulses delivered", f"{total} fired ({sum(s.with_pose for s in course.sessions)} with a tracked coil pose)")]
 
@@ -287,7 +296,7 @@ def report_figures(course: Course) -> list:
     s_on_1 = len(srows) <= SESSION_ROWS_PAGE1 and not drest
     tables_h = (len(d1) + 1.7) * ROW_IN + ((len(srows) + 1.7) * ROW_IN if s_on_1 else 0.0)
     fig = plt.figure(figsize=A4_IN)
-    ratios = [1.25, (len(d1) + 1.7) * ROW_IN, 0.42] + ([(len(srows) + 1.7) * ROW_IN] if s_on_1 else [])
+    ratios = [1.4, (len(d1) + 1.7) * ROW_IN, 0.42] + ([(len(srows) + 1.7) * ROW_IN] if s_on_1 else [])
     plots_h = max(A4_IN[1] - 1.9 - sum(ratios) - 0.8, 3.0)
     ratios += [plots_h / 2, plots_h / 2]
     n = len(ratios)
@@ -296,9 +305,10 @@ def report_figures(course: Course) -> list:
     fig.suptitle("TMS treatment course - neuronavigation report", fontsize=13, fontweight="bold", x=0.08, ha="left")
     ax = fig.add_subplot(gs[0, :])
     ax.axis("off")
-    for i, (k, v) in enumerate(header_lines(course)):
-        ax.text(0.0, 1 - i * 0.17, k, fontsize=8, fontweight="bold", va="top")
-        ax.text(0.22, 1 - i * 0.17, v, fontsize=8, va="top")
+    lines = header_lines(course)
+    for i, (k, v) in enumerate(lines):
+        ax.text(0.0, 1 - i / len(lines), k, fontsize=8, fontweight="bold", va="top")
+        ax.text(0.22, 1 - i / len(lines), v, fontsize=8, va="top")
     ax = fig.add_subplot(gs[1, :])
     _table(ax, dhead, d1, col_widths=DAY_COLS)
     more = f" (days 1-{len(d1)} of {len(drows)}; continued on page 2)" if drest else ""
@@ -411,7 +421,7 @@ def course_html(course: Course) -> str:
 def session_html(course: Course, s: SessionSummary) -> str:
     """One session's report (a course restricted to that session, same layout)."""
     one = Course(course.plan_dir, course.plan_name, course.patient, course.target, [s], course.thresholds,
-                 course.repositioning, {s.date: {"sessions": [s.name], **delivery_figures([s])}})
+                 course.repositioning, {s.date: {"sessions": [s.name], **delivery_figures([s])}}, course.hotspot)
     text = course_html(one).replace("TMS treatment course - neuronavigation report",
                                     f"TMS session {html.escape(s.name)} ({s.date}) - neuronavigation report")
     return text.replace("<h2>Repositioning</h2>", "<h2>Repositioning (whole course, for reference)</h2>")

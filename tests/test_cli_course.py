@@ -125,6 +125,8 @@ def test_simulate_course_script_on_a_given_plan(sphere_plan, tmp_path, capsys):
     exp = expected_repositioning(__import__("navtms.course_sim", fromlist=["default_days"]).default_days())
     assert abs(got["repositioning"]["rms_mm"] - exp["rms_mm"]) < 0.3
     assert got["thresholds"][0]["threshold_pct"] is not None and "motor threshold:" in text
-    assert json.loads((out / "plan" / "hotspot.json").read_text())["hotspot"] in text
+    hs = json.loads((out / "plan" / "hotspot.json").read_text())["hotspot"]
+    assert hs in text and got["hotspot"]["hotspot"] == hs and got["hotspot"]["method"] == "max-mean"
+    assert f"grid site {hs} (largest mean response" in (out / "report" / "course.html").read_text()
     assert fig.read_bytes() == (out / "report" / "course_page.png").read_bytes()
     assert main(["course", str(out / "plan"), "--out", str(tmp_path / "again"), "--json"]) == 0   # re-readable

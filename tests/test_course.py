@@ -46,7 +46,7 @@ def test_per_day_pulse_counts_dates_and_errors(simulated_course, course):
     assert list(course.per_day) == [d.date for d in days]
     assert [f["fired"] for f in course.per_day.values()] == [d.pulses for d in days]
     assert [f["with_pose"] for f in course.per_day.values()] == [d.pulses for d in days]
-    assert course.target == "dlpfc" and course.patient == "SIM-001"
+    assert course.target == "dlpfc" and course.patient == "SIM-001" and course.hotspot is None
     for f, d in zip(course.per_day.values(), days):
         # the pulses sit at the day's offset: median distance = |offset| (jitter 0.15 mm per axis)
         assert abs(f["distance_mm"]["median"] - np.linalg.norm(d.offset_mm)) < 0.25
