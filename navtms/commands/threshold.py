@@ -43,6 +43,9 @@ def run(args) -> int:
         k, n = (int(x) for x in args.rule.split("/"))
     except ValueError:
         raise NavtmsError(f"--rule {args.rule!r} is not MIN/N (e.g. 5/10)") from None
+    from targets.plan import load_plan
+
+    load_plan(args.plan, checksum="skip", load_surfaces=False)  # a plan folder, readable: else nothing is written
     rule = ThresholdRule(k, n, args.criterion_uv)
     trials = tuple(parse_trial_text(t, rule.mep_criterion_uv) for t in args.trial)
     m = Measurement(args.date, trials, rule, args.site, args.notes)
