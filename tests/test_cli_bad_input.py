@@ -91,11 +91,19 @@ def _cases(f: dict, work: Path):
                               "--out", str(work / "poses_out.csv")], [work / "poses_out.csv"], None),
         "navigate": (["navigate", "--session", str(d / "bad_session"), "--source", f"poses:{f['poses']}",
                       "--headless", "--no-keys"], [], None),
+        "course": (["course", str(d / "bad_plan"), "--out", str(work / "course_report")], [work / "course_report"], None),
+        "hotspot-grid": (["hotspot", "grid", str(d / "bad_plan"), "--session-out", str(work / "grid_session")],
+                         [work / "grid_session"], None),
+        "hotspot-pick": (["hotspot", "pick", str(d / "bad_plan"), "--session", str(f["session"]),
+                          "--responses", str(d / "garbage.csv"), "--map", str(work / "map.png")], [work / "map.png"], None),
+        "protocol": (["protocol", str(d / "bad_session"), "--frequency", "10", "--pulses", "3000"], [], None),
+        "threshold": (["threshold", str(d / "bad_plan"), "--trial", "50:yyyyyynnnn"], [], None),
     }
 
 
 IN_PROCESS = ["calibrate-camera", "make-body", "make-body-tagfile", "register", "replay-bad-session",
-              "replay-bad-pulses", "session-new", "session-show", "synth", "targets", "track-bad-camera", "navigate"]
+              "replay-bad-pulses", "session-new", "session-show", "synth", "targets", "track-bad-camera", "navigate",
+              "course", "hotspot-grid", "hotspot-pick", "protocol", "threshold"]
 
 
 @pytest.mark.timeout(60)
