@@ -446,8 +446,6 @@ def test_openigtlink_valid_streams_decode_whole():
 
 
 # ---------------------------------------------------------------------------- every leaf, every nasty
-COURSE_PENDING = ("navtms/course.py has uncommitted changes by its owner: read_protocol's _num calls "
-                  "math.isfinite on a 20-digit integer (10**400) -> raw OverflowError")
 BIG_DIGITS = "9" * 5000   # more digits than Python converts by default (int_max_str_digits)
 LEAF_NASTIES = [10 ** 400, float("nan"), -1e308, "x", None, [], {"a": 1}, True, "__BIG_DIGITS__"]
 
@@ -472,8 +470,7 @@ def _leaf_variants(valid_obj: dict, max_depth: int = 99):
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("reader", ["markups", "body", "camera", "plan", "session", "recording", "sequence",
-                                    "threshold", pytest.param("protocol", marks=pytest.mark.xfail(
-                                        strict=True, reason=COURSE_PENDING))])
+                                    "threshold", "protocol"])
 def test_every_json_field_deleted_or_replaced(reader, valid, plan_folder, session_json, recording_folder, tmp_path):
     """Deterministic companion of the random sweep: each field of each JSON format, one at a
     time, deleted or set to a huge/NaN/wrong-typed/5000-digit value."""
