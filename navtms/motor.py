@@ -41,7 +41,7 @@ def grid_from_json(path: Path, obj: dict) -> HotspotGrid:
                            require_matrix(path, obj, "normal", (3,), "grid file"),
                            int(obj["rows"]), int(obj["cols"]), float(obj["spacing_mm"]),
                            float(obj["handle_angle_deg"]), float(obj["offset_mm"]), float(obj["depth_mm"]), sites)
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError, IndexError) as e:
         raise InputFileError(path, f"the hotspot grid file is malformed ({e.__class__.__name__}: {e})") from None
 
 

@@ -123,8 +123,12 @@ def _parse_measurement(path: Path, i: int, m) -> Measurement:
         trials = []
         for t in m["trials"]:
             mep = t.get("mep_uv")
-            trials.append(Trial(float(t["intensity_pct"]), tuple(bool(x) for x in t["responses"]),
-                                None if mep is None else tuple(float(x) for x in mep)))
+            pct = float(t["intensity_pct"])
+            resp = t["responses"]
+            if not (0 < pct <= 100) or not isinstance(resp, list) or not all(isinstance(x, bool) for x in resp) \
+                    or not (mep is None or (isinstance(mep, list) and len(mep) == len(resp))):
+                raise ValueError
+            trials.append(Trial(pct, tuple(resp), None if mep is None else tuple(float(x) for x in mep)))
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError, NavtmsError):
         raise InputFileError(path, f"{what} is malformed (rule or trials)") from None
     return Measurement(_check_date(str(m.get("date", "")), path), tuple(trials), rule, str(m.get("site", "")),

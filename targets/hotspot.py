@@ -189,7 +189,10 @@ def read_emg_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _emg_rows(path: Path, lines: list[tuple[int, str]]) -> tuple[np.ndarray, np.ndarray]:
-    header = [h.strip().lower() for h in next(csv.reader([lines[0][1]]))]
+    try:
+        header = [h.strip().lower() for h in next(csv.reader([lines[0][1]]))]
+    except csv.Error as e:
+        raise InputFileError(path, f"the EMG file's header is not CSV ({e})") from None
     amp_col = next((h for h in ("p2p_uv", "mep_uv", "peak_to_peak_uv") if h in header), None)
     if "time_s" not in header or amp_col is None:
         raise InputFileError(path, "the EMG file's header must name 'time_s' and one of 'p2p_uv', 'mep_uv', "
@@ -197,7 +200,10 @@ def _emg_rows(path: Path, lines: list[tuple[int, str]]) -> tuple[np.ndarray, np.
     it, ia = header.index("time_s"), header.index(amp_col)
     times, amps = [], []
     for lineno, ln in lines[1:]:
-        row = next(csv.reader([ln]))
+        try:
+            row = next(csv.reader([ln]))
+        except csv.Error:
+            raise InputFileError(path, f"line {lineno} of the EMG file is not CSV") from None
         try:
             t = float(row[it])
             a = float(row[ia])

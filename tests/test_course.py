@@ -212,3 +212,25 @@ def test_a_long_course_report_runs_over_pages(course, tmp_path):
     assert sorted(p.name for p in tmp_path.glob("p*.png")) == ["p.png", "p_2.png", "p_3.png"]
     assert png == tmp_path / "p.png"
     assert len(re.findall(rb"/Type\s*/Page[^s]", (tmp_path / "p.pdf").read_bytes())) == 3
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
+                     max_leaves=12)
+
+
+@settings(max_examples=60)
+@given(obj=st.fixed_dictionaries({}, optional={k: _json | st.just("2026-11-02") for k in (
+    "date", "patient", "frequency_hz", "pulses_planned", "intensity_pct_mt", "threshold_pct_mso",
+    "intensity_pct_mso", "target", "notes")}))
+def test_random_protocol_files_load_or_give_one_clear_error(tmp_path_factory, obj):
+    d = tmp_path_factory.mktemp("proto")
+    (d / PROTOCOL_FILE).write_text(json.dumps({"format_version": 1, **obj}))
+    try:
+        p = read_protocol(d)
+    except InputFileError as e:
+        assert PROTOCOL_FILE in str(e)
+        return
+    for v in (p.frequency_hz, p.intensity_pct_mt, p.threshold_pct_mso, p.intensity_pct_mso):
+        assert v is None or (isinstance(v, float) and 0 <= v <= 1e6)
+    assert p.describe()

@@ -258,3 +258,27 @@ def test_hotspot_json_round_trip_and_refusals(sphere_plan, tmp_path):
     s = site_stats(len(g.sites), [0], [10.0])
     with pytest.raises(InputFileError, match="not a plan folder"):
         save_hotspot(tmp_path, g, pick_hotspot(g, s))
+
+
+def test_random_damage_to_a_grid_file_gives_one_clear_error(sphere_plan, tmp_path):
+    import random
+
+    from navcore.fileio import to_jsonable
+    from navtms.motor import grid_from_json
+
+    _d, axes, plan = sphere_plan
+    good = to_jsonable(_grid(plan, axes).to_json())
+    rnd = random.Random(1)
+    nasty = [None, "x", -1, 10**400, [], {}, [1, 2], float("inf"), True]
+    for _ in range(60):
+        obj = json.loads(json.dumps(good))
+        tgt = obj if rnd.random() < 0.4 else obj["sites"][rnd.randrange(len(obj["sites"]))]
+        key = rnd.choice(sorted(tgt))
+        if rnd.random() < 0.2:
+            del tgt[key]
+        else:
+            tgt[key] = rnd.choice(nasty)
+        try:
+            grid_from_json(tmp_path / "g.json", obj)
+        except InputFileError as e:
+            assert "g.json" in str(e)

@@ -134,3 +134,33 @@ def test_trial_text_and_output_from_threshold():
         with pytest.raises(NavtmsError, match="trial"):
             parse_trial_text(bad)
     assert mso_from_threshold(52, 120) == 62.0 and mso_from_threshold(45, 110) == 50.0
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                     lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+                     max_leaves=20)
+
+
+@settings(max_examples=60)
+@given(m=st.fixed_dictionaries({}, optional={"date": st.sampled_from(["2026-11-02", "x", 5]), "rule": _json,
+                                             "trials": st.lists(st.fixed_dictionaries(
+                                                 {}, optional={"intensity_pct": _json, "responses": _json,
+                                                               "mep_uv": _json}), max_size=3) | _json,
+                                             "site": _json, "notes": _json}))
+def test_random_threshold_files_load_or_give_one_clear_error(tmp_path_factory, m):
+    d = tmp_path_factory.mktemp("thr")
+    (d / THRESHOLD_FILE).write_text(json.dumps({"format_version": 1, "measurements": [m]}))
+    try:
+        ms = load_thresholds(d)
+    except InputFileError as e:
+        assert THRESHOLD_FILE in str(e)
+        return
+    t = ms[0]
+    assert all(0 < x.intensity_pct <= 100 and all(isinstance(r, bool) for r in x.responses) for x in t.trials)
+
+
+def test_strings_are_not_response_lists(tmp_path):
+    m = {"date": "2026-11-02", "trials": [{"intensity_pct": 50, "responses": "yyyyy"}]}
+    (tmp_path / THRESHOLD_FILE).write_text(json.dumps({"format_version": 1, "measurements": [m]}))
+    with pytest.raises(InputFileError, match="measurement 1"):
+        load_thresholds(tmp_path)
