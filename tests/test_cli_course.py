@@ -130,3 +130,11 @@ def test_simulate_course_script_on_a_given_plan(sphere_plan, tmp_path, capsys):
     assert f"grid site {hs} (largest mean response" in (out / "report" / "course.html").read_text()
     assert fig.read_bytes() == (out / "report" / "course_page.png").read_bytes()
     assert main(["course", str(out / "plan"), "--out", str(tmp_path / "again"), "--json"]) == 0   # re-readable
+
+
+@pytest.mark.parametrize("cmd", [[], ["course"], ["hotspot"], ["hotspot", "grid"], ["hotspot", "pick"],
+                                 ["threshold"], ["protocol"]])
+def test_help_texts_render(cmd, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(cmd + ["--help"])
+    assert e.value.code == 0 and "usage: navtms" in capsys.readouterr().out

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 
 NAME = "protocol"
-HELP = "record a session's stimulation protocol (frequency, pulses, intensity as % of motor threshold)"
+HELP = "record a session's stimulation protocol (frequency, pulses, intensity relative to the motor threshold)"
 
 
 def add_arguments(p) -> None:
@@ -15,7 +15,7 @@ def add_arguments(p) -> None:
     p.add_argument("--date", default=_dt.date.today().isoformat(), help="YYYY-MM-DD (default today)")
     p.add_argument("--frequency", type=float, help="stimulation frequency (Hz)")
     p.add_argument("--pulses", type=int, help="pulses planned for the session")
-    p.add_argument("--intensity-mt", type=float, help="intensity as % of the motor threshold (e.g. 120)")
+    p.add_argument("--intensity-mt", type=float, help="intensity as %% of the motor threshold (e.g. 120)")
     p.add_argument("--threshold-mso", type=float, help="motor threshold used (%% MSO); default from threshold.json")
     p.add_argument("--output-mso", type=float, help="stimulator output used (%% MSO), if set by hand")
     p.add_argument("--target", default="", help="target name")
