@@ -10,6 +10,7 @@ and never hang (each test has a timeout). docs/robustness.md lists the coverage.
 """
 from __future__ import annotations
 
+import copy
 import gzip
 import io
 import json
@@ -72,7 +73,9 @@ def mutated_json(draw, valid: dict):
         if draw(st.booleans()) and isinstance(parent, dict):
             del parent[path[-1]]
         else:
-            parent[path[-1]] = draw(st.one_of(HUGE, json_values))
+            # a fresh copy: sampled_from hands out the same [] / {} objects every time, and
+            # mutating a shared one would leak into later examples (even make a cycle)
+            parent[path[-1]] = copy.deepcopy(draw(st.one_of(HUGE, json_values)))
     return obj
 
 
