@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from navcore.errors import NavtmsError
 
-N = int(os.environ.get("NAVTMS_SWEEP_EXAMPLES", "60"))  # examples per reader: ~20 s in all; raise it to dig deeper
+N = int(os.environ.get("NAVTMS_SWEEP_EXAMPLES", "40"))  # examples per reader: ~20 s in all; raise it to dig deeper
 SWEEP = settings(max_examples=N, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                         HealthCheck.data_too_large])
