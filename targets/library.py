@@ -73,7 +73,7 @@ def _parse_entry(path: Path, e, index: int, origin: str) -> LibraryTarget:
     key = "mni_mm" if has_mni else "mri_mm"
     try:
         pos = np.asarray(e[key], dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer like 10**400
         pos = np.zeros(0)
     if pos.shape != (3,) or not np.all(np.isfinite(pos)):
         raise InputFileError(path, f"target '{name}' has '{key}' that is not three finite numbers")
