@@ -621,6 +621,15 @@ def test_mni_transform_singular_matrix_is_refused(tmp_path, inverse):
     assert loads_or_navtms_error(load_mni_transform, p, inverse=inverse) is None
 
 
+@pytest.mark.timeout(30)
+def test_target_library_huge_integer_position(tmp_path):
+    from targets.library import read_library_file
+
+    p = _write(tmp_path, "t.json", json.dumps({"format_version": 1, "targets": [
+        {"name": "x", "mni_mm": [1, 2, 10 ** 400], "source": {}}]}).encode())
+    assert loads_or_navtms_error(read_library_file, p) is None
+
+
 @pytest.mark.timeout(60)
 @SWEEP
 @given(st.data())
