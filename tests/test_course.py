@@ -128,9 +128,14 @@ def test_sessions_found_given_and_checked_against_the_plan(simulated_course, sph
         load_course(empty)
 
 
-def test_pulses_come_from_the_session_or_its_replay(simulated_course):
+def test_pulses_come_from_the_session_or_its_replay(simulated_course, tmp_path):
     d = simulated_course[2][0]
     assert pulses_file(d) == d / "replay" / "pulses.csv"
+    live = tmp_path / "live"                       # as navtms navigate leaves it: pulses.csv in the session
+    shutil.copytree(d, live, ignore=shutil.ignore_patterns("replay"))
+    assert pulses_file(live) is None
+    shutil.copyfile(d / "replay" / "pulses.csv", live / "pulses.csv")
+    assert pulses_file(live) == live / "pulses.csv"
 
 
 def test_course_report_files(course, tmp_path):
