@@ -18,6 +18,7 @@ from navcore.errors import InputFileError
 
 MIN_VOXEL_MM = 0.05
 MAX_VOXEL_MM = 20.0
+MAX_VOXELS = 1024 ** 3  # a 0.25 mm whole-head scan has ~0.2e9; a header declaring more is damaged
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,13 @@ def load_mri(path: str | Path) -> MRIVolume:
     vox = np.linalg.norm(affine[:3, :3], axis=0)
     if np.any(vox < MIN_VOXEL_MM) or np.any(vox > MAX_VOXEL_MM):
         raise InputFileError(path, f"the MRI voxel size {np.round(vox, 4).tolist()} mm is outside {MIN_VOXEL_MM}-{MAX_VOXEL_MM} mm")
+    n_voxels = int(np.prod([int(v) for v in shape]))
+    if n_voxels > MAX_VOXELS:
+        raise InputFileError(path, f"the MRI header declares {n_voxels} voxels {tuple(shape)}, more than a head MRI "
+                                   f"has (limit {MAX_VOXELS}); the file is damaged or not a head scan")
     try:
         data = np.asarray(img.dataobj, dtype=np.float32).reshape(shape)
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError, struct.error, MemoryError,
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError, struct.error, MemoryError, OverflowError,
             nib.spatialimages.HeaderDataError) as e:
         raise InputFileError(path, f"the MRI voxel data cannot be read ({e.__class__.__name__}: the file may be truncated)") from e
     if not np.any(np.isfinite(data)):
