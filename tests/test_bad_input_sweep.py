@@ -727,3 +727,17 @@ def test_emg_and_responses_hand_picked(tmp_path, name, text):
 
     fn = read_emg_csv if name == "emg.csv" else read_responses_csv
     assert loads_or_navtms_error(fn, _write(tmp_path, name, text)) is None
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("dims", [(3, 30000, 30000, 30000), (3, 6, 7, 5)], ids=["huge-shape", "sane-shape"])
+def test_mri_header_with_a_huge_shape_is_refused(tmp_path, mri_bytes, dims):
+    """A NIfTI header whose dims promise 2.7e13 voxels is refused before any data is mapped or allocated."""
+    import struct as _struct
+
+    from navcore.mri import load_mri
+
+    raw = bytearray(mri_bytes["nii"])
+    raw[40:48] = _struct.pack("<4h", *dims)
+    vol = loads_or_navtms_error(load_mri, _write(tmp_path, "t1.nii", bytes(raw)))
+    assert (vol is None) == (dims[1] == 30000)
