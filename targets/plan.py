@@ -112,7 +112,8 @@ def _rel_or_abs(path: Path, folder: Path) -> str:
 def save_plan(plan: Plan, folder: str | Path, force: bool = False, exports: bool = True) -> Path:
     """Write the plan folder atomically: everything goes into a temporary folder beside it, which
     is renamed into place. An existing folder is refused (PlanError) unless `force`, in which case
-    it is replaced only after the new one is complete. exports: also write targets.csv,
+    only the plan's own files (PLAN_OWNED_FILES) are replaced, after the new ones are complete;
+    the course's files in the folder (sessions/, threshold.json, hotspot.json) are kept. exports: also write targets.csv,
     targets.mrk.json, entries.mrk.json and fiducials.mrk.json (3D Slicer, RAS). Returns the
     plan.json path."""
     folder = Path(folder)
@@ -153,17 +154,32 @@ def save_plan(plan: Plan, folder: str | Path, force: bool = False, exports: bool
             write_points(tmp / "fiducials.mrk.json", plan.fiducials)
         os.chmod(tmp, 0o755)
         if folder.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=parent))
-            old.rmdir()
-            os.replace(folder, old)
-            os.replace(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
+            _replace_owned_files(tmp, folder)
+            shutil.rmtree(tmp, ignore_errors=True)
         else:
             os.replace(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder / PLAN_FILE
+
+
+#: The files a plan folder's plan owns; everything else in it (sessions/, threshold.json,
+#: hotspot.json, the user's own files) belongs to the course and is never touched.
+PLAN_OWNED_FILES = ("scalp.npz", "brain.npz", "targets.csv", "targets.mrk.json", "entries.mrk.json",
+                    "fiducials.mrk.json", PLAN_FILE)
+
+
+def _replace_owned_files(new: Path, folder: Path) -> None:
+    """Move the plan's own files from `new` into the existing `folder`, each by an atomic
+    rename, plan.json last (so until then the old index stays whole); owned files the new plan
+    no longer has are removed. Nothing else in the folder is touched."""
+    for name in PLAN_OWNED_FILES:
+        src, dst = new / name, folder / name
+        if src.exists():
+            os.replace(src, dst)
+        elif name != PLAN_FILE and dst.exists():
+            dst.unlink()
 
 
 def _version() -> str:

@@ -74,6 +74,21 @@ def test_existing_folder_refused_and_force_replaces(sample_plan, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left
 
 
+def test_force_keeps_the_course_files_in_the_plan_folder(sample_plan, tmp_path):
+    """Re-planning a plan in service replaces the plan, never the sessions and records beside it."""
+    save_plan(sample_plan, tmp_path / "p")
+    (tmp_path / "p" / "sessions" / "day1").mkdir(parents=True)
+    (tmp_path / "p" / "sessions" / "day1" / "pulses.csv").write_text("pulse log")
+    (tmp_path / "p" / "threshold.json").write_text("{}")
+    (tmp_path / "p" / "hotspot.json").write_text("{}")
+    one = with_targets(sample_plan, sample_plan.targets[:1])
+    save_plan(one, tmp_path / "p", force=True)
+    assert len(load_plan(tmp_path / "p").targets) == 1
+    assert (tmp_path / "p" / "sessions" / "day1" / "pulses.csv").read_text() == "pulse log"
+    assert (tmp_path / "p" / "threshold.json").exists() and (tmp_path / "p" / "hotspot.json").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left
+
+
 def _edit(tmp_path, sample_plan, fn):
     save_plan(sample_plan, tmp_path / "p")
     pj = tmp_path / "p" / "plan.json"
