@@ -71,21 +71,37 @@ def figure8_coil(wing_outer_radius_mm: float = 37.0, wing_inner_radius_mm: float
     return out
 
 
-_PLY_PROBE = ("import sys\nfrom vtkmodules.vtkIOPLY import vtkPLYReader\n"
+_PLY_CHILD = ("import sys\nfrom vtkmodules.vtkIOPLY import vtkPLYReader\n"
+              "from vtkmodules.vtkIOXML import vtkXMLPolyDataWriter\n"
               "r = vtkPLYReader(); r.SetFileName(sys.argv[1]); r.Update()\n"
-              "sys.exit(0 if r.GetOutput().GetNumberOfPolys() > 0 else 3)\n")
+              "if r.GetOutput().GetNumberOfPolys() == 0: sys.exit(3)\n"
+              "w = vtkXMLPolyDataWriter(); w.SetFileName(sys.argv[2]); w.SetInputData(r.GetOutput())\n"
+              "sys.exit(0 if w.Write() == 1 else 4)\n")
 
 
-def _ply_reads_safely(path: Path, timeout_s: float = 60.0) -> bool:
-    """True when vtkPLYReader reads `path` in a child process without crashing. VTK's PLY reader
-    segfaults or aborts on many damaged files (a header cut short, a garbled property line,
-    bad numbers; measured: about 1 in 4 damaged PLYs), which would kill the whole program, so a
-    PLY is tried in a throw-away process first (about 0.4 s, once per mesh)."""
-    try:
-        proc = subprocess.run([sys.executable, "-c", _PLY_PROBE, str(path)], capture_output=True, timeout=timeout_s)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return proc.returncode == 0
+def _read_ply_isolated(path: Path, timeout_s: float = 60.0):
+    """The PLY's polydata, read by vtkPLYReader in a throw-away child process and handed back
+    as a VTK XML file we wrote ourselves; None when the child fails. VTK's PLY reader segfaults
+    or aborts on many damaged files (a header cut short, a garbled property line; measured: about
+    1 in 4 damaged PLYs), which would kill the whole program, so it never runs in this process
+    (about 0.4 s, once per mesh)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="navtms_ply_") as d:
+        vtp = Path(d) / "mesh.vtp"
+        try:
+            proc = subprocess.run([sys.executable, "-c", _PLY_CHILD, str(path), str(vtp)], capture_output=True,
+                                  timeout=timeout_s)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if proc.returncode != 0 or not vtp.is_file():
+            return None
+        reader = vtk.vtkXMLPolyDataReader()
+        reader.SetFileName(str(vtp))
+        reader.Update()
+        pd = vtk.vtkPolyData()
+        pd.DeepCopy(reader.GetOutput())
+        return pd
 
 
 def load_coil_mesh(path: str | Path) -> vtk.vtkPolyData:
@@ -97,16 +113,16 @@ def load_coil_mesh(path: str | Path) -> vtk.vtkPolyData:
     ext = path.suffix.lower()
     if ext == ".stl":
         reader = vtk.vtkSTLReader()
+        reader.SetFileName(str(path))
+        reader.Update()
+        pd = reader.GetOutput()
     elif ext == ".ply":
-        if not _ply_reads_safely(path):
+        pd = _read_ply_isolated(path)
+        if pd is None:
             raise InputFileError(path, "the PLY coil mesh is damaged (the PLY reader fails on it); "
                                        "export it again, or as STL")
-        reader = vtk.vtkPLYReader()
     else:
         raise InputFileError(path, "the coil mesh must be an .stl or .ply file")
-    reader.SetFileName(str(path))
-    reader.Update()
-    pd = reader.GetOutput()
     if pd is None or pd.GetNumberOfPolys() == 0:
         raise InputFileError(path, "the coil mesh holds no triangles (empty or unreadable file)")
     normals = vtk.vtkPolyDataNormals()
