@@ -27,6 +27,7 @@ from tracking.bodies import MarkerBody, dictionary_by_name
 from tracking.camera import CameraModel
 from tracking.edgerefine import refine_corners
 from tracking.pnp import is_planar, solve_body_pose
+from tracking.tag_consistency import ConsistencySettings, inconsistent_tag
 from tracking.types import BodyPose, Frame
 from tracking.roi import Rect, merge_rects, predict_rect
 
@@ -62,6 +63,8 @@ class TrackerSettings:
     # its corners were measured 1-5 px off, so it is not used (sharp tags: ~1 px)
     max_edge_spread_px: float = 2.5
     refine_iterations: int = 2        # edge-fit corner refinement passes (0 = integer-pixel contour corners)
+    # tags that disagree with the body's other tags (partly covered) are dropped: tracking.tag_consistency
+    consistency: ConsistencySettings = ConsistencySettings()
 
 
 class MarkerTracker:
@@ -346,6 +349,12 @@ class MarkerTracker:
             worst = int(np.argmax(per_tag))
             if per_tag[worst] > s.max_tag_error_px and len(tags) > 1:
                 del tags[worst]
+                continue
+            # a partly covered tag disagrees with the others by less than max_tag_error_px (tracking.tag_consistency)
+            bad = inconsistent_tag([body.tags[t] for t, _ in tags], [c for _, c in tags], T, self._K, self._dist,
+                                   s.consistency)
+            if bad is not None:
+                del tags[bad]
                 continue
             rms = float(np.sqrt((res ** 2).sum(-1).mean()))
             if rms > s.max_body_rms_px or T[2, 3] <= 0:

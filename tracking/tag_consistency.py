@@ -1,0 +1,165 @@
+"""Per-tag consistency check of a body pose: find a tag whose corners disagree with the other tags.
+
+Why: a tag PARTLY covered by another object (a coil's marker plate passing in front of the head
+reference body) is often still detected and decoded - the detected quad's edge then follows the
+occluder's edge, so one or two of its corners are off by a fraction of a pixel to a few pixels.
+Its residual under the joint pose stays small because the joint pose bends towards it (measured
+on data/demo/coil_approach: 0.2-0.9 px per tag while the body pose was 1-2.7 mm off), so the
+tracker's plain outlier-tag threshold (2.5 px) does not catch it.
+
+Test (bodies with >= 3 tags seen): a cheap trigger first - some tag's RMS residual under the
+joint pose exceeds `trigger_px` and `trigger_ratio` times the median tag's (clean frames: the check
+costs nothing). Then leave-one-out: for each tag k, the pose is refined (Levenberg-Marquardt,
+started from the joint pose) from the OTHER tags only, and tag k's corners are reprojected under
+it. Tag k is inconsistent when its RMS error under the others' pose exceeds all of
+  - `min_excess_px` (absolute floor),
+  - `rel_size` times the tag's mean edge length in px (a pixel error relative to the tag's size is
+    what becomes mm of body error, so large tags may be off by more pixels),
+  - `noise_ratio` times the noise level, estimated from the others' own fit RMS.
+The most inconsistent tag is returned; the caller drops it and re-solves.
+
+With exactly 2 tags there is no "others' pose" worth the name (one tag fixes the rotation only
+to degrees), so the check is the tags' mutual consistency under the joint pose plus a tag-shape
+check: when a tag's residual under the joint pose exceeds the same floors, the tag whose quad
+fits a perspective square worse (single-tag IPPE residual) is returned - with the tracker's
+min_tags = 2 the body is then reported not visible rather than with a biased pose.
+
+Pure functions; poses T_camera_from_body 4x4 mm; pixels are image pixels (distorted, as detected).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ConsistencySettings:
+    """Thresholds of the per-tag consistency check (pixels are image pixels)."""
+
+    enabled: bool = True
+    trigger_px: float = 0.1         # leave-one-out runs only when some tag's joint-pose RMS exceeds this ...
+    trigger_ratio: float = 1.4      # ... and this multiple of the median tag's RMS
+    min_excess_px: float = 0.2      # a tag is never inconsistent below this error (px RMS over its corners)
+    rel_size: float = 0.004         # ... nor below this fraction of its mean edge length (px)
+    noise_ratio: float = 4.5        # ... nor below this multiple of the noise level
+    noise_floor_px: float = 0.03    # the noise level is never taken lower than this
+    min_shift_mm: float = 0.3       # ... nor when leaving it out moves no body corner by more than this (mm)
+    pair_factor: float = 1.5        # 2 tags: joint-pose RMS of a tag above this times the floors is inconsistent
+
+
+_DEBUG: Optional[list] = None      # set to a list to collect (tag index, error px, limit px, shift mm)
+
+
+def _rms(d: np.ndarray) -> np.ndarray:
+    """RMS over corners of (N, 4, 2) residuals -> (N,)."""
+    return np.sqrt((d ** 2).sum(-1).mean(-1))
+
+
+def _edge_px(img: np.ndarray) -> np.ndarray:
+    """Mean edge length (px) of each (N, 4, 2) quad -> (N,)."""
+    return np.linalg.norm(np.roll(img, -1, axis=1) - img, axis=-1).mean(-1)
+
+
+def _project(obj: np.ndarray, rvec: np.ndarray, tvec: np.ndarray, K: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    uv, _ = cv2.projectPoints(obj, rvec, tvec, K, dist)
+    return uv.reshape(-1, 2)
+
+
+def _floor_px(edge_px: float, s: ConsistencySettings) -> float:
+    return max(s.min_excess_px, s.rel_size * edge_px)
+
+
+def square_fit_rms(obj_tag: np.ndarray, img_tag: np.ndarray, K: np.ndarray, dist: np.ndarray) -> float:
+    """How well one detected quad (4, 2 px) fits a perspective view of its square (4, 3 mm, body frame):
+    RMS px of the best single-tag IPPE pose (inf when IPPE fails). A quad cut by an occluder is
+    often not the image of a square (one edge shortened or skewed)."""
+    try:
+        n, rvecs, tvecs, errs = cv2.solvePnPGeneric(np.ascontiguousarray(obj_tag, np.float64),
+                                                    np.ascontiguousarray(img_tag, np.float64), K, dist,
+                                                    flags=cv2.SOLVEPNP_IPPE)
+    except cv2.error:
+        return math.inf
+    if not n or errs is None:
+        return math.inf
+    e = np.ravel(errs)
+    e = e[np.isfinite(e)]
+    return float(e.min()) if e.size else math.inf
+
+
+def tag_scores(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T_camera_from_body: np.ndarray,
+               K: np.ndarray, dist: np.ndarray,
+               settings: Optional[ConsistencySettings] = None) -> Optional[np.ndarray]:
+    """Per-tag inconsistency score (N,): a tag's error under the others' pose divided by its limit
+    (> 1 = inconsistent); all zeros when the trigger did not fire; None when disabled or < 2 tags.
+    Arguments as for inconsistent_tag."""
+    s = settings or ConsistencySettings()
+    n = len(obj_tags)
+    if not s.enabled or n < 2:
+        return None
+    obj = np.ascontiguousarray(np.concatenate(obj_tags, axis=0), dtype=np.float64)
+    img = np.ascontiguousarray(np.concatenate(img_tags, axis=0), dtype=np.float64).reshape(n, 4, 2)
+    R0 = T_camera_from_body[:3, :3]
+    rvec0 = cv2.Rodrigues(R0)[0]
+    tvec0 = T_camera_from_body[:3, 3].reshape(3, 1).copy()
+    joint = _rms(_project(obj, rvec0, tvec0, K, dist).reshape(n, 4, 2) - img)
+    edges = _edge_px(img)
+    worst = int(np.argmax(joint))
+    if joint[worst] <= s.trigger_px or joint[worst] <= s.trigger_ratio * float(np.median(joint)):
+        return np.zeros(n)
+    if n == 2:
+        return _pair_check(obj_tags, img, joint, edges, K, dist, s)
+    scores = np.zeros(n)
+    for k in range(n):
+        keep = [j for j in range(n) if j != k]
+        o = np.ascontiguousarray(obj.reshape(n, 4, 3)[keep].reshape(-1, 3))
+        i = np.ascontiguousarray(img[keep].reshape(-1, 2))
+        rvec, tvec = cv2.solvePnPRefineLM(o, i, K, dist, rvec0.copy(), tvec0.copy())
+        if not (np.all(np.isfinite(rvec)) and np.all(np.isfinite(tvec))):
+            continue
+        res = _project(obj, rvec, tvec, K, dist).reshape(n, 4, 2) - img
+        err_k = float(_rms(res[k:k + 1])[0])
+        others = res[keep]
+        m = others.size                      # residual components of the others' fit, 6 of them absorbed by the pose
+        noise = max(float(np.sqrt((others ** 2).sum() / max(m - 6, 1))), s.noise_floor_px)
+        limit = max(_floor_px(float(edges[k]), s), s.noise_ratio * noise)
+        # how far tag k moves the body: largest displacement (mm) of a body corner between the
+        # joint pose and the others' pose; a tag that moves it less is harmless and kept
+        R = cv2.Rodrigues(rvec)[0]
+        shift = float(np.linalg.norm(obj @ (R - R0).T + (tvec - tvec0).ravel(), axis=1).max())
+        scores[k] = err_k / limit if shift > s.min_shift_mm else 0.0
+        if _DEBUG is not None:
+            _DEBUG.append((k, err_k, limit, shift))
+    return scores
+
+
+def inconsistent_tag(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T_camera_from_body: np.ndarray,
+                     K: np.ndarray, dist: np.ndarray,
+                     settings: Optional[ConsistencySettings] = None) -> Optional[int]:
+    """Index of the tag that disagrees with the others (see module docstring), or None.
+
+    obj_tags: per tag (4, 3) body-frame corners, mm; img_tags: per tag (4, 2) detected corners, px;
+    T_camera_from_body: 4x4 mm, the pose solved from all of them; K (3, 3) px and dist: the camera."""
+    scores = tag_scores(obj_tags, img_tags, T_camera_from_body, K, dist, settings)
+    if scores is None or not scores.size:
+        return None
+    k = int(np.argmax(scores))
+    return k if scores[k] > 1.0 else None
+
+
+def _pair_check(obj_tags: Sequence[np.ndarray], img: np.ndarray, joint: np.ndarray, edges: np.ndarray,
+                K: np.ndarray, dist: np.ndarray, s: ConsistencySettings) -> Optional[int]:
+    """2 tags: inconsistent when a tag's joint-pose RMS exceeds pair_factor times its floor; the tag
+    whose quad fits a square worse is returned."""
+    limits = np.array([s.pair_factor * _floor_px(float(e), s) for e in edges])
+    excess = joint / limits
+    if not np.any(excess > 1.0):
+        return excess
+    shape = [square_fit_rms(obj_tags[k], img[k], K, dist) for k in range(2)]
+    bad = int(np.argmax(shape))
+    scores = np.zeros(2)
+    scores[bad] = float(excess.max())
+    return scores
