@@ -51,9 +51,6 @@ class ConsistencySettings:
     pair_factor: float = 1.5        # 2 tags: joint-pose RMS of a tag above this times the floors is inconsistent
 
 
-_DEBUG: Optional[list] = None      # set to a list to collect (tag index, error px, limit px, shift mm)
-
-
 def _rms(d: np.ndarray) -> np.ndarray:
     """RMS over corners of (N, 4, 2) residuals -> (N,)."""
     return np.sqrt((d ** 2).sum(-1).mean(-1))
@@ -102,8 +99,7 @@ def tag_scores(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T
         return None
     obj = np.ascontiguousarray(np.concatenate(obj_tags, axis=0), dtype=np.float64)
     img = np.ascontiguousarray(np.concatenate(img_tags, axis=0), dtype=np.float64).reshape(n, 4, 2)
-    R0 = T_camera_from_body[:3, :3]
-    rvec0 = cv2.Rodrigues(R0)[0]
+    rvec0 = cv2.Rodrigues(T_camera_from_body[:3, :3])[0]
     tvec0 = T_camera_from_body[:3, 3].reshape(3, 1).copy()
     joint = _rms(_project(obj, rvec0, tvec0, K, dist).reshape(n, 4, 2) - img)
     edges = _edge_px(img)
@@ -112,7 +108,22 @@ def tag_scores(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T
         return np.zeros(n)
     if n == 2:
         return _pair_check(obj_tags, img, joint, edges, K, dist, s)
-    scores = np.zeros(n)
+    err, limit, shift = leave_one_out(obj, img, rvec0, tvec0, edges, K, dist, s)
+    # a tag that moves no body corner by more than min_shift_mm is harmless and kept
+    return np.where(shift > s.min_shift_mm, err / limit, 0.0)
+
+
+def leave_one_out(obj: np.ndarray, img: np.ndarray, rvec0: np.ndarray, tvec0: np.ndarray, edges_px: np.ndarray,
+                  K: np.ndarray, dist: np.ndarray, s: ConsistencySettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of n tags k: (err px, limit px, shift mm), each (n,).
+
+    obj (4n, 3) body corners mm; img (n, 4, 2) detected corners px; rvec0/tvec0 the joint pose
+    (Rodrigues, mm); edges_px (n,) mean tag edge lengths. err: RMS of tag k's corners under the
+    pose refined from the other tags; limit: the largest of the floors (module docstring); shift:
+    largest displacement (mm) of a body corner between the joint pose and the others' pose."""
+    n = len(img)
+    R0 = cv2.Rodrigues(rvec0)[0]
+    err, limit, shift = np.zeros(n), np.full(n, np.inf), np.zeros(n)
     for k in range(n):
         keep = [j for j in range(n) if j != k]
         o = np.ascontiguousarray(obj.reshape(n, 4, 3)[keep].reshape(-1, 3))
@@ -121,19 +132,14 @@ def tag_scores(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T
         if not (np.all(np.isfinite(rvec)) and np.all(np.isfinite(tvec))):
             continue
         res = _project(obj, rvec, tvec, K, dist).reshape(n, 4, 2) - img
-        err_k = float(_rms(res[k:k + 1])[0])
+        err[k] = float(_rms(res[k:k + 1])[0])
         others = res[keep]
         m = others.size                      # residual components of the others' fit, 6 of them absorbed by the pose
         noise = max(float(np.sqrt((others ** 2).sum() / max(m - 6, 1))), s.noise_floor_px)
-        limit = max(_floor_px(float(edges[k]), s), s.noise_ratio * noise)
-        # how far tag k moves the body: largest displacement (mm) of a body corner between the
-        # joint pose and the others' pose; a tag that moves it less is harmless and kept
+        limit[k] = max(_floor_px(float(edges_px[k]), s), s.noise_ratio * noise)
         R = cv2.Rodrigues(rvec)[0]
-        shift = float(np.linalg.norm(obj @ (R - R0).T + (tvec - tvec0).ravel(), axis=1).max())
-        scores[k] = err_k / limit if shift > s.min_shift_mm else 0.0
-        if _DEBUG is not None:
-            _DEBUG.append((k, err_k, limit, shift))
-    return scores
+        shift[k] = float(np.linalg.norm(obj @ (R - R0).T + (tvec - tvec0).ravel(), axis=1).max())
+    return err, limit, shift
 
 
 def inconsistent_tag(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T_camera_from_body: np.ndarray,
