@@ -48,6 +48,8 @@ class ConsistencySettings:
     noise_ratio: float = 4.5        # ... nor below this multiple of the noise level
     noise_floor_px: float = 0.03    # the noise level is never taken lower than this
     min_shift_mm: float = 0.3       # ... nor when leaving it out moves no body corner by more than this (mm)
+    pair_shape_min_px: float = 0.15  # 2 tags: ... and the worse quad fits a square worse than this (px RMS) ...
+    pair_shape_ratio: float = 8.0    # ... and this many times worse than the other quad
     pair_factor: float = 1.5        # 2 tags: joint-pose RMS of a tag above this times the floors is inconsistent
 
 
@@ -104,10 +106,12 @@ def tag_scores(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T
     joint = _rms(_project(obj, rvec0, tvec0, K, dist).reshape(n, 4, 2) - img)
     edges = _edge_px(img)
     worst = int(np.argmax(joint))
-    if joint[worst] <= s.trigger_px or joint[worst] <= s.trigger_ratio * float(np.median(joint)):
+    if joint[worst] <= s.trigger_px:
         return np.zeros(n)
-    if n == 2:
+    if n == 2:          # the joint pose splits a pair's disagreement evenly: no ratio trigger
         return _pair_check(obj_tags, img, joint, edges, K, dist, s)
+    if joint[worst] <= s.trigger_ratio * float(np.median(joint)):
+        return np.zeros(n)
     err, limit, shift = leave_one_out(obj, img, rvec0, tvec0, edges, K, dist, s)
     # a tag that moves no body corner by more than min_shift_mm is harmless and kept
     return np.where(shift > s.min_shift_mm, err / limit, 0.0)
@@ -162,10 +166,11 @@ def _pair_check(obj_tags: Sequence[np.ndarray], img: np.ndarray, joint: np.ndarr
     whose quad fits a square worse is returned."""
     limits = np.array([s.pair_factor * _floor_px(float(e), s) for e in edges])
     excess = joint / limits
-    if not np.any(excess > 1.0):
-        return excess
-    shape = [square_fit_rms(obj_tags[k], img[k], K, dist) for k in range(2)]
-    bad = int(np.argmax(shape))
     scores = np.zeros(2)
-    scores[bad] = float(excess.max())
+    if not np.any(excess > 1.0):
+        return scores
+    shape = np.array([square_fit_rms(obj_tags[k], img[k], K, dist) for k in range(2)])
+    bad = int(np.argmax(shape))
+    if shape[bad] > s.pair_shape_min_px and shape[bad] > s.pair_shape_ratio * max(shape[1 - bad], s.noise_floor_px):
+        scores[bad] = float(excess.max())
     return scores
