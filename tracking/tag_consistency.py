@@ -42,7 +42,9 @@ class ConsistencySettings:
 
     enabled: bool = True
     trigger_px: float = 0.1         # leave-one-out runs only when some tag's joint-pose RMS exceeds this ...
-    trigger_ratio: float = 1.4      # ... and this multiple of the median tag's RMS
+    trigger_ratio: float = 1.4      # ... and this multiple of the median tag's RMS (or trigger_abs_px)
+    trigger_abs_px: float = 0.5     # (a wrong planar-flip pose spreads the residuals over all tags)
+    max_candidates: int = 3         # leave-one-out only for the tags that fit worst (cost cap for many tags)
     min_excess_px: float = 0.2      # a tag is never inconsistent below this error (px RMS over its corners)
     rel_size: float = 0.004         # ... nor below this fraction of its mean edge length (px)
     noise_ratio: float = 4.5        # ... nor below this multiple of the noise level
@@ -110,16 +112,20 @@ def tag_scores(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T
         return np.zeros(n)
     if n == 2:          # the joint pose splits a pair's disagreement evenly: no ratio trigger
         return _pair_check(obj_tags, img, joint, edges, K, dist, s)
-    if joint[worst] <= s.trigger_ratio * float(np.median(joint)):
+    if joint[worst] <= s.trigger_ratio * float(np.median(joint)) and joint[worst] <= s.trigger_abs_px:
         return np.zeros(n)
-    err, limit, shift = leave_one_out(obj, img, rvec0, tvec0, edges, K, dist, s)
+    # only the tags that fit worst are candidates (caps the cost for bodies of many tags)
+    candidates = np.argsort(-joint)[:s.max_candidates]
+    err, limit, shift = leave_one_out(obj, img, rvec0, tvec0, edges, K, dist, s, candidates)
     # a tag that moves no body corner by more than min_shift_mm is harmless and kept
     return np.where(shift > s.min_shift_mm, err / limit, 0.0)
 
 
 def leave_one_out(obj: np.ndarray, img: np.ndarray, rvec0: np.ndarray, tvec0: np.ndarray, edges_px: np.ndarray,
-                  K: np.ndarray, dist: np.ndarray, s: ConsistencySettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each of n tags k: (err px, limit px, shift mm), each (n,).
+                  K: np.ndarray, dist: np.ndarray, s: ConsistencySettings,
+                  candidates: Optional[Sequence[int]] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of n tags k (only those in `candidates` when given; the others get err 0, limit
+    inf, shift 0): (err px, limit px, shift mm), each (n,).
 
     obj (4n, 3) body corners mm; img (n, 4, 2) detected corners px; rvec0/tvec0 the joint pose
     (Rodrigues, mm); edges_px (n,) mean tag edge lengths. err: RMS of tag k's corners under the
@@ -128,7 +134,8 @@ def leave_one_out(obj: np.ndarray, img: np.ndarray, rvec0: np.ndarray, tvec0: np
     n = len(img)
     R0 = cv2.Rodrigues(rvec0)[0]
     err, limit, shift = np.zeros(n), np.full(n, np.inf), np.zeros(n)
-    for k in range(n):
+    for k in (range(n) if candidates is None else candidates):
+        k = int(k)
         keep = [j for j in range(n) if j != k]
         o = np.ascontiguousarray(obj.reshape(n, 4, 3)[keep].reshape(-1, 3))
         i = np.ascontiguousarray(img[keep].reshape(-1, 2))
