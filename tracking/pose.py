@@ -59,6 +59,11 @@ class TrackerSettings:
     target_module_px: float = 5.0     # steady tracking detects on crops scaled so a tag module is about this big
     min_detect_scale: float = 0.5     # ... but never smaller than this
     full_frame_max_width: int = 1280  # whole-image searches run on the image scaled to at most this width
+    # ... except the search for a lost body while another is tracked (every frame the coil is out of
+    # view; the same-frame fallback): at most this width. 720p: half size, 2.7 -> 1.6 ms p50,
+    # same pose accuracy (corners are refined at full resolution); a re-entering coil measured
+    # found one frame later on 1 of 2 re-entries (docs/navigation.md "Latency budget")
+    lost_search_max_width: int = 640
     # A tag whose blurriest edge is wider than this (px, see edgerefine) is smeared by motion:
     # its corners were measured 1-5 px off, so it is not used (sharp tags: ~1 px)
     max_edge_spread_px: float = 2.5
@@ -142,9 +147,11 @@ class MarkerTracker:
         return self._gray_buf
 
     def _detect(self, image: np.ndarray, rects: list[Rect], min_perimeter_px: float,
-                predicted_perimeter_px: Optional[float] = None) -> dict[tuple[str, int], list[np.ndarray]]:
+                predicted_perimeter_px: Optional[float] = None,
+                max_width: Optional[int] = None) -> dict[tuple[str, int], list[np.ndarray]]:
         """Detect tags of every dictionary in the given regions of a BGR or gray image;
-        returns (dictionary, id) -> [4x2 corners (px)]."""
+        returns (dictionary, id) -> [4x2 corners (px)]. max_width: a whole-image search runs on
+        the image scaled to at most this width (default settings.full_frame_max_width)."""
         found: dict[tuple[str, int], list[np.ndarray]] = {}
         self._coarse = set()
         gray = self._gray(image, rects)
@@ -157,7 +164,7 @@ class MarkerTracker:
             module = predicted_perimeter_px / 4.0 / max_bits
             scale = float(np.clip(st.target_module_px / module, st.min_detect_scale, 1.0))
         else:
-            scale = min(1.0, st.full_frame_max_width / w_img)
+            scale = min(1.0, (max_width or st.full_frame_max_width) / w_img)
         for (x0, y0, x1, y1) in rects:
             crop = gray[y0:y1, x0:x1]
             sx = sy = 1.0
@@ -226,6 +233,9 @@ class MarkerTracker:
             self.reset()
         rects = self._predicted_rects(w, h)
         full = [(0, 0, w, h)]
+        # searching the whole image while some body is still tracked = looking for a lost one
+        lost_width = (self.settings.lost_search_max_width
+                      if any(uv is not None for uv in self._last_uv.values()) else None)
         if rects is None:
             self.last_mode, search = "full", full
             self._since_full = 0
@@ -237,13 +247,13 @@ class MarkerTracker:
         if search is not full:
             predicted = self._predicted_min_perimeter()
             min_perim = max(min_perim, 0.5 * predicted)
-        found = self._detect(image, search, min_perim, predicted)
+        found = self._detect(image, search, min_perim, predicted, lost_width)
         poses = self._solve_all(found, frame)
         expected = [name for name, uv in self._last_uv.items() if uv is not None]
         if (self.last_mode == "roi" and self.settings.fallback_full_frame
                 and not all(poses[name].visible for name in expected)):
             self.last_mode = "roi+full"
-            found = self._detect(image, full, self.settings.min_tag_perimeter_px)
+            found = self._detect(image, full, self.settings.min_tag_perimeter_px, max_width=lost_width)
             poses = self._solve_all(found, frame)
             self._since_full = 0
         self.last_rois = search
