@@ -34,6 +34,7 @@ from typing import Optional, Sequence
 
 import cv2
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class ConsistencySettings:
     trigger_px: float = 0.1         # leave-one-out runs only when some tag's joint-pose RMS exceeds this ...
     trigger_ratio: float = 1.4      # ... and this multiple of the median tag's RMS (or trigger_abs_px)
     trigger_abs_px: float = 0.5     # (a wrong planar-flip pose spreads the residuals over all tags)
-    max_candidates: int = 3         # leave-one-out only for the tags that fit worst (cost cap for many tags)
+    screen_ratio: float = 0.7       # linearised leave-one-out flags a tag for the exact one above this share of the limits
+    max_candidates: int = 2         # exact leave-one-out for at most this many flagged tags (cost cap)
     min_excess_px: float = 0.2      # a tag is never inconsistent below this error (px RMS over its corners)
     rel_size: float = 0.004         # ... nor below this fraction of its mean edge length (px)
     noise_ratio: float = 4.5        # ... nor below this multiple of the noise level
@@ -114,11 +116,59 @@ def tag_scores(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T
         return _pair_check(obj_tags, img, joint, edges, K, dist, s)
     if joint[worst] <= s.trigger_ratio * float(np.median(joint)) and joint[worst] <= s.trigger_abs_px:
         return np.zeros(n)
-    # only the tags that fit worst are candidates (caps the cost for bodies of many tags)
-    candidates = np.argsort(-joint)[:s.max_candidates]
+    # screening: leave-one-out linearised at the joint pose (one Jacobian for all tags); only the
+    # tags it flags get a real Levenberg-Marquardt leave-one-out solve
+    err, limit, shift = linear_leave_one_out(obj, img, rvec0, tvec0, edges, K, dist, s)
+    screen = np.where(shift > s.screen_ratio * s.min_shift_mm, err / limit, 0.0)
+    candidates = [int(k) for k in np.argsort(-screen)[:s.max_candidates] if screen[k] > s.screen_ratio]
+    if not candidates:
+        return np.zeros(n)
     err, limit, shift = leave_one_out(obj, img, rvec0, tvec0, edges, K, dist, s, candidates)
     # a tag that moves no body corner by more than min_shift_mm is harmless and kept
     return np.where(shift > s.min_shift_mm, err / limit, 0.0)
+
+
+def _limit_px(others: np.ndarray, edge_px: float, s: ConsistencySettings) -> float:
+    """Inconsistency limit (px) of a tag from the others' residuals (any shape, px) under their pose."""
+    m = others.size                      # residual components of the others' fit, 6 of them absorbed by the pose
+    noise = max(float(np.sqrt((others ** 2).sum() / max(m - 6, 1))), s.noise_floor_px)
+    return max(_floor_px(edge_px, s), s.noise_ratio * noise)
+
+
+def linear_leave_one_out(obj: np.ndarray, img: np.ndarray, rvec0: np.ndarray, tvec0: np.ndarray,
+                         edges_px: np.ndarray, K: np.ndarray, dist: np.ndarray,
+                         s: ConsistencySettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """leave_one_out for every tag, with the others' pose taken one Gauss-Newton step from the joint
+    pose (the projection's Jacobian there, as Levenberg-Marquardt used it): a cheap screen, exact
+    for small pose changes. Same arguments and results as leave_one_out."""
+    n = len(img)
+    uv, jac = cv2.projectPoints(obj, rvec0, tvec0, K, dist)
+    r = (uv.reshape(-1, 2) - img.reshape(-1, 2)).ravel()             # (8n,) px
+    J = jac[:, :6]                                                    # d(u, v)/d(rvec, tvec)
+    Jt = J.reshape(n, 8, 6)
+    rt = r.reshape(n, 8)
+    # all n leave-one-out Gauss-Newton steps at once: normal equations minus tag k's share
+    A = (J.T @ J)[None] - np.einsum("kai,kaj->kij", Jt, Jt)          # (n, 6, 6)
+    g = (J.T @ r)[None] - np.einsum("kai,ka->ki", Jt, rt)             # (n, 6)
+    err, limit, shift = np.zeros(n), np.full(n, np.inf), np.zeros(n)
+    ok = np.linalg.cond(A) < 1e12
+    if not np.any(ok):
+        return err, limit, shift
+    d = np.zeros((n, 6))
+    d[ok] = -np.linalg.solve(A[ok], g[ok][..., None])[..., 0]
+    res = (r[None] + d @ J.T).reshape(n, n, 8)                        # [k]: all residuals, tag k left out
+    sq = (res ** 2).sum(-1)                                           # (n, n) per tag sums of squares
+    own = sq[np.arange(n), np.arange(n)]
+    err_all = np.sqrt(own / 4.0)
+    m = 8 * (n - 1)
+    noise = np.maximum(np.sqrt((sq.sum(1) - own) / max(m - 6, 1)), s.noise_floor_px)
+    lim_all = np.maximum(np.maximum(s.min_excess_px, s.rel_size * edges_px), s.noise_ratio * noise)
+    R0 = Rotation.from_rotvec(rvec0.ravel()).as_matrix()
+    Rk = Rotation.from_rotvec(rvec0.ravel()[None] + d[:, :3]).as_matrix()   # (n, 3, 3)
+    disp = np.einsum("kij,pj->kpi", Rk - R0[None], obj) + d[:, None, 3:]
+    shift_all = np.linalg.norm(disp, axis=-1).max(1)
+    err[ok], limit[ok], shift[ok] = err_all[ok], lim_all[ok], shift_all[ok]
+    return err, limit, shift
 
 
 def leave_one_out(obj: np.ndarray, img: np.ndarray, rvec0: np.ndarray, tvec0: np.ndarray, edges_px: np.ndarray,
@@ -144,10 +194,7 @@ def leave_one_out(obj: np.ndarray, img: np.ndarray, rvec0: np.ndarray, tvec0: np
             continue
         res = _project(obj, rvec, tvec, K, dist).reshape(n, 4, 2) - img
         err[k] = float(_rms(res[k:k + 1])[0])
-        others = res[keep]
-        m = others.size                      # residual components of the others' fit, 6 of them absorbed by the pose
-        noise = max(float(np.sqrt((others ** 2).sum() / max(m - 6, 1))), s.noise_floor_px)
-        limit[k] = max(_floor_px(float(edges_px[k]), s), s.noise_ratio * noise)
+        limit[k] = _limit_px(res[keep], float(edges_px[k]), s)
         R = cv2.Rodrigues(rvec)[0]
         shift[k] = float(np.linalg.norm(obj @ (R - R0).T + (tvec - tvec0).ravel(), axis=1).max())
     return err, limit, shift
