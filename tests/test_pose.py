@@ -233,6 +233,26 @@ def test_lost_body_searched_every_n_frames(coil, head, bg720):
     assert modes[4:] == ["roi"] * 3
 
 
+def test_lost_body_reacquired_from_the_half_size_search_with_full_accuracy(coil, head, bg720):
+    # the head is tracked, the coil comes back into view: the whole-image search for it runs at
+    # lost_search_max_width (half size at 720p) but the corners are refined at full resolution
+    T_c = pose([0.35, -0.3, 0.2], [-40, 25, 500])
+    T_h = pose([-0.2, 0.4, 2.5], [150, -60, 620])
+    img_h = render(CAM_720, [(head, T_h)], bg720, noise_sigma=2.0, seed=3)
+    img_ch = render(CAM_720, [(coil, T_c), (head, T_h)], bg720, noise_sigma=2.0, blur_sigma=0.6, seed=4)
+    res = {}
+    for width in (640, 1280):
+        tr = MarkerTracker(CAM_720, [coil, head], TrackerSettings(lost_search_max_width=width))
+        assert not tr.estimate(Frame(0, 0, img_h))["coil"].visible
+        out = tr.estimate(Frame(1, 0, img_ch))
+        assert tr.last_mode in ("full", "roi+full") and out["coil"].visible and out["coil"].tags_seen == 4
+        res[width] = out["coil"].T_camera_from_body
+    dt, dr = errors(res[640], T_c)
+    assert dt < 0.5 and dr < 0.25, (dt, dr)
+    dt, dr = errors(res[640], res[1280])
+    assert dt < 0.05 and dr < 0.02, (dt, dr)
+
+
 def test_synthetic_sequence_coil_approach(data_dir):
     # tracking.synthetic's recorded sequence: H.264, distortion, lighting, noise, motion blur,
     # a hand covering the coil, the coil leaving the image and coming back
