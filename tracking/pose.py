@@ -362,7 +362,7 @@ class MarkerTracker:
                 continue
             # a partly covered tag disagrees with the others by less than max_tag_error_px (tracking.tag_consistency)
             bad = inconsistent_tag([body.tags[t] for t, _ in tags], [c for _, c in tags], T, self._K, self._dist,
-                                   s.consistency)
+                                   s.consistency, per_tag)
             if bad is not None:
                 del tags[bad]
                 continue

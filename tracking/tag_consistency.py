@@ -107,7 +107,8 @@ def square_fit_rms(obj_tag: np.ndarray, img_tag: np.ndarray, K: np.ndarray, dist
 
 def tag_scores(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T_camera_from_body: np.ndarray,
                K: np.ndarray, dist: np.ndarray,
-               settings: Optional[ConsistencySettings] = None) -> Optional[np.ndarray]:
+               settings: Optional[ConsistencySettings] = None,
+               joint_rms_px: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
     """Per-tag inconsistency score (N,): a tag's error under the others' pose divided by its limit
     (> 1 = inconsistent); all zeros when the trigger did not fire; None when disabled or < 2 tags.
     Arguments as for inconsistent_tag."""
@@ -115,11 +116,16 @@ def tag_scores(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T
     n = len(obj_tags)
     if not s.enabled or n < 2:
         return None
+    if joint_rms_px is not None and float(np.max(joint_rms_px)) <= s.trigger_px:
+        return np.zeros(n)      # the caller's residuals say clean: nothing to compute
     obj = np.ascontiguousarray(np.concatenate(obj_tags, axis=0), dtype=np.float64)
     img = np.ascontiguousarray(np.concatenate(img_tags, axis=0), dtype=np.float64).reshape(n, 4, 2)
     rvec0 = cv2.Rodrigues(T_camera_from_body[:3, :3])[0]
     tvec0 = T_camera_from_body[:3, 3].reshape(3, 1).copy()
-    joint = _rms(_project(obj, rvec0, tvec0, K, dist).reshape(n, 4, 2) - img)
+    if joint_rms_px is None:
+        joint = _rms(_project(obj, rvec0, tvec0, K, dist).reshape(n, 4, 2) - img)
+    else:
+        joint = np.asarray(joint_rms_px, dtype=np.float64)
     edges = _edge_px(img)
     worst = int(np.argmax(joint))
     if joint[worst] <= s.trigger_px:
@@ -214,12 +220,15 @@ def leave_one_out(obj: np.ndarray, img: np.ndarray, rvec0: np.ndarray, tvec0: np
 
 def inconsistent_tag(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T_camera_from_body: np.ndarray,
                      K: np.ndarray, dist: np.ndarray,
-                     settings: Optional[ConsistencySettings] = None) -> Optional[int]:
+                     settings: Optional[ConsistencySettings] = None,
+                     joint_rms_px: Optional[np.ndarray] = None) -> Optional[int]:
     """Index of the tag that disagrees with the others (see module docstring), or None.
 
     obj_tags: per tag (4, 3) body-frame corners, mm; img_tags: per tag (4, 2) detected corners, px;
-    T_camera_from_body: 4x4 mm, the pose solved from all of them; K (3, 3) px and dist: the camera."""
-    scores = tag_scores(obj_tags, img_tags, T_camera_from_body, K, dist, settings)
+    T_camera_from_body: 4x4 mm, the pose solved from all of them; K (3, 3) px and dist: the camera;
+    joint_rms_px: optional (N,) RMS px of each tag's corners under T_camera_from_body, when the
+    caller has them (saves the check's own projection on clean frames)."""
+    scores = tag_scores(obj_tags, img_tags, T_camera_from_body, K, dist, settings, joint_rms_px)
     if scores is None or not scores.size:
         return None
     k = int(np.argmax(scores))
