@@ -16,9 +16,11 @@ A source that raises (camera unplugged, broken file) is reported: the loop state
 and the session (logs, registration) is kept. A frame the estimator cannot handle gives
 a not-visible output for that frame.
 
-live=True: pose age is measured on the monotonic clock and latency from the capture time;
+live=True: pose age is measured on the monotonic clock and latency from the capture time
+(a camera stamps it right after grab(), so the camera's decode is inside the latency);
 live=False (replay): the navigator's clock is the replayed capture time (pose age 0, so
-results are deterministic) and latency is measured from when the frame was read.
+results are deterministic) and latency is measured from when the frame was read, i.e. decoded
+(a file's decode is a source cost, not latency; docs/navigation.md "Latency budget").
 """
 from __future__ import annotations
 
