@@ -67,12 +67,18 @@ def sphere_plan(course_root):
 
 
 @pytest.fixture(scope="session")
-def simulated_course(sphere_plan):
+def simulated_course(sphere_plan, course_root):
     """(plan_dir, days, session folders): five replayed daily sessions at 'dlpfc'."""
     from navtms.course_sim import default_days, simulate_course_sessions
 
     def make():
-        plan_dir = sphere_plan[0]
+        import shutil
+
+        # the course writes sessions/ into its plan folder: use a copy, so the shared plan
+        # stays as made whatever order the tests run in
+        plan_dir = course_root / "course_plan"
+        if not plan_dir.exists():
+            shutil.copytree(sphere_plan[0], plan_dir)
         days = default_days()
         dirs = simulate_course_sessions(plan_dir, "dlpfc", days, seed=3, threshold_pct_mso=50.0)
         return plan_dir, days, dirs
