@@ -10,13 +10,13 @@ are exact seconds from integer monotonic nanoseconds (tracking.poselog.format_ti
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from navcore.errors import FileWriteError, InputFileError
+from navcore.appendlog import AppendOnlyLog
+from navcore.errors import InputFileError
 
 FORMAT_VERSION = 1
 
@@ -37,56 +37,27 @@ def fmt(v: object) -> str:
     return s
 
 
-class CsvLog:
+class CsvLog(AppendOnlyLog):
     """Appends rows (dicts keyed by column) to a versioned CSV log, flushed per row."""
 
     def __init__(self, path: str | Path, kind: str, columns: Sequence[str], fsync: bool = False):
-        self.path = Path(path)
+        path = Path(path)
         self.kind = kind
         self.columns = tuple(columns)
-        self.fsync = fsync
-        if not self.path.parent.is_dir():
-            raise InputFileError(self.path, f"the {kind} log's folder does not exist")
-        exists = self.path.exists() and self.path.stat().st_size > 0
+        if not path.parent.is_dir():
+            raise InputFileError(path, f"the {kind} log's folder does not exist")
+        exists = path.exists() and path.stat().st_size > 0
         if exists:
-            _check_header(self.path, kind, self.columns)
-        if exists:
-            _drop_partial_row(self.path)
-        self._f = open(self.path, "a", encoding="utf-8", newline="")
-        if not exists:
-            self._f.write(f"# navtms {kind} log, format_version {FORMAT_VERSION}\n" + ",".join(self.columns) + "\n")
-        self._sync()
-
-    def _sync(self) -> None:
-        try:
-            self._f.flush()
-            if self.fsync:
-                os.fsync(self._f.fileno())
-        except OSError as e:  # disk full, I/O error: the rows before stay readable
-            raise FileWriteError(self.path, f"the {self.kind} log cannot be written ({e.strerror or e}); "
-                                            "the rows before are kept", e.errno) from e
+            _check_header(path, kind, self.columns)
+            _drop_partial_row(path)
+        super().__init__(path, f"the {kind} log", "the rows before", fsync)
+        self.append("" if exists else
+                    f"# navtms {kind} log, format_version {FORMAT_VERSION}\n" + ",".join(self.columns) + "\n")
 
     def write(self, row: Mapping[str, object]) -> None:
         """Append one row (missing columns are written empty) and flush it. Raises
-        InputFileError when the disk refuses it (full, I/O error)."""
-        self._f.write(",".join(fmt(row.get(c)) for c in self.columns) + "\n")
-        self._sync()
-
-    def close(self) -> None:
-        if not self._f.closed:
-            try:
-                self._sync()
-            finally:
-                try:
-                    self._f.close()
-                except OSError:
-                    pass  # the flush above already reported it
-
-    def __enter__(self) -> "CsvLog":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        FileWriteError when the disk refuses it (full, I/O error)."""
+        self.append(",".join(fmt(row.get(c)) for c in self.columns) + "\n")
 
 
 def _drop_partial_row(path: Path) -> None:

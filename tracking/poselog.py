@@ -24,7 +24,8 @@ from typing import Iterable, Iterator, Mapping, Optional
 
 import numpy as np
 
-from navcore.errors import FileWriteError, InputFileError
+from navcore.appendlog import AppendOnlyLog
+from navcore.errors import InputFileError
 from navcore.transforms import pose_from_transform, transform_from_pose
 from tracking.types import BodyPose, Frame
 
@@ -71,7 +72,7 @@ def format_row(pose: BodyPose) -> str:
     return ",".join(fields)
 
 
-class PoseLogWriter:
+class PoseLogWriter(AppendOnlyLog):
     """Appends rows to a pose log, one frame at a time, flushed per frame.
 
     A new file gets the version line and header; an existing file must already be a pose log
@@ -79,57 +80,26 @@ class PoseLogWriter:
     to disk after each frame (survives a power cut, slower)."""
 
     def __init__(self, path: str | Path, fsync: bool = False):
-        self.path = Path(path)
-        self.fsync = fsync
-        if not self.path.parent.is_dir():
-            raise InputFileError(self.path, "the pose log's folder does not exist")
-        exists = self.path.exists() and self.path.stat().st_size > 0
+        path = Path(path)
+        if not path.parent.is_dir():
+            raise InputFileError(path, "the pose log's folder does not exist")
+        exists = path.exists() and path.stat().st_size > 0
+        half_line = False
         if exists:
-            _read_header(self.path)
-        self._f = open(self.path, "a", encoding="utf-8", newline="")
-        if exists:
-            # A killed writer may have left half a line: finish it so new rows start clean;
-            # the reader then reports that line, never merges it into a new row.
-            with open(self.path, "rb") as r:
+            _read_header(path)
+            with open(path, "rb") as r:
                 r.seek(-1, os.SEEK_END)
-                if r.read(1) != b"\n":
-                    self._f.write("\n")
-        else:
-            self._f.write(VERSION_LINE + "\n" + HEADER + "\n")
-        self._sync()
-
-    def _sync(self) -> None:
-        try:
-            self._f.flush()
-            if self.fsync:
-                os.fsync(self._f.fileno())
-        except OSError as e:  # disk full, I/O error: the frames before stay readable
-            raise FileWriteError(self.path, f"the pose log cannot be written ({e.strerror or e}); "
-                                            "the frames before are kept", e.errno) from e
+                half_line = r.read(1) != b"\n"
+        super().__init__(path, "the pose log", "the frames before", fsync)
+        # A killed writer may have left half a line: finish it so new rows start clean; the
+        # reader then reports that line, never merges it into a new row.
+        self.append(("\n" if half_line else "") if exists else VERSION_LINE + "\n" + HEADER + "\n")
 
     def write_frame(self, poses: Iterable[BodyPose] | Mapping[str, BodyPose]) -> None:
         """Append the rows of one frame (one per body) and flush them."""
         if isinstance(poses, Mapping):
             poses = poses.values()
-        text = "".join(format_row(p) + "\n" for p in poses)
-        self._f.write(text)
-        self._sync()
-
-    def close(self) -> None:
-        if not self._f.closed:
-            try:
-                self._sync()
-            finally:
-                try:
-                    self._f.close()
-                except OSError:
-                    pass  # the flush above already reported it
-
-    def __enter__(self) -> "PoseLogWriter":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        self.append("".join(format_row(p) + "\n" for p in poses))
 
 
 def _read_header(path: Path) -> None:
