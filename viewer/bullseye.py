@@ -17,7 +17,8 @@ import numpy as np
 import vtk
 
 from viewer.convert import set_vtk_matrix
-from viewer.scene import AMBER, COIL_RGB, GRADE_RGB, GREY, RED, WHITE, grade, make_text
+from viewer.actors import flat_actor, line_source, make_text, scale_texts, top_down_camera
+from viewer.scene import AMBER, COIL_RGB, GRADE_RGB, GREY, RED, WHITE, grade
 from viewer.state import SceneSpec, TargetSpec, ViewState
 
 BULLSEYE_MM_PER_DEG = 1.0
@@ -67,32 +68,12 @@ def bullseye_geometry(T_mri_from_plannedcoil: np.ndarray, entry_mri_mm: np.ndarr
     return BullseyeGeometry(offset[:2].copy(), tilt, tilt_dir, twist)
 
 
-def _poly_actor(src, rgb, width: float = 2.0) -> vtk.vtkActor:
-    src.Update()
-    m = vtk.vtkPolyDataMapper()
-    m.SetInputData(src.GetOutput())
-    a = vtk.vtkActor()
-    a.SetMapper(m)
-    p = a.GetProperty()
-    p.SetColor(*rgb)
-    p.SetLineWidth(width)
-    p.SetLighting(False)
-    return a
-
-
 def _ring(radius: float, filled: bool = False, res: int = 96):
     src = vtk.vtkRegularPolygonSource()
     src.SetNumberOfSides(res)
     src.SetRadius(radius)
     src.SetGeneratePolygon(filled)
     src.SetGeneratePolyline(not filled)
-    return src
-
-
-def _line(p1, p2):
-    src = vtk.vtkLineSource()
-    src.SetPoint1(*p1)
-    src.SetPoint2(*p2)
     return src
 
 
@@ -107,24 +88,24 @@ class BullseyePanel:
         r.SetBackground(*PANEL_BACKGROUND)
         ring_rgb = [GRADE_RGB["on"], AMBER, RED] + [GREY] * 10
         for radius, rgb in zip(rings, ring_rgb):
-            r.AddActor(_poly_actor(_ring(radius), rgb, 2.0))
+            r.AddActor(flat_actor(_ring(radius), rgb, 2.0))
         # planned handle direction (+y) and cross hair through the entry
-        r.AddActor(_poly_actor(_line((0, -self.extent_mm, -1), (0, self.extent_mm, -1)), (0.35, 0.35, 0.4), 1.0))
-        r.AddActor(_poly_actor(_line((-self.extent_mm, 0, -1), (self.extent_mm, 0, -1)), (0.35, 0.35, 0.4), 1.0))
+        r.AddActor(flat_actor(line_source((0, -self.extent_mm, -1), (0, self.extent_mm, -1)), (0.35, 0.35, 0.4), 1.0))
+        r.AddActor(flat_actor(line_source((-self.extent_mm, 0, -1), (self.extent_mm, 0, -1)), (0.35, 0.35, 0.4), 1.0))
 
         self.dot_matrix = vtk.vtkMatrix4x4()
-        self.dot_actor = _poly_actor(_ring(0.9, filled=True, res=32), COIL_RGB)
+        self.dot_actor = flat_actor(_ring(0.9, filled=True, res=32), COIL_RGB)
         self.dot_actor.SetUserMatrix(self.dot_matrix)
         self.twist_matrix = vtk.vtkMatrix4x4()
-        self.twist_actor = _poly_actor(_line((0, -3.5, 0.5), (0, 3.5, 0.5)), WHITE, 3.0)   # handle line
+        self.twist_actor = flat_actor(line_source((0, -3.5, 0.5), (0, 3.5, 0.5)), WHITE, 3.0)   # handle line
         self.twist_actor.SetUserMatrix(self.twist_matrix)
         self.tilt_matrix = vtk.vtkMatrix4x4()
         arrow = vtk.vtkAppendPolyData()
-        shaft, head1, head2 = _line((0, 0, 0.5), (1, 0, 0.5)), _line((1, 0, 0.5), (0.75, 0.15, 0.5)), _line((1, 0, 0.5), (0.75, -0.15, 0.5))
-        for s in (shaft, head1, head2):
+        for s in (line_source((0, 0, 0.5), (1, 0, 0.5)),                 # shaft and two head strokes
+                  line_source((1, 0, 0.5), (0.75, 0.15, 0.5)), line_source((1, 0, 0.5), (0.75, -0.15, 0.5))):
             s.Update()
             arrow.AddInputData(s.GetOutput())
-        self.tilt_actor = _poly_actor(arrow, AMBER, 3.0)
+        self.tilt_actor = flat_actor(arrow, AMBER, 3.0)
         self.tilt_actor.SetUserMatrix(self.tilt_matrix)
         for a in (self.dot_actor, self.twist_actor, self.tilt_actor):
             r.AddActor(a)
@@ -147,19 +128,12 @@ class BullseyePanel:
         for a in self.texts:
             r.AddViewProp(a)
 
-        cam = r.GetActiveCamera()
-        cam.ParallelProjectionOn()
-        cam.SetPosition(0, 0, 100)
-        cam.SetFocalPoint(0, 0, 0)
-        cam.SetViewUp(0, 1, 0)
-        cam.SetParallelScale(self.extent_mm)
-        r.ResetCameraClippingRange(-20, 20, -20, 20, -5, 5)
+        top_down_camera(r, self.extent_mm, 100.0, (-20, 20, -20, 20, -5, 5))
         self.geometry: Optional[BullseyeGeometry] = None
         self.update(ViewState())
 
     def set_font_scale(self, scale: float) -> None:
-        for a in self.texts:
-            a.GetTextProperty().SetFontSize(max(8, int(round(a._base_size * scale))))
+        scale_texts(self.texts, scale)
 
     def fit(self, width_px: int, height_px: int) -> None:
         """Keep every ring inside a viewport of this pixel size (parallel scale = half height)."""

@@ -19,8 +19,9 @@ import numpy as np
 import vtk
 
 from navcore.transforms import check_rigid
+from viewer.actors import make_text, mesh_actor, scale_texts, sphere_actor
 from viewer.coil_model import coil_polydata
-from viewer.convert import polydata_from_surface, set_vtk_matrix, vtk_matrix
+from viewer.convert import polydata_from_surface, set_vtk_matrix
 from viewer.state import SceneSpec, TargetSpec, ViewState
 
 # Colours (RGB 0-1). Only the live coil is blue, so tests and eyes can find it.
@@ -76,54 +77,6 @@ def banner_text(state: ViewState) -> str:
     return "\n".join(lines)
 
 
-def make_text(size: int, rgb=WHITE, bold: bool = False, justify: str = "left",
-              vjustify: str = "bottom") -> vtk.vtkTextActor:
-    """A screen-space text actor positioned in normalized viewport coordinates."""
-    a = vtk.vtkTextActor()
-    p = a.GetTextProperty()
-    p.SetFontSize(size)
-    p.SetColor(*rgb)
-    p.SetBold(bold)
-    p.SetFontFamilyToArial()
-    {"left": p.SetJustificationToLeft, "center": p.SetJustificationToCentered,
-     "right": p.SetJustificationToRight}[justify]()
-    {"bottom": p.SetVerticalJustificationToBottom, "center": p.SetVerticalJustificationToCentered,
-     "top": p.SetVerticalJustificationToTop}[vjustify]()
-    a.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
-    a._base_size = size  # scaled by set_font_scale
-    return a
-
-
-def _sphere_actor(center, radius: float, rgb) -> vtk.vtkActor:
-    src = vtk.vtkSphereSource()
-    src.SetCenter(*np.asarray(center, dtype=float))
-    src.SetRadius(radius)
-    src.SetThetaResolution(24)
-    src.SetPhiResolution(16)
-    src.Update()
-    m = vtk.vtkPolyDataMapper()
-    m.SetInputData(src.GetOutput())
-    a = vtk.vtkActor()
-    a.SetMapper(m)
-    a.GetProperty().SetColor(*rgb)
-    return a
-
-
-def _mesh_actor(pd: vtk.vtkPolyData, rgb, opacity: float = 1.0) -> vtk.vtkActor:
-    m = vtk.vtkPolyDataMapper()
-    m.SetInputData(pd)
-    m.ScalarVisibilityOff()
-    a = vtk.vtkActor()
-    a.SetMapper(m)
-    p = a.GetProperty()
-    p.SetColor(*rgb)
-    p.SetOpacity(opacity)
-    p.SetAmbient(0.25)
-    p.SetDiffuse(0.75)
-    p.SetSpecular(0.1)
-    return a
-
-
 class NavigationScene:
     """The 3D view (one vtkRenderer, `self.renderer`). Build once, then update(state) often."""
 
@@ -137,12 +90,12 @@ class NavigationScene:
         # VTK's default order-independent translucency costs ~20 ms per layer in software GL.
         r.SetUseOIT(False)
 
-        self.scalp_actor = _mesh_actor(polydata_from_surface(spec.scalp), SCALP_RGB, spec.scalp_opacity)
+        self.scalp_actor = mesh_actor(polydata_from_surface(spec.scalp), SCALP_RGB, spec.scalp_opacity)
         self.scalp_actor.GetProperty().BackfaceCullingOn()
         r.AddActor(self.scalp_actor)
         self.brain_actor: Optional[vtk.vtkActor] = None
         if spec.brain is not None:
-            self.brain_actor = _mesh_actor(polydata_from_surface(spec.brain), BRAIN_RGB, 1.0)
+            self.brain_actor = mesh_actor(polydata_from_surface(spec.brain), BRAIN_RGB, 1.0)
             r.AddActor(self.brain_actor)
 
         # X-ray overlay: a second layer with the same camera that draws the active target on
@@ -157,9 +110,9 @@ class NavigationScene:
         self.target_actors: dict[str, tuple[vtk.vtkActor, vtk.vtkActor]] = {}
         self.xray_actors: dict[str, vtk.vtkActor] = {}
         for t in spec.targets:
-            ta = _sphere_actor(t.target_mri_mm, TARGET_RADIUS_MM, OTHER_TARGET_RGB)
-            ea = _sphere_actor(t.entry_mri_mm, 2.0, ENTRY_RGB)
-            xa = _sphere_actor(t.target_mri_mm, TARGET_RADIUS_MM, TARGET_RGB)
+            ta = sphere_actor(t.target_mri_mm, TARGET_RADIUS_MM, OTHER_TARGET_RGB)
+            ea = sphere_actor(t.entry_mri_mm, 2.0, ENTRY_RGB)
+            xa = sphere_actor(t.target_mri_mm, TARGET_RADIUS_MM, TARGET_RGB)
             xa.GetProperty().SetOpacity(0.55)
             r.AddActor(ta)
             r.AddActor(ea)
@@ -169,7 +122,7 @@ class NavigationScene:
 
         coil = coil_polydata(spec.coil_mesh_path)
         self.ghost_matrix = vtk.vtkMatrix4x4()
-        self.ghost_actor = _mesh_actor(coil, GHOST_RGB, 0.3)
+        self.ghost_actor = mesh_actor(coil, GHOST_RGB, 0.3)
         self.ghost_actor.GetProperty().BackfaceCullingOn()   # translucent without depth peeling
         # where the live coil coincides with the plan, the live coil wins the depth test (the
         # per-mapper offset needs VTK's process-wide polygon-offset mode; same for every mapper)
@@ -179,10 +132,10 @@ class NavigationScene:
         r.AddActor(self.ghost_actor)
 
         self.coil_matrix = vtk.vtkMatrix4x4()
-        self.live_coil_actor = _mesh_actor(coil, COIL_RGB, LIVE_COIL_OPACITY)
+        self.live_coil_actor = mesh_actor(coil, COIL_RGB, LIVE_COIL_OPACITY)
         self.live_coil_actor.SetUserMatrix(self.coil_matrix)
         r.AddActor(self.live_coil_actor)
-        self.stale_coil_actor = _mesh_actor(coil, STALE_RGB, 0.6)
+        self.stale_coil_actor = mesh_actor(coil, STALE_RGB, 0.6)
         self.stale_coil_actor.GetProperty().SetRepresentationToWireframe()
         self.stale_coil_actor.SetUserMatrix(self.coil_matrix)
         r.AddActor(self.stale_coil_actor)
@@ -191,7 +144,7 @@ class NavigationScene:
         line.SetPoint1(0.0, 0.0, 0.0)
         line.SetPoint2(0.0, 0.0, AXIS_LENGTH_MM)   # coil centre along +z, into the head
         line.Update()
-        self.axis_actor = _mesh_actor(line.GetOutput(), AXIS_RGB)
+        self.axis_actor = mesh_actor(line.GetOutput(), AXIS_RGB)
         self.axis_actor.GetProperty().SetLineWidth(3.0)
         self.axis_actor.GetProperty().SetLighting(False)
         self.axis_actor.SetUserMatrix(self.coil_matrix)
@@ -275,8 +228,7 @@ class NavigationScene:
 
     def set_font_scale(self, scale: float) -> None:
         """Scale every text (1.0 = sizes for a 720-pixel-high window)."""
-        for a in self.texts:
-            a.GetTextProperty().SetFontSize(max(8, int(round(a._base_size * scale))))
+        scale_texts(self.texts, scale)
 
     # -- per update: matrices, visibility, colours, texts only ----------------------------
     def update(self, state: ViewState) -> None:

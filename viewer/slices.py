@@ -21,7 +21,8 @@ from vtk.util.numpy_support import numpy_to_vtk, vtk_to_numpy
 
 from navcore.errors import GeometryError
 from viewer.convert import set_vtk_matrix
-from viewer.scene import AMBER, COIL_RGB, WHITE, make_text
+from viewer.actors import flat_actor, line_source, make_text, scale_texts, top_down_camera
+from viewer.scene import AMBER, COIL_RGB, WHITE
 from viewer.state import SceneSpec, ViewState
 
 # name, u axis, v axis (mri), letters at (left, right, bottom, top)
@@ -74,21 +75,6 @@ def focus_point(spec: SceneSpec, state: ViewState) -> Optional[np.ndarray]:
     return None if target is None else np.asarray(target.target_mri_mm, float)
 
 
-def _line_actor(p1, p2, rgb, width=1.5) -> vtk.vtkActor:
-    src = vtk.vtkLineSource()
-    src.SetPoint1(*p1)
-    src.SetPoint2(*p2)
-    src.Update()
-    m = vtk.vtkPolyDataMapper()
-    m.SetInputData(src.GetOutput())
-    a = vtk.vtkActor()
-    a.SetMapper(m)
-    a.GetProperty().SetColor(*rgb)
-    a.GetProperty().SetLineWidth(width)
-    a.GetProperty().SetLighting(False)
-    return a
-
-
 class SlicePanel:
     """Three slice renderers (`self.renderers`); absent (empty list) when the spec has no MRI."""
 
@@ -132,10 +118,10 @@ class SlicePanel:
             ia.GetProperty().SetColorLevel(float(0.5 * (hi + lo)))
             ia.GetProperty().SetInterpolationTypeToLinear()
             r.AddActor(ia)
-            r.AddActor(_line_actor((-h, 0, 1), (h, 0, 1), AMBER, 1.0))     # cross hair at the focus
-            r.AddActor(_line_actor((0, -h, 1), (0, h, 1), AMBER, 1.0))
+            r.AddActor(flat_actor(line_source((-h, 0, 1), (h, 0, 1)), AMBER, 1.0))     # cross hair at the focus
+            r.AddActor(flat_actor(line_source((0, -h, 1), (0, h, 1)), AMBER, 1.0))
             cm = vtk.vtkMatrix4x4()
-            ca = _line_actor((0, 0, 0), (1, 0, 0), COIL_RGB, 2.5)          # coil centre -> focus
+            ca = flat_actor(line_source((0, 0, 0), (1, 0, 0)), COIL_RGB, 2.5)          # coil centre -> focus
             ca.SetUserMatrix(cm)
             r.AddActor(ca)
             label = make_text(13, WHITE, bold=True, vjustify="top")
@@ -150,13 +136,7 @@ class SlicePanel:
                 t.SetInput(text)
                 r.AddViewProp(t)
                 self.texts.append(t)
-            cam = r.GetActiveCamera()
-            cam.ParallelProjectionOn()
-            cam.SetPosition(0, 0, 500)
-            cam.SetFocalPoint(0, 0, 0)
-            cam.SetViewUp(0, 1, 0)
-            cam.SetParallelScale(h)
-            r.ResetCameraClippingRange(-h, h, -h, h, -2, 2)
+            top_down_camera(r, h, 500.0, (-h, h, -h, h, -2, 2))
             self.renderers.append(r)
             self.reslices.append(rs)
             self.axes_matrices.append(m)
@@ -165,8 +145,7 @@ class SlicePanel:
         self.update(ViewState())
 
     def set_font_scale(self, scale: float) -> None:
-        for a in self.texts:
-            a.GetTextProperty().SetFontSize(max(8, int(round(a._base_size * scale))))
+        scale_texts(self.texts, scale)
 
     def fit(self, width_px: int, height_px: int) -> None:
         """Keep the whole slice field visible in a viewport of this pixel size."""
