@@ -3,11 +3,9 @@
     python scripts/viewer_snapshot.py [--out docs/img/viewer.png] [--size 1280x720]
                                       [--lost-out docs/img/viewer_lost.png]
 
-Scene: scalp and brain from data/sample_head/head_t1.nii.gz (targets.surfaces.scalp_surface,
-targets.brain.brain_surface), a left
-DLPFC-like target at mri (-38, 44, 26) mm (the sample head is an average head roughly in MNI
-space), entry = the scalp point nearest the target, planned coil +z from the entry to the
-target, handle 45 deg posterior-lateral; the live coil 2.5 mm / 4 deg / 7 deg off the plan.
+Scene: navtms.sample_scene (scalp and brain of data/sample_head/head_t1.nii.gz, a left
+DLPFC-like target at mri (-38, 44, 26) mm with the coil placed by the planner, handle 45 deg
+posterior-lateral); the live coil 2.5 mm / 4 deg / 7 deg off the plan.
 The numbers on screen come from targets.alignment, as the navigation loop does.
 """
 from __future__ import annotations
@@ -23,44 +21,20 @@ from scipy.spatial.transform import Rotation
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from navcore.mri import load_mri  # noqa: E402
 from navcore.transforms import make_transform  # noqa: E402
+from navtms.sample_scene import sample_head_scene  # noqa: E402
 from targets.alignment import alignment  # noqa: E402
-from targets.surfaces import scalp_surface  # noqa: E402
-from viewer.state import SceneSpec, TargetSpec, ViewState  # noqa: E402
+from viewer.state import ViewState  # noqa: E402
 from viewer.window import save_snapshot  # noqa: E402
-
-TARGET_MRI_MM = np.array([-38.0, 44.0, 26.0])
-
-
-def planned_pose(scalp, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(entry (3,), T_mri_from_coil) for a target: nearest scalp point, +z to the target,
-    handle 45 deg posterior-lateral (for a left target: towards -x -y)."""
-    entry = scalp.vertices[np.argmin(np.linalg.norm(scalp.vertices - target, axis=1))]
-    z = (target - entry) / np.linalg.norm(target - entry)
-    handle = np.array([np.sign(target[0]) or -1.0, -1.0, 0.0])
-    y = handle - np.dot(handle, z) * z
-    y /= np.linalg.norm(y)
-    x = np.cross(y, z)
-    return entry, make_transform(np.column_stack([x, y, z]), entry)
 
 
 def build(size_px=(1280, 720)):
-    mri = load_mri(REPO / "data" / "sample_head" / "head_t1.nii.gz")
-    scalp = scalp_surface(mri, target_triangles=60_000)
-    try:
-        from targets.brain import brain_surface
-        brain = brain_surface(mri, target_triangles=60_000)
-    except ImportError:
-        brain = None
-    entry, T_plan = planned_pose(scalp, TARGET_MRI_MM)
-    spec = SceneSpec(scalp=scalp, brain=brain, mri_data=mri.data, T_mri_from_voxel=mri.T_mri_from_voxel,
-                     targets=[TargetSpec("L-DLPFC (F3-like)", TARGET_MRI_MM, entry, T_plan)],
-                     active_target="L-DLPFC (F3-like)")
+    spec, T_plan = sample_head_scene(target_name="L-DLPFC (F3-like)")
+    target_mri_mm = spec.targets[0].target_mri_mm
     R_rel = Rotation.from_rotvec(math.radians(4.0) * np.array([0.6, 0.8, 0.0])).as_matrix() \
         @ Rotation.from_rotvec([0, 0, math.radians(7.0)]).as_matrix()
     T_live = T_plan @ make_transform(R_rel, [2.0, -1.5, -0.5])
-    a = alignment(T_plan, T_live, TARGET_MRI_MM)
+    a = alignment(T_plan, T_live, target_mri_mm)
     state = ViewState(T_mri_from_coil=T_live, coil_visible=True, head_visible=True,
                       distance_mm=a.distance_mm, tilt_deg=math.degrees(a.tilt_rad),
                       twist_deg=math.degrees(a.twist_rad), depth_mm=a.depth_mm,

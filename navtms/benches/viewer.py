@@ -1,8 +1,7 @@
 """`navtms bench viewer`: per-update render time of the navigation viewer, offscreen.
 
-Builds the sample-head scene (scalp from targets.surfaces, brain from targets.brain, MRI
-slices, one target) in an
-offscreen 1280x720 window and times, per update: the scene update alone (matrices, colours,
+Builds the sample-head scene (navtms.sample_scene: scalp, brain, MRI slices, one planned
+target) in an offscreen 1280x720 window and times, per update: the scene update alone (matrices, colours,
 texts, reslice matrices) and update + Render() (what the display does at its own rate). The
 pose moves a little every update so nothing is cached away. Figures only, never asserted.
 """
@@ -10,45 +9,19 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 
 NAME = "viewer"
 HELP = "per-update render time of the VTK viewer (offscreen 1280x720, sample head)"
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _scene():
-    from navcore.mri import load_mri
-    from navcore.transforms import make_transform
-    from targets.surfaces import scalp_surface
-    from viewer.state import SceneSpec, TargetSpec
-
-    mri = load_mri(REPO / "data" / "sample_head" / "head_t1.nii.gz")
-    scalp = scalp_surface(mri, target_triangles=60_000)
-    try:
-        from targets.brain import brain_surface
-        brain = brain_surface(mri, target_triangles=60_000)
-    except ImportError:
-        brain = None
-    target = np.array([-38.0, 44.0, 26.0])
-    entry = scalp.vertices[np.argmin(np.linalg.norm(scalp.vertices - target, axis=1))]
-    z = (target - entry) / np.linalg.norm(target - entry)
-    y = np.array([-1.0, -1.0, 0.0]) - np.dot([-1.0, -1.0, 0.0], z) * z
-    y /= np.linalg.norm(y)
-    T_plan = make_transform(np.column_stack([np.cross(y, z), y, z]), entry)
-    spec = SceneSpec(scalp=scalp, brain=brain, mri_data=mri.data, T_mri_from_voxel=mri.T_mri_from_voxel,
-                     targets=[TargetSpec("L-DLPFC", target, entry, T_plan)], active_target="L-DLPFC")
-    return spec, T_plan
-
-
 def run(json_out: bool = False, quick: bool = False, size=(1280, 720)) -> dict:
     from viewer.state import ViewState
     from viewer.window import OffscreenViewer
 
-    spec, T_plan = _scene()
+    from navtms.sample_scene import sample_head_scene
+
+    spec, T_plan = sample_head_scene()
     v = OffscreenViewer(spec, size)
     n = 20 if quick else 200
 
