@@ -31,6 +31,17 @@ def _file_mode(path: Path) -> int:
         return 0o666 & ~_UMASK
 
 
+def check_output_path(path: str | Path, force: bool, what: str = "file") -> Path:
+    """Refuse, before any work, to write `what` at `path` when it exists (unless force) or its
+    folder does not exist: InputFileError naming the path. Returns the path."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise InputFileError(path, f"the {what} already exists; pass --force to replace it")
+    if not path.parent.is_dir():
+        raise InputFileError(path, f"the folder for the {what} does not exist")
+    return path
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write `data` to `path` atomically; the parent folder must exist. Returns the path."""
     path = Path(path)

@@ -119,7 +119,7 @@ def test_bad_inputs_exit_2_with_one_sentence_and_write_nothing(session, capsys, 
         (_args(d, out, **{"--target": "1,2"}), "--target"),
         (_args(d, out, **{"--head-point-sigma-mm": "0"}), "--head-point-sigma-mm"),
         (_args(d, out, **{"--head-points": str(d / "head.csv")}), "--mri"),
-        (_args(d, tmp_path / "nofolder" / "r.json"), "folder does not exist"),
+        (_args(d, tmp_path / "nofolder" / "r.json"), "the folder for the registration file does not exist"),
     ]
     for argv, match in cases:
         assert main(argv) == 2, argv

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from navcore.errors import InputFileError, TrackingError
-from navcore.fileio import atomic_write_bytes
+from navcore.fileio import atomic_write_bytes, check_output_path
 from tracking.calibration import BoardSpec, CharucoSpec, ChessboardSpec
 
 MM_PER_INCH = 25.4
@@ -176,10 +176,7 @@ def write_board(spec: BoardSpec, out: str | Path, dpi: float = 300.0, margin_mm:
     suffix = out.suffix.lower()
     if suffix not in (".png", ".pdf"):
         raise InputFileError(out, "the board file must end in .png or .pdf")
-    if out.exists() and not force:
-        raise InputFileError(out, "the file already exists; pass --force to replace it")
-    if not out.parent.is_dir():
-        raise InputFileError(out, "the folder for the board file does not exist")
+    check_output_path(out, force, "board file")
     data = png_bytes(spec, dpi, margin_mm) if suffix == ".png" else pdf_bytes(spec, margin_mm)
     atomic_write_bytes(out, data)
     return out, layout(spec, margin_mm)

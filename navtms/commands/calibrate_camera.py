@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from navcore.errors import InputFileError, TrackingError
-from navcore.fileio import write_json
+from navcore.fileio import check_output_path, write_json
 
 NAME = "calibrate-camera"
 HELP = "calibrate a camera from photos of a chessboard or ChArUco board"
@@ -74,11 +74,7 @@ def _spec(args):
 def run(args) -> int:
     from tracking import calibration as cal
 
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise InputFileError(out, "the camera file already exists; pass --force to replace it")
-    if not out.parent.is_dir():
-        raise InputFileError(out, "the folder for the camera file does not exist")
+    out = check_output_path(args.out, args.force, "camera file")
     spec = _spec(args)
     paths = expand_images(args.images)
     import cv2

@@ -13,12 +13,11 @@ head points, the surface (ICP) fit's residuals and the change it made.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 
 from navcore.errors import InputFileError, RegistrationError
-from navcore.fileio import to_jsonable, write_json
+from navcore.fileio import check_output_path, to_jsonable, write_json
 from navcore.points import read_points
 from registration.paired_point import register_paired_points
 from registration.tre import expected_fre, predicted_tre
@@ -75,11 +74,7 @@ def check_sides(img, path) -> None:
 
 def compute(args) -> dict:
     """Everything `register` reports, as a JSON-ready dict (nothing is written)."""
-    out_path = Path(args.out)
-    if out_path.exists() and not args.force:
-        raise InputFileError(out_path, "already exists; choose another --out or pass --force to replace it")
-    if not out_path.parent.is_dir():
-        raise InputFileError(out_path, "its folder does not exist")
+    check_output_path(args.out, args.force, "registration file")
     if not (np.isfinite(args.fle_mm) and args.fle_mm >= 0):
         raise RegistrationError(f"--fle-mm must be a non-negative number of mm, got {args.fle_mm}")
     if not (np.isfinite(args.head_point_sigma_mm) and args.head_point_sigma_mm > 0):
