@@ -24,7 +24,7 @@ from scipy import ndimage
 
 from navcore.errors import GeometryError, InputFileError
 from navcore.mri import MRIVolume, load_mri
-from targets.surfaces import Surface, head_mask, isosurface_from_mask, otsu_threshold
+from targets.surfaces import Surface, head_mask, isosurface_from_mask, largest_component, otsu_threshold
 
 MIN_BRAIN_ML = 400.0
 MAX_BRAIN_ML = 2500.0
@@ -61,12 +61,9 @@ def _strip(mri: MRIVolume, depth_mm: float, open_mm: float) -> tuple[np.ndarray,
     depth = ndimage.distance_transform_edt(head, sampling=mri.voxel_size_mm)
     cand = (d > t) & (depth > depth_mm)
     op = ndimage.binary_opening(cand, _ball(open_mm, vs))
-    lab, n = ndimage.label(op)
-    if n == 0:
+    core = largest_component(op)
+    if core is None:
         raise GeometryError(f"{mri.path}: no brain tissue found under the scalp")
-    sizes = np.bincount(lab.ravel())
-    sizes[0] = 0
-    core = lab == int(np.argmax(sizes))
     brain = ndimage.binary_dilation(core, _ball(open_mm, vs)) & (d > 0.6 * t) & (depth > depth_mm - 3.0)
     brain = ndimage.binary_closing(brain, _ball(3.0, vs))
     return ndimage.binary_fill_holes(brain), t

@@ -69,19 +69,25 @@ def head_threshold(data: np.ndarray) -> float:
     return 0.5 * otsu_threshold(sample)
 
 
+def largest_component(mask: np.ndarray) -> np.ndarray | None:
+    """The largest face-connected component of a boolean voxel mask (None when it is empty)."""
+    lab, n = ndimage.label(mask)
+    if n == 0:
+        return None
+    sizes = np.bincount(lab.ravel())
+    sizes[0] = 0
+    return lab == int(np.argmax(sizes))
+
+
 def head_mask(mri: MRIVolume, threshold: float | None = None) -> np.ndarray:
     """Boolean (I, J, K) mask of the head: voxels above threshold, the largest connected
     component, closed (to bridge thin skin gaps at the nose and ears) and hole-filled (so no
     air cavities, sinuses or ear canals give inner shells)."""
     data = mri.data
     thr = head_threshold(data) if threshold is None else float(threshold)
-    mask = data > thr
-    lab, n = ndimage.label(mask)
-    if n == 0:
+    mask = largest_component(data > thr)
+    if mask is None:
         raise GeometryError(f"{mri.path}: no voxel is above the scalp threshold {thr:.3g}")
-    sizes = np.bincount(lab.ravel())
-    sizes[0] = 0
-    mask = lab == int(np.argmax(sizes))
     # closing with a ~3 mm ball, computed on a padded copy so the border does not erode
     r = max(1, int(round(3.0 / float(np.min(mri.voxel_size_mm)))))
     ball = ndimage.generate_binary_structure(3, 1)
