@@ -179,11 +179,15 @@ class NavigationLoop:
 
     # -- threads ---------------------------------------------------------------------------
     def _read(self) -> Optional[Frame]:
+        """The next frame (counted in stats.frames_read), or None at the end or on a loss."""
         try:
-            return self.source.read()
+            frame = self.source.read()
         except Exception as e:  # a camera unplugged, a broken file: report, keep the session
             self._lost(e)
             return None
+        if frame is not None:
+            self.stats.frames_read += 1
+        return frame
 
     def _lost(self, e: BaseException) -> None:
         msg = str(e) if isinstance(e, NavtmsError) else f"{e.__class__.__name__}: {e}"
@@ -206,7 +210,6 @@ class NavigationLoop:
                 frame = self._read()
                 if frame is None:
                     break
-                self.stats.frames_read += 1
                 if self.slot.put((frame, time.monotonic_ns())):
                     self.stats.dropped = self.slot.dropped
         finally:
@@ -235,7 +238,6 @@ class NavigationLoop:
                 frame = self._read()
                 if frame is None:
                     break
-                self.stats.frames_read += 1
                 entered = time.monotonic_ns()
                 self._process(frame, frame.capture_ns if self.live else entered)
         except Exception as e:
