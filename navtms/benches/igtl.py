@@ -63,6 +63,17 @@ def _wait_pyigtl(peer, device: str, i: int) -> int:
             return time.monotonic_ns()
 
 
+def _time_hop(n: int, send, receive) -> list[int]:
+    """Latency (ns) of n messages, one at a time: send(i) is timed from just before the call
+    to the time receive(i) returns (the receiver's hand-off of message i)."""
+    out = []
+    for i in range(1, n + 1):
+        t0 = time.monotonic_ns()
+        send(i)
+        out.append(receive(i) - t0)
+    return out
+
+
 def _hop_pyigtl_to_navtms(n: int) -> list[int]:
     import pyigtl
 
@@ -72,13 +83,8 @@ def _hop_pyigtl_to_navtms(n: int) -> list[int]:
     src = IGTLSource("127.0.0.1", server.server_address[1], read_timeout_s=2.0)
     try:
         _wait(server.is_connected)
-        out = []
-        for i in range(1, n + 1):
-            msg = pyigtl.TransformMessage(_pose(i), device_name="CoilToTracker")
-            t0 = time.monotonic_ns()
-            server.send_message(msg, wait=False)
-            out.append(_read_source(src, i) - t0)
-        return out
+        msgs = [pyigtl.TransformMessage(_pose(i), device_name="CoilToTracker") for i in range(n + 1)]
+        return _time_hop(n, lambda i: server.send_message(msgs[i], wait=False), lambda i: _read_source(src, i))
     finally:
         src.close()
         server.stop()
@@ -93,12 +99,7 @@ def _hop_navtms_to_pyigtl(n: int) -> list[int]:
     client = pyigtl.OpenIGTLinkClient("127.0.0.1", server.port)
     try:
         _wait(lambda: server.client_count == 1)
-        out = []
-        for i in range(1, n + 1):
-            t0 = time.monotonic_ns()
-            server.publish_coil(_pose(i))
-            out.append(_wait_pyigtl(client, "CoilToMRI", i) - t0)
-        return out
+        return _time_hop(n, lambda i: server.publish_coil(_pose(i)), lambda i: _wait_pyigtl(client, "CoilToMRI", i))
     finally:
         client.stop()
         server.close()
@@ -112,12 +113,7 @@ def _hop_navtms_to_navtms(n: int) -> list[int]:
     src = IGTLSource("127.0.0.1", server.port, {"CoilToMRI": "coil"}, read_timeout_s=2.0)
     try:
         _wait(lambda: server.client_count == 1)
-        out = []
-        for i in range(1, n + 1):
-            t0 = time.monotonic_ns()
-            server.publish_coil(_pose(i))
-            out.append(_read_source(src, i) - t0)
-        return out
+        return _time_hop(n, lambda i: server.publish_coil(_pose(i)), lambda i: _read_source(src, i))
     finally:
         src.close()
         server.close()
@@ -130,13 +126,9 @@ def _hop_pyigtl_to_pyigtl(n: int) -> list[int]:
     client = pyigtl.OpenIGTLinkClient("127.0.0.1", server.server_address[1])
     try:
         _wait(lambda: client.is_connected() and server.is_connected())
-        out = []
-        for i in range(1, n + 1):
-            msg = pyigtl.TransformMessage(_pose(i), device_name="CoilToTracker")
-            t0 = time.monotonic_ns()
-            client.send_message(msg, wait=False)
-            out.append(_wait_pyigtl(server, "CoilToTracker", i) - t0)
-        return out
+        msgs = [pyigtl.TransformMessage(_pose(i), device_name="CoilToTracker") for i in range(n + 1)]
+        return _time_hop(n, lambda i: client.send_message(msgs[i], wait=False),
+                         lambda i: _wait_pyigtl(server, "CoilToTracker", i))
     finally:
         client.stop()
         server.stop()
