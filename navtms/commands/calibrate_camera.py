@@ -19,14 +19,19 @@ DESCRIPTION = (
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
-def add_arguments(p) -> None:
-    p.add_argument("images", nargs="+", metavar="IMAGES", help="image files, folders of images, or glob patterns")
+def add_board_arguments(p, square_help: str = "square side in mm") -> None:
+    """--chessboard | --charuco, --square-mm, --marker-mm, --dictionary (see board_spec)."""
     board = p.add_mutually_exclusive_group(required=True)
     board.add_argument("--chessboard", metavar="COLSxROWS", help="chessboard INNER corners, e.g. 14x10")
     board.add_argument("--charuco", metavar="COLSxROWS", help="ChArUco board squares, e.g. 7x5")
-    p.add_argument("--square-mm", type=float, required=True, help="square side in mm, as printed (measure it)")
-    p.add_argument("--marker-mm", type=float, help="ChArUco marker side in mm")
+    p.add_argument("--square-mm", type=float, required=True, help=square_help)
+    p.add_argument("--marker-mm", type=float, help="ChArUco marker side in mm (smaller than the square)")
     p.add_argument("--dictionary", default="DICT_5X5_100", help="ChArUco ArUco dictionary (default DICT_5X5_100)")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("images", nargs="+", metavar="IMAGES", help="image files, folders of images, or glob patterns")
+    add_board_arguments(p, "square side in mm, as printed (measure it)")
     p.add_argument("--out", required=True, help="camera file to write (JSON)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--min-views", type=int, default=5, help="fewest views with the board (default 5)")
@@ -59,7 +64,8 @@ def expand_images(items: list[str]) -> list[Path]:
     return out
 
 
-def _spec(args):
+def board_spec(args):
+    """The board of add_board_arguments' options: ChessboardSpec or CharucoSpec (mm)."""
     from tracking import calibration as cal
 
     if args.chessboard:
@@ -75,7 +81,7 @@ def run(args) -> int:
     from tracking import calibration as cal
 
     out = check_output_path(args.out, args.force, "camera file")
-    spec = _spec(args)
+    spec = board_spec(args)
     paths = expand_images(args.images)
     import cv2
 

@@ -1,6 +1,8 @@
 """`navtms make-board (--chessboard 14x10 | --charuco 7x5 --marker-mm M) --square-mm S --out board.pdf|png`."""
 from __future__ import annotations
 
+from navtms.commands.calibrate_camera import add_board_arguments, board_spec
+
 NAME = "make-board"
 HELP = "write a printable chessboard or ChArUco calibration board (PDF at true size, or PNG at a DPI)"
 DESCRIPTION = (
@@ -10,12 +12,7 @@ DESCRIPTION = (
 
 
 def add_arguments(p) -> None:
-    board = p.add_mutually_exclusive_group(required=True)
-    board.add_argument("--chessboard", metavar="COLSxROWS", help="chessboard INNER corners, e.g. 14x10")
-    board.add_argument("--charuco", metavar="COLSxROWS", help="ChArUco board squares, e.g. 7x5")
-    p.add_argument("--square-mm", type=float, required=True, help="square side in mm")
-    p.add_argument("--marker-mm", type=float, help="ChArUco marker side in mm (smaller than the square)")
-    p.add_argument("--dictionary", default="DICT_5X5_100", help="ChArUco ArUco dictionary (default DICT_5X5_100)")
+    add_board_arguments(p)
     p.add_argument("--dpi", type=float, default=300.0, help="PNG resolution in dots per inch (default 300)")
     p.add_argument("--margin-mm", type=float, default=10.0, help="white margin around the board (at least one square)")
     p.add_argument("--out", required=True, help="output file, .pdf or .png")
@@ -23,17 +20,16 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from navtms.commands.calibrate_camera import _spec
     from tracking.boards import write_board
 
-    spec = _spec(args)
+    spec = board_spec(args)
     out, lay = write_board(spec, args.out, dpi=args.dpi, margin_mm=args.margin_mm, force=args.force)
     print(f"{spec.describe()}")
     print(f"sheet {lay.sheet_w_mm:g} x {lay.sheet_h_mm:g} mm, board {lay.board_w_mm:g} x {lay.board_h_mm:g} mm")
     w_mm, h_mm = sorted((lay.sheet_w_mm, lay.sheet_h_mm))
     if w_mm > 210.0 or h_mm > 297.0:
-        print(f"note: the sheet does not fit on A4 (210 x 297 mm); print it on larger paper, or use fewer or "
-              f"smaller squares")
+        print("note: the sheet does not fit on A4 (210 x 297 mm); print it on larger paper, or use fewer or "
+              "smaller squares")
     if out.suffix.lower() == ".png":
         w, h = lay.size_px(args.dpi)
         print(f"{w} x {h} px at {args.dpi:g} dpi")
