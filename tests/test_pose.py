@@ -14,30 +14,10 @@ from tracking.camera import CameraModel
 from tracking.pose import MarkerTracker, TrackerSettings
 from tracking.tagrender import render, textured_background
 from tracking.types import Frame
+from tracking_helpers import coil, errors, head, pose  # noqa: F401 (fixtures)
 
 CAM_720 = CameraModel.guess(1280, 720, focal_factor=0.75)     # f = 960 px, a typical HD webcam
 CAM_VGA = CameraModel.guess(640, 480, focal_factor=1.0)
-
-
-def pose(rotvec, t_mm) -> np.ndarray:
-    T = np.eye(4)
-    T[:3, :3] = Rotation.from_rotvec(rotvec).as_matrix()
-    T[:3, 3] = t_mm
-    return T
-
-
-def errors(T_est, T_true):
-    return float(np.linalg.norm(T_est[:3, 3] - T_true[:3, 3])), float(np.degrees(rotation_between(T_est, T_true)))
-
-
-@pytest.fixture(scope="session")
-def coil(data_dir):
-    return load_body(data_dir / "bodies" / "coil.json")
-
-
-@pytest.fixture(scope="session")
-def head(data_dir):
-    return load_body(data_dir / "bodies" / "head.json")
 
 
 @pytest.fixture(scope="session")

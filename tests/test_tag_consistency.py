@@ -13,38 +13,16 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 from scipy.spatial.transform import Rotation
 
-from navcore.transforms import rotation_between
 from tracking.bodies import MarkerBody, load_body
 from tracking.camera import CameraModel
 from tracking.pose import MarkerTracker, TrackerSettings
 from tracking.tag_consistency import ConsistencySettings, inconsistent_tag, square_fit_rms
 from tracking.tagrender import project, render, textured_background
 from tracking.types import Frame
+from tracking_helpers import coil, errors, head, pose  # noqa: F401 (fixtures)
 
 CAM_720 = CameraModel.guess(1280, 720)
 OFF = TrackerSettings(consistency=ConsistencySettings(enabled=False))
-
-
-def pose(rotvec, t_mm) -> np.ndarray:
-    T = np.eye(4)
-    T[:3, :3] = Rotation.from_rotvec(rotvec).as_matrix()
-    T[:3, 3] = t_mm
-    return T
-
-
-def errors(T_est, T_true):
-    """(translation mm, rotation deg) between two T_camera_from_body."""
-    return float(np.linalg.norm(T_est[:3, 3] - T_true[:3, 3])), float(np.degrees(rotation_between(T_est, T_true)))
-
-
-@pytest.fixture(scope="module")
-def coil(data_dir):
-    return load_body(data_dir / "bodies" / "coil.json")
-
-
-@pytest.fixture(scope="module")
-def head(data_dir):
-    return load_body(data_dir / "bodies" / "head.json")
 
 
 # ------------------------------------------------------------------ demo recording
