@@ -111,3 +111,27 @@ def sphere_surface(radius=90.0):
     v = vtk_to_numpy(pd.GetPoints().GetData()).astype(np.float64)
     f = vtk_to_numpy(pd.GetPolys().GetConnectivityArray()).reshape(-1, 3).astype(np.int64)
     return Surface(v, f, v / np.linalg.norm(v, axis=1, keepdims=True))
+
+
+# ---- a session folder of the workflow tests (pointer calibrated, bodies named) -------------
+POINTER_TIP_MM = np.array([0.0, -120.0, 5.0])   # pointer tip in the pointer body frame, mm
+
+
+def fiducials_mri():
+    """nasion, LPA, RPA and a vertex point on the 90 mm test head, mm in `mri`."""
+    from navcore.points import NamedPoints
+
+    return NamedPoints.from_dict({"nasion": [0, 95, 10], "lpa": [-75, 10, -20], "rpa": [75, 10, -20],
+                                  "vertex": [0, 0, 95]}, "mri")
+
+
+def make_test_session(tmp_path, scene=None, **kw):
+    """A new session folder tmp_path/s1 for the scene's target (tolerances 2 mm / 2.5 deg)."""
+    from navtms.navigator import Tolerances
+    from navtms.session import create_session
+
+    scene = scene or Scene.make()
+    return create_session(tmp_path / "s1", [scene.target], camera="cam.json",
+                          bodies={"coil": "coil.json", "head": "head.json", "pointer": "pointer.json"},
+                          pointer_tip_mm=POINTER_TIP_MM, T_coilbody_from_coil=scene.T_coilbody_from_coil,
+                          tolerances=Tolerances(2.0, 2.5), **kw)

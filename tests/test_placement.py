@@ -1,45 +1,27 @@
 """Coil placement on a real triangulated ellipsoid head (and on the sample head in test_plan)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import vtk
 from hypothesis import given, settings, strategies as st
-from vtk.util.numpy_support import vtk_to_numpy
 
 from navcore.errors import GeometryError
 from navcore.transforms import angle_between, is_rigid
 from targets.placement import (HeadAxes, _closest_on_triangles, closest_point_on_mesh, handle_angle_of,
                                place_coil)
+from planning_helpers import ellipsoid_mesh
 
 ABC = np.array([75.0, 95.0, 85.0])  # ellipsoid semi-axes, mm (x right, y anterior, z superior)
 
 
-@dataclass(frozen=True)
-class Mesh:
-    vertices: np.ndarray
-    faces: np.ndarray
-    normals: np.ndarray
-
-
-def ellipsoid(abc=ABC, res=120) -> Mesh:
-    s = vtk.vtkSphereSource()
-    s.SetRadius(1.0)
-    s.SetThetaResolution(res)
-    s.SetPhiResolution(res)
-    s.Update()
-    pd = s.GetOutput()
-    v = vtk_to_numpy(pd.GetPoints().GetData()).astype(np.float64) * abc
-    f = vtk_to_numpy(pd.GetPolys().GetConnectivityArray()).reshape(-1, 3).astype(np.int64)
-    n = v / abc ** 2
-    n /= np.linalg.norm(n, axis=1, keepdims=True)
-    return Mesh(v, f, n)
+def ellipsoid(abc=ABC, res=120):
+    return ellipsoid_mesh(abc, res)
 
 
 @pytest.fixture(scope="module")
-def head() -> Mesh:
+def head():
     return ellipsoid()
 
 
@@ -134,7 +116,7 @@ def test_bad_inputs(head):
     with pytest.raises(GeometryError, match="20 mm"):
         HeadAxes.from_fiducials([0, 90, 0], [0, 0, 0], [1, 0, 0])
     with pytest.raises(GeometryError, match="empty or malformed"):
-        place_coil([0, 0, 0], Mesh(np.zeros((0, 3)), np.zeros((0, 3), int), np.zeros((0, 3))), AXES)
+        place_coil([0, 0, 0], SimpleNamespace(vertices=np.zeros((0, 3)), faces=np.zeros((0, 3), int), normals=np.zeros((0, 3))), AXES)
 
 
 def test_default_axes_are_mri_axes(head):

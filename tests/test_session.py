@@ -7,22 +7,13 @@ import numpy as np
 import pytest
 
 from navcore.errors import InputFileError, SessionError
-from navcore.points import NamedPoints
 from navtms.navigator import Tolerances
-from navtms.session import SESSION_FILE, create_session, load_session, make_navigator
-from navloop_helpers import Scene
+from navtms.session import SESSION_FILE, load_session, make_navigator
+from navloop_helpers import POINTER_TIP_MM, fiducials_mri, make_test_session
 
-TIP = np.array([0.0, -120.0, 5.0])
-FID_MRI = NamedPoints.from_dict({"nasion": [0, 95, 10], "lpa": [-75, 10, -20], "rpa": [75, 10, -20],
-                                 "vertex": [0, 0, 95]}, "mri")
-
-
-def _session(tmp_path, scene=None, **kw):
-    scene = scene or Scene.make()
-    return create_session(tmp_path / "s1", [scene.target], camera="cam.json",
-                          bodies={"coil": "coil.json", "head": "head.json", "pointer": "pointer.json"},
-                          pointer_tip_mm=TIP, T_coilbody_from_coil=scene.T_coilbody_from_coil,
-                          tolerances=Tolerances(2.0, 2.5), **kw)
+TIP = POINTER_TIP_MM
+FID_MRI = fiducials_mri()
+_session = make_test_session
 
 
 def test_round_trip_and_refusals(tmp_path):

@@ -1,8 +1,6 @@
 """Operator workflow: pointer collection (median, refusals) and registration with FRE/TRE rules."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -10,23 +8,15 @@ from navcore.errors import RegistrationError, SessionError
 from navcore.points import NamedPoints
 from navcore.transforms import apply, invert, make_transform, random_rigid
 from navtms.navigator import Tolerances
-from navtms.session import create_session, load_session, make_navigator
+from navtms.session import load_session, make_navigator
 from navtms.workflow import (collect_fiducials_interactive, collect_point, register_session,
                              registration_report, tip_in_head)
 from tracking.types import BodyPose
-from navloop_helpers import Scene, head_pose
+from navloop_helpers import POINTER_TIP_MM, Scene, fiducials_mri, make_test_session, head_pose
 
-TIP = np.array([0.0, -120.0, 5.0])
-FID_MRI = NamedPoints.from_dict({"nasion": [0, 95, 10], "lpa": [-75, 10, -20], "rpa": [75, 10, -20],
-                                 "vertex": [0, 0, 95]}, "mri")
-
-
-def _session(tmp_path, scene=None, **kw):
-    scene = scene or Scene.make()
-    return create_session(tmp_path / "s1", [scene.target], camera="cam.json",
-                          bodies={"coil": "coil.json", "head": "head.json", "pointer": "pointer.json"},
-                          pointer_tip_mm=TIP, T_coilbody_from_coil=scene.T_coilbody_from_coil,
-                          tolerances=Tolerances(2.0, 2.5), **kw)
+TIP = POINTER_TIP_MM
+FID_MRI = fiducials_mri()
+_session = make_test_session
 
 
 def _pointer_frames(T_reg, point_mri, n, hidden=(), jitter=0.0, seed=0):
