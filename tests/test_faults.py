@@ -43,6 +43,7 @@ from tracking.igtl_source import IGTLSource
 from tracking.sources import PoseLogSource, VideoFileSource
 from tracking.types import BodyPose
 from viewer.state import LatestState
+from igtl_helpers import free_port, pyigtl_server, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 FPS = 30.0
@@ -84,15 +85,6 @@ def write_pose_log(path: Path, n: int, coil_hidden=()) -> Path:
     return poselog.write_log(path, [body_poses(i, i not in coil_hidden) for i in range(n)])
 
 
-def wait_for(pred, timeout_s=5.0) -> bool:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.005)
-    return False
-
-
 class RawClient:
     """A raw OpenIGTLink client of navtms's server that parses everything it receives."""
 
@@ -124,20 +116,6 @@ class RawClient:
 
 def coil_status_not_visible(m: P.Message) -> bool:
     return m.type == "STATUS" and m.device == "CoilToMRI" and P.status_from_content(m.content).code != P.STATUS_OK
-
-
-def pyigtl_server(port=0):
-    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    srv = pyigtl.OpenIGTLinkServer(port=port, local_server=True)
-    for s, h in old.items():  # pyigtl installs process-wide signal handlers; keep pytest's
-        signal.signal(s, h)
-    return srv
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ============================================================================ 1. source lost

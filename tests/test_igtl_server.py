@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 import socket
 import struct
 import time
@@ -16,15 +15,7 @@ from navtms.igtl_server import IGTLServer
 from navtms.navigator import NavTarget, Navigator
 from tracking import igtl_protocol as P
 from tracking.types import BodyPose
-
-
-def wait_for(pred, timeout_s=5.0):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.005)
-    return False
+from igtl_helpers import wait_for
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """IGTLSource against a real OpenIGTLink peer (pyigtl server) on loopback."""
 from __future__ import annotations
 
-import signal
 import socket
 import struct
 import threading
@@ -16,29 +15,16 @@ from navcore.transforms import is_rigid, random_rigid
 from tracking import igtl_protocol as P
 from tracking.igtl_source import IGTLSource, rigid_or_none
 from tracking.types import FrameSource
-
-
-def _pyigtl_server(port=0):
-    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    server = pyigtl.OpenIGTLinkServer(port=port, local_server=True)
-    for s, h in old.items():  # pyigtl installs process-wide signal handlers; keep pytest's
-        signal.signal(s, h)
-    return server
+from igtl_helpers import free_port, pyigtl_server
 
 
 def _stop(server):
     server.stop()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server():
-    srv = _pyigtl_server()
+    srv = pyigtl_server()
     yield srv
     _stop(srv)
 
@@ -112,8 +98,8 @@ def test_rigid_or_none_rules():
 
 @pytest.mark.timeout(30)
 def test_server_restart_source_reconnects_and_resumes():
-    port = _free_port()
-    srv = _pyigtl_server(port)
+    port = free_port()
+    srv = pyigtl_server(port)
     T1, T2 = random_rigid(np.random.default_rng(1)), random_rigid(np.random.default_rng(2))
     try:
         src = IGTLSource("127.0.0.1", port, read_timeout_s=0.2, retry_interval_s=0.05)
@@ -123,7 +109,7 @@ def test_server_restart_source_reconnects_and_resumes():
         frame = read_until(src, lambda f: not f.meta["connected"])
         assert not any(p.visible for p in frame.poses.values())  # nothing old shown as current
         assert frame.meta["stale"]
-        srv = _pyigtl_server(port)
+        srv = pyigtl_server(port)
         srv.send_message(pyigtl.TransformMessage(T2, device_name="CoilToTracker"), wait=False)
         frame = read_until(src, _visible("coil"), timeout_s=10.0)
         assert np.allclose(frame.poses["coil"].T_camera_from_body, T2, atol=1e-4)
@@ -136,7 +122,7 @@ def test_server_restart_source_reconnects_and_resumes():
 
 @pytest.mark.timeout(20)
 def test_connection_refused_at_start_raises_tracking_error():
-    port = _free_port()
+    port = free_port()
     with pytest.raises(TrackingError, match=f"igtl:127.0.0.1:{port}.*3 tries"):
         IGTLSource("127.0.0.1", port, connect_retries=3, retry_interval_s=0.01)
 

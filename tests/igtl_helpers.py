@@ -1,0 +1,35 @@
+"""Shared helpers of the OpenIGTLink tests: a real pyigtl server that leaves pytest's signal
+handlers alone, a free loopback port, and polling for a condition."""
+from __future__ import annotations
+
+import signal
+import socket
+import time
+
+import pyigtl
+
+
+def pyigtl_server(port: int = 0) -> pyigtl.OpenIGTLinkServer:
+    """A pyigtl server on 127.0.0.1:port (0: any free port)."""
+    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    srv = pyigtl.OpenIGTLinkServer(port=port, local_server=True)
+    for s, h in old.items():  # pyigtl installs process-wide signal handlers; keep pytest's
+        signal.signal(s, h)
+    return srv
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout_s: float = 5.0) -> bool:
+    """Poll pred() every 5 ms until it is true (True) or timeout_s passes (False)."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.005)
+    return False
