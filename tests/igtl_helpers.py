@@ -33,3 +33,36 @@ def wait_for(pred, timeout_s: float = 5.0) -> bool:
             return True
         time.sleep(0.005)
     return False
+
+
+def raw_peer(connections, gap_s: float = 0.0, hold_s: float = 0.5, linger_s: float = 0.0):
+    """A raw TCP OpenIGTLink peer (the 'tracker' end) on 127.0.0.1, any port: for each list of
+    payloads in `connections` it accepts one connection, sends the payloads gap_s apart, keeps
+    the connection hold_s (less once `done` is set), closes it; after the last one it keeps
+    listening linger_s. Returns (listening socket, done event); close the socket when done."""
+    import threading
+
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen()
+    done = threading.Event()
+
+    def serve():
+        for payloads in connections:
+            try:
+                conn, _ = lsock.accept()
+            except OSError:
+                return
+            with conn:
+                for p in payloads:
+                    try:
+                        conn.sendall(p)
+                    except OSError:
+                        break
+                    time.sleep(gap_s)
+                done.wait(hold_s)
+        done.wait(linger_s)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return lsock, done

@@ -43,7 +43,7 @@ from tracking.igtl_source import IGTLSource
 from tracking.sources import PoseLogSource, VideoFileSource
 from tracking.types import BodyPose
 from viewer.state import LatestState
-from igtl_helpers import free_port, pyigtl_server, wait_for
+from igtl_helpers import free_port, pyigtl_server, raw_peer, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 FPS = 30.0
@@ -447,34 +447,6 @@ def test_malformed_peer_of_navtms_server_is_rejected_while_the_loop_serves_other
             bad.close()
 
 
-def _raw_tracker(payloads_per_connection):
-    """A raw TCP OpenIGTLink 'tracker' that sends each payload list on a new connection."""
-    lsock = socket.socket()
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen()
-    done = threading.Event()
-
-    def serve():
-        for payloads in payloads_per_connection:
-            try:
-                conn, _ = lsock.accept()
-            except OSError:
-                return
-            with conn:
-                for p in payloads:
-                    try:
-                        conn.sendall(p)
-                    except OSError:
-                        break
-                    time.sleep(0.02)
-                done.wait(0.3)
-        done.wait(10)
-
-    threading.Thread(target=serve, daemon=True).start()
-    return lsock, done
-
-
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("bad", ["oversized", "bad-crc", "bad-transform-size", "random"])
 def test_malformed_tracker_stream_into_loop_reconnects_and_never_shows_stale_pose(bad):
@@ -489,7 +461,7 @@ def test_malformed_tracker_stream_into_loop_reconnects_and_never_shows_stale_pos
         "bad-transform-size": P.pack_message("TRANSFORM", "CoilToTracker", b"\0" * 47),
         "random": bytes(np.random.default_rng(3).integers(0, 256, 300, dtype=np.uint8)),
     }[bad]
-    lsock, done = _raw_tracker([good * 5 + [bad_bytes] + good * 5, good * 40])
+    lsock, done = raw_peer([good * 5 + [bad_bytes] + good * 5, good * 40], gap_s=0.02, hold_s=0.3, linger_s=10)
     src = IGTLSource("127.0.0.1", lsock.getsockname()[1], read_timeout_s=0.05, retry_interval_s=0.05,
                      stale_after_s=5.0)
     outs, metas = [], []

@@ -15,7 +15,7 @@ from navcore.transforms import is_rigid, random_rigid
 from tracking import igtl_protocol as P
 from tracking.igtl_source import IGTLSource, rigid_or_none
 from tracking.types import FrameSource
-from igtl_helpers import free_port, pyigtl_server
+from igtl_helpers import free_port, pyigtl_server, raw_peer
 
 
 def _stop(server):
@@ -137,28 +137,6 @@ def test_no_data_gives_stale_frames_with_nothing_visible(server):
         assert set(frame.poses) == {"coil", "head", "pointer"}
 
 
-def _raw_server(payloads):
-    """A raw TCP peer that sends each payload to one connection, then keeps it open until told."""
-    lsock = socket.socket()
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen()
-    done = threading.Event()
-
-    def serve():
-        for payload in payloads:
-            conn, _ = lsock.accept()
-            try:
-                conn.sendall(payload)
-                done.wait(0.5)
-            finally:
-                conn.close()
-
-    th = threading.Thread(target=serve, daemon=True)
-    th.start()
-    return lsock, done, th
-
-
 def _bad_crc(data: bytes) -> bytes:
     out = bytearray(data)
     out[-1] ^= 0xFF
@@ -174,7 +152,7 @@ def _bad_crc(data: bytes) -> bytes:
 def test_malformed_stream_disconnects_and_reconnects(make_bad):
     T = random_rigid(np.random.default_rng(6))
     good = P.pack_transform("CoilToTracker", T, 5.0)
-    lsock, done, th = _raw_server([make_bad(good), good])
+    lsock, done = raw_peer([[make_bad(good)], [good]])
     try:
         src = IGTLSource("127.0.0.1", lsock.getsockname()[1], read_timeout_s=0.1, retry_interval_s=0.05)
         frame = read_until(src, _visible("coil"))
@@ -195,7 +173,7 @@ def test_status_not_ok_and_metadata_status_mean_not_visible():
               + P.pack_transform("HeadToTracker", T)
               + P.pack_message("TRANSFORM", "HeadToTracker", P.transform_content(T), version=2,
                                metadata={"TransformStatus": "INVALID"}))
-    lsock, done, th = _raw_server([stream])
+    lsock, done = raw_peer([[stream]])
     try:
         with IGTLSource("127.0.0.1", lsock.getsockname()[1], read_timeout_s=0.1) as src:
             frame = read_until(src, lambda f: {"coil", "head"} <= set(f.meta["sender_timestamps_s"]))
