@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
 NAME = "loop"
 HELP = "end-to-end loop cost, capture->errors latency p50/p99 and frames dropped with the viewer rendering"
+REPO = Path(__file__).resolve().parents[2]
 
 FPS_IN = 120.0
 RENDER_NICE = 10
@@ -112,7 +114,6 @@ def _frames(n_render: int, repeats: int, decode_ms: list | None = None):
     from tracking.bodies import load_body
     from tracking.camera import CameraModel
     from tracking.types import Frame
-    from navtms.benches.viewer import REPO
 
     bodies = [load_body(REPO / "data" / "bodies" / f"{n}.json") for n in ("coil", "head")]
     seq = REPO / "data" / "sequences" / "coil_approach_720p"
@@ -238,9 +239,9 @@ def _pose_frames(frames, cam, bodies):
 
 
 def run(json_out: bool = False, quick: bool = False) -> dict:
-    from navtms.benches.viewer import _scene
+    from navtms.sample_scene import sample_head_scene
 
-    spec, T_plan = _scene()
+    spec, T_plan = sample_head_scene()
     import cv2
 
     decode_ms: list[float] = []
