@@ -64,7 +64,10 @@ def test_bench_registration(capsys):
 def test_bench_planning(capsys):
     r = _bench("planning", capsys)
     assert r["known_affine_landmark_error_mm_max"] < 1.0
-    assert r["scalp_1mm_fast_triangles"] > 10_000 and r["brain_1mm_triangles"] > 10_000
+    if "head_1mm" in r:        # the 1 mm head comes from pydeface (the data extra), not always installed
+        assert r["scalp_1mm_fast_triangles"] > 10_000 and r["brain_1mm_triangles"] > 10_000
+    else:
+        assert "scalp_1mm_fast_triangles" not in r
 
 
 @pytest.mark.timeout(120)
