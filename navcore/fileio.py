@@ -102,6 +102,18 @@ def write_json(path: str | Path, obj: dict, format_version: int = 1) -> Path:
     return atomic_write_text(path, text)
 
 
+def parse_json_text(path: Path, text: str, what: str = "file"):
+    """json.loads(text), or InputFileError naming `path` and the line of the first error
+    (also for numbers too long or nesting too deep for Python)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputFileError(path, f"the {what} is not valid JSON (line {e.lineno}: {e.msg})") from e
+    except (ValueError, RecursionError) as e:  # a number of over 4300 digits; nesting too deep
+        raise InputFileError(path, f"the {what} is not JSON navtms can read ({e.__class__.__name__}: "
+                                   "a number too long or nesting too deep)") from e
+
+
 def read_json(path: str | Path, what: str = "file",
               supported_versions: Iterable[int] | None = (1,)) -> dict:
     """Read a JSON object written by navtms, checking that it exists, parses and has a
@@ -116,13 +128,7 @@ def read_json(path: str | Path, what: str = "file",
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise InputFileError(path, f"the {what} cannot be read as UTF-8 text ({e.__class__.__name__})") from e
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputFileError(path, f"the {what} is not valid JSON (line {e.lineno}: {e.msg})") from e
-    except (ValueError, RecursionError) as e:  # a number of over 4300 digits; nesting too deep
-        raise InputFileError(path, f"the {what} is not JSON navtms can read ({e.__class__.__name__}: "
-                                   "a number too long or nesting too deep)") from e
+    obj = parse_json_text(path, text, what)
     if not isinstance(obj, dict):
         raise InputFileError(path, f"the {what} must hold a JSON object")
     if supported_versions is not None:

@@ -21,7 +21,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from navcore.errors import GeometryError, InputFileError
-from navcore.fileio import atomic_write_text
+from navcore.fileio import atomic_write_text, parse_json_text
 
 CSV_HEADER = ("name", "x_mm", "y_mm", "z_mm")
 SLICER_SCHEMA = ("https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/"
@@ -185,13 +185,7 @@ def read_markups_json(path: str | Path, frame: str = "mri") -> NamedPoints:
     text = _read_text(path, "markups file")
     if not text.strip():
         raise InputFileError(path, "the markups file is empty")
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputFileError(path, f"the markups file is not valid JSON (line {e.lineno}: {e.msg})") from e
-    except (ValueError, RecursionError) as e:  # a number of over 4300 digits; nesting too deep
-        raise InputFileError(path, f"the markups file is not JSON navtms can read ({e.__class__.__name__}: "
-                                   "a number too long or nesting too deep)") from e
+    obj = parse_json_text(path, text, "markups file")
     markups = obj.get("markups") if isinstance(obj, dict) else None
     if not isinstance(markups, list) or not markups:
         raise InputFileError(path, "the markups file has no 'markups' list")
