@@ -93,19 +93,20 @@ def rigid_fit(points_a: np.ndarray, points_b: np.ndarray, weights: np.ndarray | 
     return make_transform(R, ca - R @ cb)
 
 
+def _names_problem(names_a: list[str], names_b: list[str], a: NamedPoints, b: NamedPoints, how: str) -> str:
+    """'x, y <how> the <a.frame> points; z <how> the <b.frame> points' ('' when both lists are empty)."""
+    parts = [f"{', '.join(names)} {how} the {pts.frame} points" for names, pts in ((names_a, a), (names_b, b)) if names]
+    return "; ".join(parts)
+
+
 def match_names(a: NamedPoints, b: NamedPoints, required: list[str] | None = None) -> list[str]:
     """Names common to a and b (in a's order). Raises RegistrationError naming any `required`
     name missing from either set."""
     if required:
-        miss_a = [n for n in required if n not in a]
-        miss_b = [n for n in required if n not in b]
-        if miss_a or miss_b:
-            parts = []
-            if miss_a:
-                parts.append(f"{', '.join(miss_a)} missing from the {a.frame} points")
-            if miss_b:
-                parts.append(f"{', '.join(miss_b)} missing from the {b.frame} points")
-            raise RegistrationError("; ".join(parts))
+        problem = _names_problem([n for n in required if n not in a], [n for n in required if n not in b],
+                                 a, b, "missing from")
+        if problem:
+            raise RegistrationError(problem)
     return [n for n in a.names if n in b]
 
 
@@ -119,15 +120,10 @@ def register_paired_points(a: NamedPoints, b: NamedPoints, weights: dict[str, fl
     Raises RegistrationError for < 3 common points, collinear/coincident points or NaN."""
     common = match_names(a, b)
     if strict:
-        only_a = [n for n in a.names if n not in b]
-        only_b = [n for n in b.names if n not in a]
-        if only_a or only_b:
-            parts = []
-            if only_a:
-                parts.append(f"{', '.join(only_a)} only in the {a.frame} points")
-            if only_b:
-                parts.append(f"{', '.join(only_b)} only in the {b.frame} points")
-            raise RegistrationError("unmatched point names: " + "; ".join(parts))
+        problem = _names_problem([n for n in a.names if n not in b], [n for n in b.names if n not in a],
+                                 a, b, "only in")
+        if problem:
+            raise RegistrationError("unmatched point names: " + problem)
     if weights:
         unknown = [n for n in weights if n not in common]
         if unknown:
