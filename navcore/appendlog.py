@@ -1,5 +1,5 @@
 """An append-only text file flushed after every append: the shared base of navtms's logs
-(navtms.csvlog.CsvLog for frames/pulses/timing, tracking.poselog.PoseLogWriter for poses).
+(navigation.csvlog.CsvLog for frames/pulses/timing, tracking.poselog.PoseLogWriter for poses).
 
 Each append is flushed (and, with fsync=True, forced to disk), so a killed process loses at
 most the append it was making. A write the disk refuses (full, I/O error) raises

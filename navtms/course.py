@@ -39,7 +39,7 @@ from scipy.spatial.transform import Rotation
 from navcore.errors import InputFileError, SessionError
 from navcore.fileio import read_json, write_json
 from navcore.transforms import invert
-from navtms.csvlog import read_log
+from navigation.csvlog import read_log
 from navtms.session import PULSES_FILE, SESSION_FILE, load_session
 
 FORMAT_VERSION = 1

@@ -76,7 +76,7 @@ def truth_check(session, plan_target, truth: dict, frames_csv: Path, truth_poses
     reported pose differs from it by registration + coil calibration + tracking error
     (`total_*`), and, once the registration error is taken out (mapping the report through
     T_true @ inv(T_est)), by coil calibration + tracking error alone (`tracking_*`)."""
-    from navtms.csvlog import read_log
+    from navigation.csvlog import read_log
     from navcore.transforms import transform_from_pose
 
     T_est = np.asarray(session.registration.T_mri_from_head)

@@ -19,7 +19,7 @@ import numpy as np
 
 from navcore.errors import InputFileError, SessionError
 from navcore.fileio import read_json, require_matrix, write_json
-from navtms.csvlog import read_log
+from navigation.csvlog import read_log
 from targets.hotspot import (GridSite, HotspotGrid, HotspotResult, assign_pulses, match_emg, pick_hotspot,
                              read_emg_csv, save_hotspot, site_stats)
 from tracking.poselog import parse_time_ns

@@ -4,7 +4,7 @@ replay_session(recording, session_dir, out_dir) runs FrameSource -> (MarkerTrack
 (PoseFilter) -> Navigator -> pulses -> logs on a recording (a navtms recording folder, a
 video, an image folder or a pose log), every frame in order on the recorded clock, so the
 logs are bit-exact run to run. It writes into out_dir (a new or empty folder):
-    frames.csv, pulses.csv     per-frame and per-pulse logs (navtms.records / navtms.pulses)
+    frames.csv, pulses.csv     per-frame and per-pulse logs (navigation.records / navigation.pulses)
     timing.csv                 per-frame latency (wall clock; differs run to run)
     summary.json               figures (navtms.report.summarize) + run facts
     errors.png, bullseye.png   plots (matplotlib Agg)
@@ -21,12 +21,12 @@ from typing import Optional, Sequence
 
 from navcore.errors import InputFileError, SessionError
 from navcore.fileio import write_json
-from navtms.csvlog import CsvLog, read_log
-from navtms.loop import NavigationLoop
-from navtms.pulses import PULSE_COLUMNS, ProtocolTrigger, PulseLog, TimedProtocol
+from navigation.csvlog import CsvLog, read_log
+from navigation.loop import NavigationLoop
+from navigation.pulses import PULSE_COLUMNS, ProtocolTrigger, PulseLog, TimedProtocol
 from navtms.report import plot_bullseye, plot_errors, summarize
 from navtms.session import FRAMES_FILE, PULSES_FILE, TIMING_FILE, Session, load_session, make_navigator
-from navtms.sinks import FrameLogSink, view_state
+from navigation.sinks import FrameLogSink, view_state
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".m4v")
 REPO_BODIES = Path(__file__).resolve().parents[1] / "data" / "bodies"
@@ -151,7 +151,7 @@ def replay_session(recording: str | Path, session_dir: str | Path, out_dir: str 
         latest = None
         if not headless:
             from viewer.state import LatestState
-            from navtms.sinks import ViewSink
+            from navigation.sinks import ViewSink
 
             latest = LatestState()
             sinks.append(ViewSink(latest, _fre(session), pulses))

@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from navtms.csvlog import column
+from navigation.csvlog import column
 
 
 def _stats(x: np.ndarray) -> dict:

@@ -14,9 +14,9 @@ Layout:
         lock_to_target, filter (One-Euro on/off)
     fiducials_head.csv  fiducials collected with the pointer, head-body frame (navcore.points CSV)
     head_points.csv     head surface points, head-body frame
-    frames.csv          per-frame navigation log (navtms.records.FRAME_COLUMNS), flushed per frame
-    timing.csv          per-frame latency figures (navtms.records.TIMING_COLUMNS)
-    pulses.csv          per-pulse log (navtms.pulses.PULSE_COLUMNS), flushed per row
+    frames.csv          per-frame navigation log (navigation.records.FRAME_COLUMNS), flushed per frame
+    timing.csv          per-frame latency figures (navigation.records.TIMING_COLUMNS)
+    pulses.csv          per-pulse log (navigation.pulses.PULSE_COLUMNS), flushed per row
 All positions mm; transforms 4x4 `T_a_from_b`; angles in the JSON are `*_deg`.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 from navcore.errors import InputFileError, SessionError
 from navcore.fileio import read_json, require_matrix, write_json
 from navcore.transforms import check_rigid
-from navtms.navigator import NavTarget, Tolerances
+from navigation.navigator import NavTarget, Tolerances
 
 FORMAT_VERSION = 1
 SESSION_FILE = "session.json"
@@ -237,8 +237,8 @@ def load_session(folder: str | Path) -> Session:
 
 
 def make_navigator(session: Session, **kw):
-    """A navtms.navigator.Navigator for a registered session (raises SessionError if unregistered)."""
-    from navtms.navigator import Navigator
+    """A navigation.navigator.Navigator for a registered session (raises SessionError if unregistered)."""
+    from navigation.navigator import Navigator
 
     if session.registration is None:
         raise SessionError(f"{session.folder}: the session is not registered yet; collect fiducials and register first")

@@ -5,7 +5,7 @@ What a real session on the sample head would have recorded, rendered with known 
   body frame (`head`), with localisation noise (FLE 1 mm RMS, seeded);
 - `head_points.csv`: 80 points swept over the scalp (face excluded), 0.7 mm noise, plus 4
   outliers lifted 8-15 mm off the scalp (hair, a slipped pointer), frame `head`;
-- `coil_approach/`: a 1280x720 webcam-like video (tracking.synthetic, H.264) of the head
+- `coil_approach/`: a 1280x720 webcam-like video (tracking.synthetic.renderer, H.264) of the head
   reference body and the coil body while the operator brings the coil from the side onto the
   planned left-DLPFC placement (dlpfc-fox2012), holds it there (hand tremor, head drifting a
   few mm) through two 10 Hz trains, a hand briefly covering the coil between them, then lifts
@@ -35,9 +35,9 @@ from navcore.points import NamedPoints, read_points, write_points_csv
 from navcore.transforms import apply, invert, make_transform
 from targets.planner import PlanOptions, TargetRequest, build_plan
 from tracking.bodies import load_body
-from tracking.synthetic import Occlusion, RenderEffects
-from tracking.synthetic_files import webcam_camera, write_sequence
-from tracking.synthetic_motion import Scenario, spline_trajectory
+from tracking.synthetic.renderer import Occlusion, RenderEffects
+from tracking.synthetic.files import webcam_camera, write_sequence
+from tracking.synthetic.motion import Scenario, spline_trajectory
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 20261124

@@ -13,8 +13,8 @@ import argparse
 from pathlib import Path
 
 from tracking.bodies import load_body
-from tracking.synthetic_files import webcam_camera, write_sequence
-from tracking.synthetic_motion import coil_approach
+from tracking.synthetic.files import webcam_camera, write_sequence
+from tracking.synthetic.motion import coil_approach
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 20261123

@@ -127,7 +127,7 @@ def fiducials_mri():
 
 def make_test_session(tmp_path, scene=None, **kw):
     """A new session folder tmp_path/s1 for the scene's target (tolerances 2 mm / 2.5 deg)."""
-    from navtms.navigator import Tolerances
+    from navigation.navigator import Tolerances
     from navtms.session import create_session
 
     scene = scene or Scene.make()

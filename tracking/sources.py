@@ -13,7 +13,7 @@ realtime by nature.
 open_source(spec) builds a source from a text spec; SOURCE_FACTORIES maps each scheme to a
 factory(rest_of_spec, **options), so new schemes (igtl:HOST:PORT, ...) plug in with one entry:
     camera:0   camera:0@1280x720   camera:0@1280x720@60   video:FILE   images:DIR
-    poses:FILE   replay:DIR (a navtms recording)   igtl:HOST:PORT (OpenIGTLink, tracking.igtl_source)
+    poses:FILE   replay:DIR (a navtms recording)   igtl:HOST:PORT (OpenIGTLink, igtl.source)
 """
 from __future__ import annotations
 
@@ -304,7 +304,7 @@ def _replay_factory(rest: str, realtime: bool = False, **kw):
 
 
 def _igtl_factory(rest: str, realtime: bool = True, **kw):
-    from tracking.igtl_source import open_igtl
+    from igtl.source import open_igtl
 
     return open_igtl(rest, **kw)
 

@@ -77,7 +77,7 @@ def _time_hop(n: int, send, receive) -> list[int]:
 def _hop_pyigtl_to_navtms(n: int) -> list[int]:
     import pyigtl
 
-    from tracking.igtl_source import IGTLSource
+    from igtl.source import IGTLSource
 
     server = _pyigtl_server()
     src = IGTLSource("127.0.0.1", server.server_address[1], read_timeout_s=2.0)
@@ -93,7 +93,7 @@ def _hop_pyigtl_to_navtms(n: int) -> list[int]:
 def _hop_navtms_to_pyigtl(n: int) -> list[int]:
     import pyigtl
 
-    from navtms.igtl_server import IGTLServer
+    from igtl.server import IGTLServer
 
     server = IGTLServer(port=0)
     client = pyigtl.OpenIGTLinkClient("127.0.0.1", server.port)
@@ -106,8 +106,8 @@ def _hop_navtms_to_pyigtl(n: int) -> list[int]:
 
 
 def _hop_navtms_to_navtms(n: int) -> list[int]:
-    from navtms.igtl_server import IGTLServer
-    from tracking.igtl_source import IGTLSource
+    from igtl.server import IGTLServer
+    from igtl.source import IGTLSource
 
     server = IGTLServer(port=0)
     src = IGTLSource("127.0.0.1", server.port, {"CoilToMRI": "coil"}, read_timeout_s=2.0)

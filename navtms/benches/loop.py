@@ -12,7 +12,7 @@ figure, replayed as a 120 fps stream. Scenarios:
                   difference is what rendering costs tracking
   poses_120fps    the same stream as poses (what tracking produced, no images): the loop
                   alone next to the renderer - drops and latency
-  *_nice          the renderer thread runs at a lower CPU priority (navtms.loop.lower_thread_priority),
+  *_nice          the renderer thread runs at a lower CPU priority (navigation.loop.lower_thread_priority),
                   as the navigate command does: on a machine short of cores rendering yields to tracking
 Goals: 0 frames dropped because of rendering at 120 fps input; latency p99 <= 5 ms.
 Latency is from the moment the frame was delivered (paced: the simulated capture) to the errors.
@@ -76,7 +76,7 @@ class _Renderer:
     def _run(self):
         from viewer.state import ViewState
         from viewer.window import OffscreenViewer
-        from navtms.loop import lower_thread_priority
+        from navigation.loop import lower_thread_priority
 
         if self.nice:
             lower_thread_priority(self.nice)   # before the GL context: its worker threads inherit it
@@ -135,8 +135,8 @@ def _frames(n_render: int, repeats: int, decode_ms: list | None = None):
             src.close()
         what = f"data/sequences/coil_approach_720p (first {len(imgs)} frames)"
     else:
-        from tracking.synthetic import RenderEffects, render_sequence
-        from tracking.synthetic_motion import coil_approach
+        from tracking.synthetic.renderer import RenderEffects, render_sequence
+        from tracking.synthetic.motion import coil_approach
 
         cam = CameraModel.guess(1280, 720, focal_factor=0.9)
         sc = coil_approach(1, seconds=max(1.0, n_render / 30.0), fps=n_render / max(1.0, n_render / 30.0))
@@ -176,9 +176,9 @@ def _run(frames, cam, bodies, T_plan, spec, mode: str, paced: bool, render: bool
     from pathlib import Path
 
     from navcore.transforms import make_transform
-    from navtms.loop import NavigationLoop
-    from navtms.navigator import NavTarget, Navigator
-    from navtms.sinks import FrameLogSink, ViewSink
+    from navigation.loop import NavigationLoop
+    from navigation.navigator import NavTarget, Navigator
+    from navigation.sinks import FrameLogSink, ViewSink
     from tracking.pose import MarkerTracker
     from viewer.state import LatestState
 

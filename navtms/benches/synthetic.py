@@ -28,9 +28,9 @@ SEQUENCE = REPO / "data" / "sequences" / "coil_approach_720p"
 
 def _render_times(width: int, height: int, n: int) -> dict:
     from tracking.bodies import load_body
-    from tracking.synthetic import RenderEffects, SequenceRenderer
-    from tracking.synthetic_files import webcam_camera
-    from tracking.synthetic_motion import coil_approach
+    from tracking.synthetic.renderer import RenderEffects, SequenceRenderer
+    from tracking.synthetic.files import webcam_camera
+    from tracking.synthetic.motion import coil_approach
 
     bodies = [load_body(REPO / "data" / "bodies" / f"{b}.json") for b in ("coil", "head")]
     sc = coil_approach(1, seconds=4.0, fps=30.0)
@@ -52,7 +52,7 @@ def _accuracy() -> dict:
     from navcore.transforms import rotation_between
     from tracking.filters import PoseFilter
     from tracking.pose import MarkerTracker
-    from tracking.synthetic_files import frame_time_ns, load_sequence
+    from tracking.synthetic.files import frame_time_ns, load_sequence
     from tracking.types import Frame
 
     seq = load_sequence(SEQUENCE)

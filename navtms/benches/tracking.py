@@ -5,7 +5,7 @@ detection, corner refinement, PnP) for the coil and head bodies moving along smo
 trajectories, at 720p and 1080p, in steady tracking (search regions predicted from the last
 poses) and re-acquisition (whole-image search: the tracker is reset before every frame).
 Accuracy: translation and rotation RMS of the 4-tag coil body (~500 mm from the camera) against
-the ground truth in the 720p steady run. Frames come from tracking.synthetic (noise, lighting,
+the ground truth in the 720p steady run. Frames come from tracking.synthetic.renderer (noise, lighting,
 motion blur, lens softness) when it is present, else from tracking.tagrender.
 Goals (figures, not asserts): 720p steady p50 <= 2.5 ms, p99 <= 5 ms; full-frame p99 <= 12 ms;
 coil <= 0.5 mm RMS, <= 0.25 deg RMS.
@@ -49,7 +49,7 @@ def trajectories(n: int, fps: float = FPS) -> dict[str, np.ndarray]:
 def render_frames(camera, bodies, traj, n: int, seed: int = 0):
     """(list of images, {body: list of truth T or None when not visible}, renderer name)."""
     try:
-        from tracking.synthetic import RenderEffects, SequenceRenderer
+        from tracking.synthetic.renderer import RenderEffects, SequenceRenderer
     except ImportError:
         SequenceRenderer = None
     frames, truth = [], {b.name: [] for b in bodies}
@@ -60,7 +60,7 @@ def render_frames(camera, bodies, traj, n: int, seed: int = 0):
             frames.append(img)
             for b in bodies:
                 truth[b.name].append(tr[b.name].T_camera_from_body if tr[b.name].visible else None)
-        return frames, truth, "tracking.synthetic"
+        return frames, truth, "tracking.synthetic.renderer"
     from tracking.tagrender import render, textured_background
 
     bg = textured_background(camera.image_size, seed)
@@ -129,11 +129,11 @@ def accuracy(poses, truth_coil) -> dict:
 
 def sequence_accuracy(folder: Path):
     """Per-body found/visible frames and pose error RMS on a recorded synthetic sequence
-    (tracking.synthetic_files), or None when it is not there."""
+    (tracking.synthetic.files), or None when it is not there."""
     if not (folder / "sequence.json").exists():
         return None
     from tracking.pose import MarkerTracker
-    from tracking.synthetic_files import load_sequence
+    from tracking.synthetic.files import load_sequence
     from tracking.types import Frame
 
     seq = load_sequence(folder)

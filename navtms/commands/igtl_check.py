@@ -32,7 +32,7 @@ def _device_map(items: list[str]):
 
 
 def run(args) -> int:
-    from tracking.igtl_source import IGTLSource
+    from igtl.source import IGTLSource
     from tracking.sources import open_source
 
     if not str(args.source).startswith("igtl:"):

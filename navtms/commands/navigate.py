@@ -43,12 +43,12 @@ def run(args) -> int:
     import time
 
     from navcore.errors import NavtmsError
-    from navtms.csvlog import CsvLog
-    from navtms.loop import NavigationLoop, lower_thread_priority
-    from navtms.pulses import PULSE_COLUMNS, KeyTrigger, LineTrigger, ProtocolTrigger, PulseLog
+    from navigation.csvlog import CsvLog
+    from navigation.loop import NavigationLoop, lower_thread_priority
+    from navigation.pulses import PULSE_COLUMNS, KeyTrigger, LineTrigger, ProtocolTrigger, PulseLog
     from navtms.replay import _scene_spec, build_estimator
     from navtms.session import FRAMES_FILE, PULSES_FILE, TIMING_FILE, load_session, make_navigator
-    from navtms.sinks import FrameLogSink, IGTLSink, ViewSink
+    from navigation.sinks import FrameLogSink, IGTLSink, ViewSink
     from tracking.filters import PoseFilter
     from tracking.sources import open_source
     from viewer.state import LatestState
@@ -70,7 +70,7 @@ def run(args) -> int:
         fre = session.registration.fre_mm
         sinks = [flog, ViewSink(latest, fre, pulses)]
         if args.igtl_port:
-            from navtms.igtl_server import IGTLServer
+            from igtl.server import IGTLServer
 
             server = IGTLServer(args.igtl_port)
             closers.append(server.close)
@@ -81,7 +81,7 @@ def run(args) -> int:
 
             proto = _protocol(args.protocol, args.source) if not live else None
             if live:
-                from navtms.pulses import TimedProtocol
+                from navigation.pulses import TimedProtocol
 
                 n, hz, gap, trains, start = args.protocol.split(",")
                 proto = TimedProtocol(time.monotonic_ns() + int(float(start) * 1e9), int(n), float(hz),

@@ -32,7 +32,7 @@ def add_arguments(p) -> None:
 
 
 def _protocol(text: str, recording_spec: str):
-    from navtms.pulses import TimedProtocol
+    from navigation.pulses import TimedProtocol
     from tracking.sources import open_source
 
     try:
@@ -53,7 +53,7 @@ def _protocol(text: str, recording_spec: str):
 
 
 def run(args) -> int:
-    from navtms.csvlog import read_log
+    from navigation.csvlog import read_log
     from navtms.replay import recording_spec, replay_session
     from tracking.poselog import parse_time_ns
 

@@ -66,7 +66,7 @@ def run(args) -> int:
 def _new(args) -> int:
     from pathlib import Path
 
-    from navtms.navigator import Tolerances
+    from navigation.navigator import Tolerances
     from navtms.session import create_session
     from targets.plan import load_plan
 

@@ -29,9 +29,9 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from tracking.bodies import load_body
-    from tracking.synthetic import RenderEffects
-    from tracking.synthetic_files import webcam_camera, write_sequence
-    from tracking.synthetic_motion import coil_approach
+    from tracking.synthetic.renderer import RenderEffects
+    from tracking.synthetic.files import webcam_camera, write_sequence
+    from tracking.synthetic.motion import coil_approach
 
     m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", args.resolution)
     if not m or not (64 <= int(m.group(1)) <= 7680 and 48 <= int(m.group(2)) <= 4320):

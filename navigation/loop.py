@@ -1,0 +1,297 @@
+"""The navigation loop: FrameSource -> PoseEstimator -> PoseFilter -> Navigator -> sinks.
+
+Threads (no sleeps anywhere in the loop; waits are blocking reads or condition waits):
+- mode "latest" (live camera, paced replay): a capture thread reads the source and puts each
+  frame into a latest-value slot; the tracking thread takes the newest frame and processes
+  it. A frame overwritten before the tracking thread took it is dropped and counted (never
+  queued), so tracking always works on the newest frame.
+- mode "every" (headless replay, bit-exact): one tracking thread reads and processes every
+  frame in order; nothing is dropped.
+Sinks run on the tracking thread and must not block: the viewer sink only stores the latest
+ViewState (viewer.state.LatestState; the window renders it on its own timer), log sinks
+append one flushed row, the OpenIGTLink server posts to its own thread.
+
+A source that raises (camera unplugged, broken file) is reported: the loop state becomes
+"source lost", sinks get a status call, the viewer shows the pose as stale; nothing crashes
+and the session (logs, registration) is kept. A frame the estimator cannot handle gives
+a not-visible output for that frame.
+
+live=True: pose age is measured on the monotonic clock and latency from the capture time
+(a camera stamps it right after grab(), so the camera's decode is inside the latency);
+live=False (replay): the navigator's clock is the replayed capture time (pose age 0, so
+results are deterministic) and latency is measured from when the frame was read, i.e. decoded
+(a file's decode is a source cost, not latency; docs/navigation.md "Latency budget").
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+from navcore.errors import NavtmsError
+from tracking.types import Frame
+
+STATES = ("idle", "running", "source lost", "failed", "ended", "stopped")
+
+
+def lower_thread_priority(nice: int = 10) -> bool:
+    """Lower the calling thread's CPU priority (Linux: per-thread nice; threads it creates
+    afterwards inherit it). Used by the rendering thread so that, on a machine short of cores,
+    rendering yields to tracking. Returns False when the platform does not allow it."""
+    import os
+
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), int(nice)))
+        return True
+    except (AttributeError, OSError):
+        return False
+
+
+class LatestSlot:
+    """Latest-value hand-off between two threads: put() overwrites, take() waits for a new
+    value. `dropped` counts values overwritten before anyone took them."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._value = None
+        self._fresh = False
+        self._closed = False
+        self.dropped = 0
+        self.put_count = 0
+
+    def put(self, value) -> bool:
+        """Store `value`; True when it replaced one never taken (a drop)."""
+        with self._cond:
+            dropped = self._fresh
+            if dropped:
+                self.dropped += 1
+            self._value, self._fresh = value, True
+            self.put_count += 1
+            self._cond.notify_all()
+            return dropped
+
+    def take(self, timeout: Optional[float] = None):
+        """The newest value not yet taken; waits up to `timeout` s (None = until one comes).
+        Returns None on timeout, or when closed and empty."""
+        with self._cond:
+            if not self._fresh and not self._closed:
+                self._cond.wait(timeout)
+            if not self._fresh:
+                return None
+            self._fresh = False
+            return self._value
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        with self._cond:
+            return self._closed and not self._fresh
+
+
+@dataclass
+class LoopStats:
+    """Counters of one loop run. dropped: frames overwritten before tracking took them."""
+
+    frames_read: int = 0
+    frames_processed: int = 0
+    dropped: int = 0
+    estimator_errors: int = 0
+    state: str = "idle"
+    error: str = ""
+    stale_events: int = 0
+
+
+class NavigationLoop:
+    """Joins the parts. sinks: callables taking a NavOutput; a sink may also define
+    `status(state: str, message: str)` and `stale()` (no fresh frame for the stale limit).
+
+    estimator: a PoseEstimator (None is allowed for sources that deliver poses).
+    pose_filter: callable poses -> poses (tracking.filters.PoseFilter) or None.
+    pulses: navigation.pulses.PulseLog or None; protocol: navigation.pulses.ProtocolTrigger or None
+    (polled with the loop clock after each frame). retrack: for frames that carry both an image
+    and recorded poses, estimate the poses again from the image (else the recorded ones are used).
+    pose_log: a tracking.poselog.PoseLogWriter that gets each processed frame's poses as
+    estimated (before the filter), so the session can be replayed with `navtms replay`."""
+
+    def __init__(self, source, navigator, estimator=None, pose_filter=None, sinks: Sequence = (),
+                 pulses=None, protocol=None, mode: str = "latest", live: bool = True,
+                 on_frame: Optional[Callable[[Frame], None]] = None, retrack: bool = False,
+                 pose_log=None):
+        if mode not in ("latest", "every"):
+            raise ValueError("mode must be 'latest' or 'every'")
+        self.source, self.navigator, self.estimator = source, navigator, estimator
+        self.pose_filter, self.sinks = pose_filter, list(sinks)
+        self.pulses, self.protocol = pulses, protocol
+        self.mode, self.live = mode, live
+        self.on_frame = on_frame
+        self.retrack = retrack
+        self.pose_log = pose_log
+        self.stats = LoopStats()
+        self.slot = LatestSlot()
+        self._stop = threading.Event()
+        self._now_ns = 0
+        self._threads: list[threading.Thread] = []
+        self._done = threading.Event()
+        if not live:
+            navigator.clock = self.clock
+
+    # -- clock ---------------------------------------------------------------------------
+    def clock(self) -> int:
+        """Loop time (ns): monotonic when live, the replayed capture time otherwise."""
+        return time.monotonic_ns() if self.live else self._now_ns
+
+    # -- control ---------------------------------------------------------------------------
+    def start(self) -> "NavigationLoop":
+        self.stats.state = "running"
+        if self.mode == "latest":
+            self._threads = [threading.Thread(target=self._capture, name="nav-capture", daemon=True),
+                             threading.Thread(target=self._track_latest, name="nav-tracking", daemon=True)]
+        else:
+            self._threads = [threading.Thread(target=self._track_every, name="nav-tracking", daemon=True)]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the threads to finish after the current frame."""
+        self._stop.set()
+        self.slot.close()
+
+    def join(self, timeout: Optional[float] = None) -> bool:
+        """Wait for the loop to end; True when it has."""
+        return self._done.wait(timeout)
+
+    def run(self) -> LoopStats:
+        """start() and wait until the source ends, is lost, or stop() is called."""
+        self.start()
+        self.join()
+        return self.stats
+
+    @property
+    def running(self) -> bool:
+        return not self._done.is_set()
+
+    # -- threads ---------------------------------------------------------------------------
+    def _read(self) -> Optional[Frame]:
+        """The next frame (counted in stats.frames_read), or None at the end or on a loss."""
+        try:
+            frame = self.source.read()
+        except Exception as e:  # a camera unplugged, a broken file: report, keep the session
+            self._lost(e)
+            return None
+        if frame is not None:
+            self.stats.frames_read += 1
+        return frame
+
+    def _lost(self, e: BaseException) -> None:
+        msg = str(e) if isinstance(e, NavtmsError) else f"{e.__class__.__name__}: {e}"
+        self.stats.state, self.stats.error = "source lost", msg
+        for s in self.sinks:
+            fn = getattr(s, "status", None)
+            if fn is not None:
+                fn("source lost", msg)
+
+    def _failed(self, e: BaseException) -> None:
+        """Processing failed (a bug or a bad configuration): report it, stop reading."""
+        self._lost(e)
+        self.stats.state = "failed"
+        self._stop.set()
+        self.slot.close()
+
+    def _capture(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self._read()
+                if frame is None:
+                    break
+                if self.slot.put((frame, time.monotonic_ns())):
+                    self.stats.dropped = self.slot.dropped
+        finally:
+            self.slot.close()
+
+    def _track_latest(self) -> None:
+        stale_s = self.navigator.stale_ns / 1e9
+        try:
+            while True:
+                item = self.slot.take(timeout=stale_s)
+                if item is None:
+                    if self.slot.closed or self._stop.is_set():
+                        break
+                    self._stale()
+                    continue
+                frame, entered = item
+                self._process(frame, frame.capture_ns if self.live else entered)
+        except Exception as e:
+            self._failed(e)
+        finally:
+            self._finish()
+
+    def _track_every(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self._read()
+                if frame is None:
+                    break
+                entered = time.monotonic_ns()
+                self._process(frame, frame.capture_ns if self.live else entered)
+        except Exception as e:
+            self._failed(e)
+        finally:
+            self._finish()
+
+    def _stale(self) -> None:
+        self.stats.stale_events += 1
+        for s in self.sinks:
+            fn = getattr(s, "stale", None)
+            if fn is not None:
+                fn()
+
+    def _finish(self) -> None:
+        if self.pulses is not None:
+            self.pulses.finish()
+        if self.stats.state == "running":
+            self.stats.state = "stopped" if self._stop.is_set() else "ended"
+            for s in self.sinks:
+                fn = getattr(s, "status", None)
+                if fn is not None:
+                    fn(self.stats.state, "")
+        self.stats.dropped = self.slot.dropped
+        self._done.set()
+
+    # -- one frame ---------------------------------------------------------------------------
+    def _poses(self, frame: Frame) -> dict:
+        if frame.poses is not None and not (self.retrack and frame.image is not None):
+            return dict(frame.poses)
+        if self.estimator is None:
+            raise NavtmsError("the source delivers images but no pose estimator was given")
+        try:
+            return self.estimator.estimate(frame)
+        except NavtmsError:
+            self.stats.estimator_errors += 1
+            return {}
+
+    def _process(self, frame: Frame, entered_ns: int) -> None:
+        if not self.live:
+            self._now_ns = frame.capture_ns
+        if self.on_frame is not None:
+            self.on_frame(frame)
+        poses = self._poses(frame)
+        if self.pose_log is not None:
+            self.pose_log.write_frame(poses)
+        if self.pose_filter is not None:
+            poses = self.pose_filter(poses)
+        out = self.navigator.update(poses, frame.frame_number, frame.capture_ns, entered_ns)
+        if self.pulses is not None:
+            self.pulses.on_output(out)
+            if self.protocol is not None:
+                self.protocol.poll(self.clock())
+        self.stats.frames_processed += 1
+        for s in self.sinks:
+            s(out)
+        self.stats.dropped = self.slot.dropped
