@@ -320,7 +320,7 @@ def test_coil_occluded_for_two_seconds_then_back_filter_restarts(tmp_path):
 # ============================================================================ 4. corrupt video
 CORRUPT_VIDEO_SCRIPT = textwrap.dedent("""
     import json, sys
-    sys.path.insert(0, {tests!r})
+    sys.path[:0] = {tests!r}
     from test_faults import run_video_through_loop
     print(json.dumps(run_video_through_loop({video!r})), flush=True)
 """)
@@ -384,7 +384,7 @@ def test_corrupt_video_is_skipped_or_ends_with_a_clear_error_never_hangs_or_cras
     else:
         del data[mid:mid + 4096]
     video.write_bytes(bytes(data))
-    code = CORRUPT_VIDEO_SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]), video=str(video))
+    code = CORRUPT_VIDEO_SCRIPT.format(tests=[str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])], video=str(video))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50,
                           env={**os.environ, "OPENCV_LOG_LEVEL": "SILENT", "OPENCV_FFMPEG_LOGLEVEL": "-8"})
     assert proc.returncode == 0, f"the process crashed ({proc.returncode}): {proc.stderr[-500:]}"
@@ -489,7 +489,7 @@ def test_malformed_tracker_stream_into_loop_reconnects_and_never_shows_stale_pos
 # ============================================================================ 6. killed mid-write
 KILL_SCRIPT = textwrap.dedent("""
     import sys
-    sys.path.insert(0, {tests!r})
+    sys.path[:0] = {tests!r}
     from pathlib import Path
     from navigation.csvlog import CsvLog
     from navigation.loop import NavigationLoop
@@ -518,7 +518,7 @@ def test_process_killed_while_the_loop_writes_its_logs(tmp_path):
     log = write_pose_log(tmp_path / "poses.csv", 3000)
     out = tmp_path / "run"
     out.mkdir()
-    code = KILL_SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]), out=str(out), log=str(log))
+    code = KILL_SCRIPT.format(tests=[str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])], out=str(out), log=str(log))
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
     frames_csv = out / "frames.csv"
     try:

@@ -127,7 +127,7 @@ def test_refusals(tmp_path):
 
 KILL_SCRIPT = textwrap.dedent("""
     import sys
-    sys.path.insert(0, {tests!r})
+    sys.path[:0] = {tests!r}
     from test_recorder import make_frame
     from tracking.recorder import Recorder
     r = Recorder({folder!r}, bodies=["coil", "head"], video={kind!r}, background={background!r}, max_queue=5)
@@ -144,7 +144,7 @@ def test_killed_recording_loses_at_most_the_last_frame(tmp_path, kind, backgroun
     if kind == "ffv1" and not rec.ffv1_available():
         pytest.skip("this OpenCV build has no FFV1 writer")
     folder = tmp_path / "rec"
-    code = KILL_SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]), folder=str(folder), kind=kind, background=background)
+    code = KILL_SCRIPT.format(tests=[str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])], folder=str(folder), kind=kind, background=background)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         reported = -1
