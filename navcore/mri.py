@@ -1,4 +1,4 @@
-"""MRI loading: NIfTI-1/2 and MGZ via nibabel.
+"""MRI loading: NIfTI-1/2 and MGZ via nibabel, DICOM series via pydicom (navcore.dicom).
 
 The world frame is `mri`: scanner RAS+ in mm, exactly what the image affine maps voxel
 indices (i, j, k) to. Oblique affines are kept as they are; nothing is flipped or reoriented.
@@ -68,14 +68,22 @@ def mri_to_voxel(T_mri_from_voxel: np.ndarray, xyz: np.ndarray) -> np.ndarray:
     return np.asarray(xyz, dtype=np.float64) @ A[:3, :3].T + A[:3, 3]
 
 
-def load_mri(path: str | Path) -> MRIVolume:
-    """Load a 3D MRI (.nii, .nii.gz, .mgz, .mgh). Raises InputFileError with one clear sentence
-    for a missing, truncated, non-3D, NaN-affine or absurd-voxel-size file."""
+def load_mri(path: str | Path, series_uid: str | None = None) -> MRIVolume:
+    """Load a 3D MRI: .nii, .nii.gz, .mgz, .mgh, or a DICOM series (a folder, or one file of the
+    series; series_uid chooses among several series in a folder, see navcore.dicom). Raises
+    InputFileError with one clear sentence for a missing, truncated, non-3D, NaN-affine or
+    absurd-voxel-size file."""
     path = Path(path)
     if not path.exists():
         raise InputFileError(path, "the MRI file does not exist")
-    if path.is_dir():
-        raise InputFileError(path, "the MRI path is a folder; give a .nii, .nii.gz or .mgz file")
+    from navcore.dicom import is_dicom_file, load_dicom_series
+
+    if path.is_dir() or is_dicom_file(path):
+        vol = load_dicom_series(path, series_uid)
+        vox = vol.voxel_size_mm
+        if np.any(vox < MIN_VOXEL_MM) or np.any(vox > MAX_VOXEL_MM):
+            raise InputFileError(path, f"the MRI voxel size {np.round(vox, 4).tolist()} mm is outside {MIN_VOXEL_MM}-{MAX_VOXEL_MM} mm")
+        return vol
     try:
         img = nib.load(str(path))
     except nib.filebasedimages.ImageFileError as e:

@@ -213,7 +213,7 @@ def load_plan(path: str | Path, checksum: str = "warn", load_surfaces: bool = Tr
         raise ValueError(f"checksum must be 'raise', 'warn' or 'skip', not {checksum!r}")
     if checksum != "skip":
         problem = None
-        if not mri_path.is_file():
+        if not mri_path.exists():  # a file, or a DICOM series folder
             problem = f"the plan's MRI {mri_path} is missing"
         elif file_sha256(mri_path) != mri["sha256"]:
             problem = f"the MRI {mri_path} differs from the one this plan was made on (SHA-256 mismatch)"

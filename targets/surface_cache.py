@@ -28,12 +28,18 @@ FORMAT_VERSION = 1
 
 
 def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (read in 1 MiB chunks)."""
+    """Hex SHA-256 of a file's bytes (read in 1 MiB chunks). A folder (a DICOM series): the hash
+    of every file's relative path and bytes, in sorted order."""
     h = hashlib.sha256()
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
+        for file in files:
+            if path.is_dir():
+                h.update(file.relative_to(path).as_posix().encode("utf-8") + b"\0")
+            with open(file, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
     except OSError as e:
         raise InputFileError(path, f"cannot be read to compute its checksum ({e.__class__.__name__})") from e
     return h.hexdigest()

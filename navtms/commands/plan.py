@@ -26,7 +26,7 @@ def _triple(text: str, what: str, n: int = 3) -> tuple[float, ...]:
 
 
 def add_arguments(p) -> None:
-    p.add_argument("mri", help="T1 MRI (.nii, .nii.gz, .mgz)")
+    p.add_argument("mri", help="T1 MRI (.nii, .nii.gz, .mgz, or a DICOM series: its folder or one of its files)")
     p.add_argument("--target", action="append", default=[], metavar="NAME", help="library target (see 'navtms targets')")
     p.add_argument("--mni", action="append", default=[], metavar="X,Y,Z", help="MNI152 coordinate in mm")
     p.add_argument("--mri", dest="mri_xyz", action="append", default=[], metavar="X,Y,Z",

@@ -37,7 +37,7 @@ def add_arguments(p) -> None:
     p.add_argument("--image-fiducials", required=True, metavar="F", help="fiducials in the MRI (mri mm): CSV or .mrk.json")
     p.add_argument("--tracker-fiducials", required=True, metavar="G", help="the same fiducials touched in the tracker frame (mm)")
     p.add_argument("--head-points", metavar="H", help="points digitised on the scalp in the tracker frame (needs --mri)")
-    p.add_argument("--mri", metavar="MRI", help="the subject's T1 (.nii, .nii.gz, .mgz), for the scalp surface")
+    p.add_argument("--mri", metavar="MRI", help="the subject's T1 (.nii, .nii.gz, .mgz or a DICOM series folder), for the scalp surface")
     p.add_argument("--fle-mm", type=float, default=2.0, help="RMS fiducial localisation error, mm (default 2)")
     p.add_argument("--head-point-sigma-mm", type=float, default=1.0,
                    help="expected per-axis error of the head points, mm (default 1), for the surface fit and its TRE")
