@@ -8,6 +8,11 @@ Target requests (TargetRequest.kind):
              placed on the subject's scalp (needs nasion, LPA, RPA fiducials; inion found or given);
              no values: the three measurements are taken on the scalp mesh. "beam-f4": right side.
   "five-cm": 5 cm anterior of a motor hotspot (x, y, z mri mm) along the scalp.
+  "pose":    a coil pose imported from another tool (values: the 16 numbers of T_mri_from_coil,
+             row-major; targets.interop): kept exactly; the entry is the scalp point closest to
+             the coil centre, the target the first brain-surface point along the coil's +z axis
+             (the entry when there is no brain surface). A coil centre outside the MRI's field of
+             view is refused (the file was made on another image or in another space).
 MNI targets need T_mri_from_mni: given (transform file) or computed by targets.mni.
 All positions are `mri` mm.
 """
@@ -36,6 +41,7 @@ class TargetRequest:
     kind: str
     name: str = ""
     values: tuple[float, ...] = ()
+    source: str = ""
 
 
 @dataclass
@@ -138,6 +144,12 @@ def build_plan(mri_path: str | Path, requests: list[TargetRequest], fiducials_pa
                                    side="left" if r.kind == "beam-f3" else "right", brain=brain)
             resolved.append((r.name or r.kind, None, None, "Beam W, Borckardt JJ, Reeves ST, George MS (2009), "
                              "Brain Stimulation 2(1):50-54, doi:10.1016/j.brs.2008.09.006", res))
+        elif r.kind == "pose":
+            from targets.interop.common import check_pose_in_mri
+
+            T = np.array(r.values, dtype=np.float64).reshape(4, 4)
+            check_pose_in_mri(r.name, T, mri.T_mri_from_voxel, mri.shape, r.source)
+            resolved.append((r.name, None, None, r.source, T))
         elif r.kind == "five-cm":
             from targets.scalp_rules import five_cm_rule
 
@@ -165,6 +177,9 @@ def build_plan(mri_path: str | Path, requests: list[TargetRequest], fiducials_pa
 
             pos = mni_to_mri(T_mri_from_mni, mni_mm)
         entry = None
+        if isinstance(extra, np.ndarray):  # an imported coil pose, kept as it is
+            planned.append(_imported_target(name, extra, source, scalp, brain))
+            continue
         if pos is None:  # scalp rule: the entry is the rule's scalp point, the target the cortex under it
             rule = extra
             pos, entry = rule.cortex_mri_mm, rule.scalp_mri_mm
@@ -187,3 +202,27 @@ def build_plan(mri_path: str | Path, requests: list[TargetRequest], fiducials_pa
     return Plan(mri_path=mri_path.resolve(), mri_sha256=sha, targets=tuple(planned),
                 fiducials=fid if fid is not None else NamedPoints((), np.zeros((0, 3)), "mri"),
                 T_mri_from_mni=T_mri_from_mni, mni_transform_source=mni_transform_source, scalp=scalp, brain=brain)
+
+
+def _imported_target(name: str, T_mri_from_coil: np.ndarray, source: str, scalp: Surface,
+                     brain: Surface | None) -> PlannedTarget:
+    """A PlannedTarget for an imported coil pose (mri mm): the pose exactly; entry = closest scalp
+    point to the coil centre; target = first point along the coil's +z axis inside the brain
+    surface (1 mm steps up to 60 mm past the entry), else the entry."""
+    c, z = T_mri_from_coil[:3, 3], T_mri_from_coil[:3, 2]
+    entry, _ = closest_point_on_mesh(scalp, c)
+    target, notes, sc = entry, "imported coil pose; no brain surface: the target is the scalp entry", float("nan")
+    if brain is not None:
+        for d in np.arange(0.0, 60.0, 1.0):
+            p = entry + d * z
+            if signed_distance_to_surface(brain, p) <= 0:
+                target, sc, notes = p, float(d), "imported coil pose; the target is where the coil axis meets the brain"
+                break
+        else:
+            notes = "imported coil pose; the coil axis meets no brain surface within 60 mm: the target is the scalp entry"
+    off = float(np.linalg.norm(c - entry))
+    return PlannedTarget(name=name, target_mri_mm=np.asarray(target, float), entry_mri_mm=np.asarray(entry, float),
+                         T_mri_from_coil=T_mri_from_coil, source=source, notes=notes, handle_angle_deg=float("nan"),
+                         offset_mm=off, entry_method="imported",
+                         scalp_target_distance_mm=float(np.linalg.norm(np.asarray(target) - entry)),
+                         scalp_cortex_distance_mm=sc)

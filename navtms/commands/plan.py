@@ -38,6 +38,9 @@ def add_arguments(p) -> None:
                    help="5 cm anterior of this motor hotspot (mri mm) along the scalp")
     p.add_argument("--targets-file", action="append", default=[], type=Path, metavar="FILE",
                    help="subject-space targets to import (Slicer .mrk.json or CSV name,x_mm,y_mm,z_mm; mri mm)")
+    p.add_argument("--import", dest="import_files", action="append", default=[], type=Path, metavar="FILE",
+                   help="coil targets from another tool, kept as they are: SimNIBS matsimnibs (.txt/.npy/.mat), "
+                        "Brainsight .txt export, Localite InstrumentMarkerList .xml, visor2 .mrk (docs/interop.md)")
     p.add_argument("--fiducials", type=Path, help="nasion, LPA, RPA (CSV name,x_mm,y_mm,z_mm or Slicer .mrk.json)")
     p.add_argument("--inion", metavar="X,Y,Z", help="inion in mri mm (otherwise found on the scalp)")
     p.add_argument("--mni-transform", type=Path, help="existing MRI<->MNI affine: FSL .mat, ITK/ANTs .txt, 4x4 text or JSON")
@@ -81,6 +84,7 @@ def run(args) -> int:
         if not len(pts):
             raise InputFileError(f, "the targets file holds no points")
         reqs += [TargetRequest("mri", name=n, values=tuple(pts[n])) for n in pts.names]
+    reqs += _imported_requests(args.import_files)
     T = None
     src = ""
     if args.mni_transform:
@@ -102,3 +106,19 @@ def run(args) -> int:
         if t.notes:
             print(f"    {t.notes}")
     return 0
+
+
+def _imported_requests(files) -> list:
+    """TargetRequest("pose") per target of each --import file; says what each import assumed."""
+    from targets.interop import read_coil_poses
+    from targets.planner import TargetRequest
+
+    reqs = []
+    for f in files:
+        imp = read_coil_poses(f)
+        if not imp.targets():
+            raise PlanError(f"{f}: the file holds {len(imp.samples())} samples but no targets; a plan takes targets")
+        print(f"imported {len(imp.targets())} target(s) from {imp.assumption}", file=sys.stderr)
+        reqs += [TargetRequest("pose", name=p.name, values=tuple(np.asarray(p.T_mri_from_coil).ravel()),
+                               source=f"imported from {imp.assumption}") for p in imp.targets()]
+    return reqs
