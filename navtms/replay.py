@@ -106,7 +106,18 @@ def _scene_spec(session: Session):
         return None
     ts = [TargetSpec(t.name, t.target_mri_mm, t.entry_mri_mm, t.T_mri_from_coil) for t in plan.targets]
     active = session.targets[session.target_index()].name
-    return SceneSpec(scalp=plan.scalp, brain=plan.brain, targets=ts, active_target=active)
+    cm = session.coil_model or {}
+    model = cm.get("model")
+    if model and model not in _coil_library_names():
+        model = str(session.resolve(model))
+    return SceneSpec(scalp=plan.scalp, brain=plan.brain, targets=ts, active_target=active, coil_mesh_path=model,
+                     coil_mesh_transform=cm.get("T_coil_from_mesh"))
+
+
+def _coil_library_names():
+    from viewer.coil_library import COILS
+
+    return COILS
 
 
 def _prepare_out(out_dir: Path) -> None:

@@ -12,6 +12,8 @@ Layout:
         T_coilbody_from_coil 4x4 (coil calibration, identity if not calibrated),
         tolerances {distance_mm, angle_deg, twist_deg, leave_margin_mm, leave_margin_deg},
         lock_to_target, filter (One-Euro on/off)
+        coil_model (optional): {"model": a coil library name or a mesh file path,
+        "T_coil_from_mesh": 4x4 or null}: what the viewer draws as the planned and live coil
     fiducials_head.csv  fiducials collected with the pointer, head-body frame (navcore.points CSV)
     head_points.csv     head surface points, head-body frame
     frames.csv          per-frame navigation log (navigation.records.FRAME_COLUMNS), flushed per frame
@@ -85,6 +87,7 @@ class Session:
     filter: bool = False
     active_target: Optional[str] = None
     created_utc: str = ""
+    coil_model: Optional[dict] = None
 
     def path(self, name: str) -> Path:
         return self.folder / name
@@ -109,7 +112,7 @@ class Session:
             "registration": None if self.registration is None else self.registration.to_json(),
             "T_coilbody_from_coil": self.T_coilbody_from_coil,
             "tolerances": self.tolerances.to_dict(), "lock_to_target": self.lock_to_target,
-            "filter": self.filter}
+            "filter": self.filter, "coil_model": self.coil_model}
 
     def save(self) -> Path:
         """Write session.json atomically."""
@@ -127,7 +130,7 @@ class Session:
 def create_session(folder: str | Path, targets, plan: Optional[str | Path] = None,
                    camera: Optional[str | Path] = None, bodies: Optional[dict] = None,
                    pointer_tip_mm=None, T_coilbody_from_coil=None, tolerances: Tolerances = Tolerances(),
-                   lock_to_target: bool = False, filter: bool = False) -> Session:
+                   lock_to_target: bool = False, filter: bool = False, coil_model: Optional[dict] = None) -> Session:
     """Make a new session folder (refused if it already holds a session) and save session.json.
     targets: planned targets (targets.plan.PlannedTarget or anything with name,
     target_mri_mm, T_mri_from_coil)."""
@@ -147,7 +150,7 @@ def create_session(folder: str | Path, targets, plan: Optional[str | Path] = Non
                 T_coilbody_from_coil=(np.eye(4) if T_coilbody_from_coil is None
                                       else check_rigid(T_coilbody_from_coil, "coil calibration")),
                 tolerances=tolerances, lock_to_target=lock_to_target, filter=filter,
-                active_target=navt[0].name,
+                active_target=navt[0].name, coil_model=coil_model,
                 created_utc=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     s.save()
     return s
@@ -233,7 +236,24 @@ def load_session(folder: str | Path) -> Session:
                    registration=_registration(path, obj.get("registration")),
                    T_coilbody_from_coil=T_cal, tolerances=tolerances,
                    lock_to_target=bool(obj.get("lock_to_target", False)), filter=bool(obj.get("filter", False)),
-                   active_target=_optional_text(path, obj, "active_target"), created_utc=str(obj.get("created_utc", "")))
+                   active_target=_optional_text(path, obj, "active_target"), created_utc=str(obj.get("created_utc", "")),
+                   coil_model=_coil_model(path, obj.get("coil_model")))
+
+
+def _coil_model(path: Path, obj) -> Optional[dict]:
+    """The session's coil model entry, checked: {"model": str, "T_coil_from_mesh": rigid 4x4 or null}."""
+    if obj is None:
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("model"), str) or not obj["model"]:
+        raise InputFileError(path, "'coil_model' in the session file must be {\"model\": NAME or FILE, \"T_coil_from_mesh\": 4x4 or null}")
+    T = None
+    if obj.get("T_coil_from_mesh") is not None:
+        T = require_matrix(path, obj, "T_coil_from_mesh", (4, 4), "session file's coil_model")
+        try:
+            check_rigid(T, "coil model transform", tol=1e-4)
+        except Exception:
+            raise InputFileError(path, "the coil model's T_coil_from_mesh is not a rigid transform") from None
+    return {"model": obj["model"], "T_coil_from_mesh": T}
 
 
 def make_navigator(session: Session, **kw):

@@ -105,7 +105,7 @@ def _read_ply_isolated(path: Path, timeout_s: float = 60.0):
 
 
 def load_coil_mesh(path: str | Path) -> vtk.vtkPolyData:
-    """Read an STL or PLY coil mesh (coil frame, mm). Raises InputFileError when the file is
+    """Read an STL, PLY or OBJ coil mesh (coil frame, mm). Raises InputFileError when the file is
     missing, has another extension, or holds no triangles."""
     path = Path(path)
     if not path.is_file():
@@ -116,13 +116,18 @@ def load_coil_mesh(path: str | Path) -> vtk.vtkPolyData:
         reader.SetFileName(str(path))
         reader.Update()
         pd = reader.GetOutput()
+    elif ext == ".obj":
+        reader = vtk.vtkOBJReader()
+        reader.SetFileName(str(path))
+        reader.Update()
+        pd = reader.GetOutput()
     elif ext == ".ply":
         pd = _read_ply_isolated(path)
         if pd is None:
             raise InputFileError(path, "the PLY coil mesh is damaged (the PLY reader fails on it); "
                                        "export it again, or as STL")
     else:
-        raise InputFileError(path, "the coil mesh must be an .stl or .ply file")
+        raise InputFileError(path, "the coil mesh must be an .stl, .ply or .obj file")
     if pd is None or pd.GetNumberOfPolys() == 0:
         raise InputFileError(path, "the coil mesh holds no triangles (empty or unreadable file)")
     normals = vtk.vtkPolyDataNormals()
@@ -133,6 +138,11 @@ def load_coil_mesh(path: str | Path) -> vtk.vtkPolyData:
     return out
 
 
-def coil_polydata(path: str | Path | None = None) -> vtk.vtkPolyData:
-    """The coil mesh from `path` when given, else the generated figure-8."""
-    return load_coil_mesh(path) if path else figure8_coil()
+def coil_polydata(path: str | Path | None = None, T_coil_from_mesh=None) -> vtk.vtkPolyData:
+    """The coil mesh: `path` is a coil library name (viewer.coil_library.COILS) or an STL/PLY/OBJ
+    file (mapped by T_coil_from_mesh when given); None: the generated figure-8."""
+    if not path:
+        return figure8_coil()
+    from viewer.coil_library import coil_mesh
+
+    return coil_mesh(str(path), T_coil_from_mesh)

@@ -120,7 +120,7 @@ class NavigationScene:
             self.target_actors[t.name] = (ta, ea)
             self.xray_actors[t.name] = xa
 
-        coil = coil_polydata(spec.coil_mesh_path)
+        coil = coil_polydata(spec.coil_mesh_path, spec.coil_mesh_transform)
         self.ghost_matrix = vtk.vtkMatrix4x4()
         self.ghost_actor = mesh_actor(coil, GHOST_RGB, 0.3)
         self.ghost_actor.GetProperty().BackfaceCullingOn()   # translucent without depth peeling

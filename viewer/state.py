@@ -52,7 +52,9 @@ class SceneSpec:
     mri_data: (I, J, K) scalar volume indexed by voxel, optional (for the slice views).
     T_mri_from_voxel: 4x4 affine voxel indices -> mri mm (needed with mri_data).
     targets: planned targets; active_target: the name of the one being navigated.
-    coil_mesh_path: optional STL/PLY coil mesh in coil-frame mm (else a generated figure-8).
+    coil_mesh_path: a coil library name (viewer.coil_library.COILS) or an STL/PLY/OBJ coil mesh
+        (else a generated figure-8); coil_mesh_transform: 4x4 T_coil_from_mesh for a mesh file
+        not drawn in the coil frame (mm).
     depth_peeling: exact order-independent translucency (costly without a GPU); off, the
         scalp's back faces are culled so the translucent scalp still reads correctly.
     """
@@ -65,6 +67,7 @@ class SceneSpec:
     active_target: Optional[str] = None
     tolerances: Tolerances = field(default_factory=Tolerances)
     coil_mesh_path: Optional[str] = None
+    coil_mesh_transform: Optional[np.ndarray] = None
     scalp_opacity: float = 0.35
     depth_peeling: bool = False   # exact translucency; about 2x the render time in software GL
 

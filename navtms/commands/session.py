@@ -31,6 +31,11 @@ def add_arguments(p) -> None:
     new.add_argument("--twist-deg", type=float, help="also require |twist| within this (deg)")
     new.add_argument("--lock-to-target", action="store_true", help="refuse pulses while off target")
     new.add_argument("--filter", action="store_true", help="One-Euro filter the poses")
+    new.add_argument("--coil-model", metavar="NAME|FILE",
+                     help="coil drawn as the planned ghost and the live coil: figure8-70, figure8-cooled, double-cone, "
+                          "h-type, or an STL/PLY/OBJ mesh (mm)")
+    new.add_argument("--coil-model-transform", metavar="FILE",
+                     help="4x4 T_coil_from_mesh (4 lines of 4 numbers, mm) for a mesh not drawn in the coil frame")
     cal = sub.add_parser("calibrate", help="pivot-calibrate the pointer and/or calibrate the coil frame")
     cal.add_argument("folder")
     cal.add_argument("--source", required=True)
@@ -70,6 +75,7 @@ def _new(args) -> int:
     from navtms.session import create_session
     from targets.plan import load_plan
 
+    coil_model = _coil_model_arg(args)
     plan = load_plan(args.plan, load_surfaces=False)
     repo_bodies = Path(__file__).resolve().parents[2] / "data" / "bodies"
     bodies = {b: str(Path(getattr(args, f"{b}_body") or repo_bodies / f"{b}.json").resolve())
@@ -78,7 +84,7 @@ def _new(args) -> int:
                        camera=str(Path(args.camera).resolve()) if args.camera else None, bodies=bodies,
                        pointer_tip_mm=_vec3(args.pointer_tip, "--pointer-tip") if args.pointer_tip else None,
                        tolerances=Tolerances(args.tolerance_mm, args.tolerance_deg, args.twist_deg),
-                       lock_to_target=args.lock_to_target, filter=args.filter)
+                       lock_to_target=args.lock_to_target, filter=args.filter, coil_model=coil_model)
     print(f"session {s.folder}: {len(s.targets)} target(s): {', '.join(t.name for t in s.targets)}")
     return 0
 
@@ -167,3 +173,22 @@ def _show(args) -> int:
                       "warning": None if s.registration is None else s.registration.warning,
                       "tolerances": s.tolerances.to_dict(), "lock_to_target": s.lock_to_target}, indent=2))
     return 0
+
+
+def _coil_model_arg(args):
+    """{"model", "T_coil_from_mesh"} from --coil-model / --coil-model-transform, checked (the mesh is
+    read once here, so a bad file is refused before the session is made)."""
+    from pathlib import Path
+
+    from navcore.errors import InputFileError
+
+    if not args.coil_model:
+        if args.coil_model_transform:
+            raise InputFileError(Path(args.coil_model_transform), "--coil-model-transform needs --coil-model")
+        return None
+    from viewer.coil_library import COILS, coil_mesh, load_transform
+
+    T = load_transform(args.coil_model_transform) if args.coil_model_transform else None
+    model = args.coil_model if args.coil_model in COILS else str(Path(args.coil_model).resolve())
+    coil_mesh(model, T)
+    return {"model": model, "T_coil_from_mesh": T}

@@ -39,9 +39,9 @@ def test_load_mesh_round_trip(tmp_path, ext, writer):
 def test_load_mesh_errors(tmp_path):
     with pytest.raises(InputFileError, match="does not exist"):
         load_coil_mesh(tmp_path / "missing.stl")
-    bad = tmp_path / "coil.obj"
-    bad.write_text("v 0 0 0\n")
-    with pytest.raises(InputFileError, match=r"\.stl or \.ply"):
+    bad = tmp_path / "coil.off"
+    bad.write_text("OFF\n")
+    with pytest.raises(InputFileError, match=r"\.stl, \.ply or \.obj"):
         load_coil_mesh(bad)
     empty = tmp_path / "empty.stl"
     empty.write_text("solid x\nendsolid x\n")
