@@ -8,6 +8,8 @@ Target requests (TargetRequest.kind):
              placed on the subject's scalp (needs nasion, LPA, RPA fiducials; inion found or given);
              no values: the three measurements are taken on the scalp mesh. "beam-f4": right side.
   "five-cm": 5 cm anterior of a motor hotspot (x, y, z mri mm) along the scalp.
+  "eeg-cap": an electrode of an EEG cap (values: its mri mm position, targets.interop.eegcap):
+             the entry is the scalp point closest to it, the target the cortex under it.
   "pose":    a coil pose imported from another tool (values: the 16 numbers of T_mri_from_coil,
              row-major; targets.interop): kept exactly; the entry is the scalp point closest to
              the coil centre, the target the first brain-surface point along the coil's +z axis
@@ -150,6 +152,13 @@ def build_plan(mri_path: str | Path, requests: list[TargetRequest], fiducials_pa
             T = np.array(r.values, dtype=np.float64).reshape(4, 4)
             check_pose_in_mri(r.name, T, mri.T_mri_from_voxel, mri.shape, r.source)
             resolved.append((r.name, None, None, r.source, T))
+        elif r.kind == "eeg-cap":
+            from targets.scalp_rules import ScalpRuleResult, _cortex_under
+
+            e = closest_point_on_mesh(scalp, np.array(r.values, float))[0]
+            gap = float(np.linalg.norm(e - np.array(r.values, float)))
+            resolved.append((r.name, None, None, r.source, ScalpRuleResult(
+                e, _cortex_under(scalp, e, brain), f"electrode {gap:.1f} mm from the scalp surface")))
         elif r.kind == "five-cm":
             from targets.scalp_rules import five_cm_rule
 

@@ -41,6 +41,11 @@ def add_arguments(p) -> None:
     p.add_argument("--import", dest="import_files", action="append", default=[], type=Path, metavar="FILE",
                    help="coil targets from another tool, kept as they are: SimNIBS matsimnibs (.txt/.npy/.mat), "
                         "Brainsight .txt export, Localite InstrumentMarkerList .xml, visor2 .mrk (docs/interop.md)")
+    p.add_argument("--eeg-cap", type=Path, metavar="FILE",
+                   help="EEG electrode positions (.elc, .sfp, .bvct, CSV) with nasion/LPA/RPA, placed by --fiducials")
+    p.add_argument("--cap-electrode", action="append", default=[], metavar="NAME",
+                   help="plan a target under this cap electrode (e.g. F3; needs --eeg-cap)")
+    p.add_argument("--cap-unit", choices=("mm", "cm", "m"), help="unit of an .sfp cap (default mm)")
     p.add_argument("--fiducials", type=Path, help="nasion, LPA, RPA (CSV name,x_mm,y_mm,z_mm or Slicer .mrk.json)")
     p.add_argument("--inion", metavar="X,Y,Z", help="inion in mri mm (otherwise found on the scalp)")
     p.add_argument("--mni-transform", type=Path, help="existing MRI<->MNI affine: FSL .mat, ITK/ANTs .txt, 4x4 text or JSON")
@@ -85,6 +90,13 @@ def run(args) -> int:
             raise InputFileError(f, "the targets file holds no points")
         reqs += [TargetRequest("mri", name=n, values=tuple(pts[n])) for n in pts.names]
     reqs += _imported_requests(args.import_files)
+    if args.cap_electrode or args.eeg_cap:
+        from targets.interop.eegcap import cap_electrodes_in_mri
+
+        if not (args.cap_electrode and args.eeg_cap):
+            raise PlanError("--cap-electrode and --eeg-cap go together")
+        reqs += [TargetRequest("eeg-cap", name=n, values=tuple(xyz), source=src)
+                 for n, xyz, src in cap_electrodes_in_mri(args.eeg_cap, args.fiducials, args.cap_electrode, args.cap_unit)]
     T = None
     src = ""
     if args.mni_transform:
