@@ -41,7 +41,7 @@ def pulse_samples(pulses_csv: str | Path) -> list[CoilPose]:
     path = Path(pulses_csv)
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+            rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise InputFileError(path, f"cannot be read as a pulses CSV ({e.__class__.__name__})") from e
     need = {"pulse", "time_s", "fired", "visible", "target", "tx_mm", "qw"}
