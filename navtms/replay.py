@@ -110,8 +110,10 @@ def _scene_spec(session: Session):
     model = cm.get("model")
     if model and model not in _coil_library_names():
         model = str(session.resolve(model))
+    from navtms.eeg import scalp_labels
+
     return SceneSpec(scalp=plan.scalp, brain=plan.brain, targets=ts, active_target=active, coil_mesh_path=model,
-                     coil_mesh_transform=cm.get("T_coil_from_mesh"))
+                     coil_mesh_transform=cm.get("T_coil_from_mesh"), scalp_labels=scalp_labels(session, plan))
 
 
 def _coil_library_names():

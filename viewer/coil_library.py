@@ -139,13 +139,14 @@ def coil_shape_mesh(shape: CoilShape) -> vtk.vtkPolyData:
     R, r, th = shape.wing_outer_mm / 2, shape.wing_inner_mm / 2, shape.thickness_mm
     if shape.kind in ("figure8", "double-cone"):
         # the wings meet at x = 0 (their outer rims touch the hotspot line); double-cone wings
-        # are folded up (away from the head) about the junction line by half the supplement
+        # are folded down (towards +z, around the head's sides) about the junction line by half
+        # the supplement of the angle between them
         fold = (180.0 - shape.wing_angle_deg) / 2
         parts = []
         for side in (-1.0, 1.0):
             T = np.eye(4)
             T[0, 3] = side * R
-            T = _rot_y(side * fold) @ T if fold else T
+            T = _rot_y(-side * fold) @ T if fold else T
             parts.append(_transformed(_wing(r, R, th), T))
         parts.append(_handle(shape, 0.3 * R))
         return _finish(parts)

@@ -35,6 +35,7 @@ TARGET_RGB = (1.0, 0.2, 0.75)
 OTHER_TARGET_RGB = (0.55, 0.45, 0.55)
 ENTRY_RGB = (1.0, 1.0, 1.0)
 AXIS_RGB = (0.65, 0.95, 1.0)
+LABEL_RGB = (0.2, 0.95, 0.55)    # EEG electrode / 10-20 labels
 GREEN = (0.2, 0.95, 0.35)
 AMBER = (1.0, 0.72, 0.0)
 RED = (1.0, 0.25, 0.2)
@@ -150,6 +151,21 @@ class NavigationScene:
         self.axis_actor.SetUserMatrix(self.coil_matrix)
         r.AddActor(self.axis_actor)
 
+        # EEG electrode / 10-20 labels on the scalp: a dot and its name at each position
+        self.label_actors: dict[str, tuple[vtk.vtkActor, vtk.vtkBillboardTextActor3D]] = {}
+        for name, pos in spec.scalp_labels:
+            dot = sphere_actor(pos, 1.5, LABEL_RGB)
+            txt = vtk.vtkBillboardTextActor3D()
+            txt.SetInput(str(name))
+            txt.SetPosition(*np.asarray(pos, dtype=float))
+            txt.GetTextProperty().SetFontSize(14)
+            txt.GetTextProperty().SetColor(*LABEL_RGB)
+            txt.GetTextProperty().SetJustificationToCentered()
+            r.AddActor(dot)
+            r.AddActor(txt)
+            self.label_actors[str(name)] = (dot, txt)
+        self._label_centre = np.asarray(spec.scalp.vertices, dtype=float).mean(axis=0)
+
         # screen texts (normalized viewport coordinates of the 3D view)
         self.title_text = make_text(20, WHITE, bold=True, vjustify="top")
         self.title_text.SetPosition(0.015, 0.975)
@@ -242,6 +258,7 @@ class NavigationScene:
         self.live_coil_actor.SetVisibility(current)
         self.axis_actor.SetVisibility(current)
         self.stale_coil_actor.SetVisibility(has_pose and not current)
+        self.update_label_visibility()
 
         tol = self.spec.tolerances
         name = self.active.name if self.active is not None else "(no target)"
@@ -272,6 +289,19 @@ class NavigationScene:
         text = banner_text(state)
         self.banner.SetInput(text or " ")
         self.banner.SetVisibility(bool(text))
+
+    def update_label_visibility(self) -> None:
+        """Show only the scalp labels on the side of the head facing the camera (labels through a
+        translucent scalp would read as the wrong electrodes)."""
+        if not self.label_actors:
+            return
+        cam = np.array(self.renderer.GetActiveCamera().GetPosition())
+        centre = self._label_centre
+        for dot, txt in self.label_actors.values():
+            p = np.array(txt.GetPosition())
+            facing = float((p - centre) @ (cam - p)) > 0.0
+            dot.SetVisibility(facing)
+            txt.SetVisibility(facing)
 
     @property
     def renderers(self) -> list[vtk.vtkRenderer]:

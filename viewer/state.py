@@ -55,6 +55,8 @@ class SceneSpec:
     coil_mesh_path: a coil library name (viewer.coil_library.COILS) or an STL/PLY/OBJ coil mesh
         (else a generated figure-8); coil_mesh_transform: 4x4 T_coil_from_mesh for a mesh file
         not drawn in the coil frame (mm).
+    scalp_labels: (name, (3,) mri mm) electrode or 10-20 positions, drawn as small dots with their
+        labels on the scalp.
     depth_peeling: exact order-independent translucency (costly without a GPU); off, the
         scalp's back faces are culled so the translucent scalp still reads correctly.
     """
@@ -68,6 +70,7 @@ class SceneSpec:
     tolerances: Tolerances = field(default_factory=Tolerances)
     coil_mesh_path: Optional[str] = None
     coil_mesh_transform: Optional[np.ndarray] = None
+    scalp_labels: Sequence[tuple] = ()   # (label, (3,) mri mm): EEG electrodes / 10-20 points on the scalp
     scalp_opacity: float = 0.35
     depth_peeling: bool = False   # exact translucency; about 2x the render time in software GL
 

@@ -50,6 +50,15 @@ def add_arguments(p) -> None:
     reg.add_argument("--override", action="store_true", help="accept an FRE above 3 mm")
     show = sub.add_parser("show", help="print the session")
     show.add_argument("folder")
+    cap = sub.add_parser("digitise-cap", help="touch EEG electrodes with the pointer; save and export them")
+    cap.add_argument("folder")
+    cap.add_argument("--source", required=True)
+    labels = cap.add_mutually_exclusive_group(required=True)
+    labels.add_argument("--labels", help="electrode labels in the order to touch them, e.g. Nz,LPA,RPA,F3,F4,Cz")
+    labels.add_argument("--cap", help="a cap file (.elc, .sfp, .bvct, CSV) whose labels to touch, in its order")
+    cap.add_argument("--samples", type=int, default=20, help="samples per electrode (median)")
+    cap.add_argument("--out", help="also write the electrodes (.elc, .sfp, .bvct or .csv; mri frame when registered)")
+    cap.add_argument("--force", action="store_true", help="replace an existing --out file")
 
 
 def _vec3(text: str, what: str):
@@ -65,7 +74,8 @@ def _vec3(text: str, what: str):
 
 
 def run(args) -> int:
-    return {"new": _new, "calibrate": _calibrate, "register": _register, "show": _show}[args.step](args)
+    return {"new": _new, "calibrate": _calibrate, "register": _register, "show": _show,
+            "digitise-cap": _digitise_cap}[args.step](args)
 
 
 def _new(args) -> int:
@@ -192,3 +202,25 @@ def _coil_model_arg(args):
     model = args.coil_model if args.coil_model in COILS else str(Path(args.coil_model).resolve())
     coil_mesh(model, T)
     return {"model": model, "T_coil_from_mesh": T}
+
+
+def _digitise_cap(args) -> int:
+    from navcore.fileio import check_output_path
+    from navtms.eeg import ELECTRODES_HEAD, ELECTRODES_MRI, digitise_cap
+    from navtms.session import load_session
+    from targets.interop.eegcap import read_cap, write_cap
+
+    s = load_session(args.folder)
+    out = check_output_path(args.out, args.force, "electrode file") if args.out else None
+    labels = [x.strip() for x in args.labels.split(",") if x.strip()] if args.labels else list(read_cap(args.cap).names)
+    source, read = _open(s, args.source, ("pointer", "head"))
+    try:
+        head, mri = digitise_cap(s, read, labels, n=args.samples)
+    finally:
+        source.close()
+    print(f"{len(head)} electrode(s) saved: {s.path(ELECTRODES_HEAD)}"
+          + (f", {s.path(ELECTRODES_MRI)}" if mri is not None else " (not registered: head frame only)"))
+    if out:
+        write_cap(out, mri if mri is not None else head)
+        print(f"written: {out}")
+    return 0

@@ -36,14 +36,17 @@ def test_figure8_to_scale_with_hotspot_at_the_origin(name):
     assert p[:, 1].max() > shape.handle_length_mm
 
 
-def test_double_cone_wings_fold_away_from_the_head():
+def test_double_cone_wings_fold_around_the_head():
     shape = COILS["double-cone"]
     p = _pts(coil_shape_mesh(shape))
-    assert p[:, 2].max() == pytest.approx(0.0, abs=1e-6)  # nothing enters the head
     half = np.deg2rad(shape.wing_angle_deg) / 2
-    # a wing of diameter D hinged at the origin: its far rim at (D sin(half), -D cos(half))
-    assert p[:, 0].max() == pytest.approx(shape.wing_outer_mm * np.sin(half), rel=0.01)
-    assert p[:, 2].min() < -shape.wing_outer_mm * np.cos(half) + 1.0
+    # a wing of diameter D hinged at the origin, folded towards the head's sides: far rim at
+    # (D sin(half), 0, D cos(half)); the wing faces meet at wing_angle_deg
+    D = shape.wing_outer_mm
+    th = shape.thickness_mm  # the casing's back rim sticks out by th along the folded wing's normal
+    assert p[:, 0].max() == pytest.approx(D * np.sin(half) + th * np.cos(half), rel=0.01)
+    assert p[:, 2].max() == pytest.approx(D * np.cos(half), rel=0.01)
+    assert p[:, 2].min() < 0  # the casing stays outside at the hotspot
     assert shape.width_mm == pytest.approx(2 * shape.wing_outer_mm * np.sin(half))
     face_near_origin = p[np.linalg.norm(p, axis=1) < 1e-6]
     assert len(face_near_origin)  # the hotspot line passes through the origin
@@ -113,3 +116,23 @@ def test_scene_ghost_and_live_coil_use_the_model():
     want = coil_shape_mesh(COILS["double-cone"]).GetBounds()
     for actor in (scene.ghost_actor, scene.live_coil_actor):
         np.testing.assert_allclose(actor.GetMapper().GetInput().GetBounds(), want, atol=1e-6)
+
+
+def test_scalp_labels_show_on_the_side_facing_the_camera():
+    from viewer.scene import NavigationScene
+    from viewer.state import ViewState
+    from viewer_synth import synthetic_spec
+
+    base = synthetic_spec(with_mri=False)  # ellipsoid scalp centred on the origin
+    spec = dataclasses.replace(base, scalp_labels=[("Fz", np.array([0.0, 90.0, 20.0])), ("Oz", np.array([0.0, -90.0, 20.0]))])
+    scene = NavigationScene(spec)
+    cam = scene.renderer.GetActiveCamera()
+    cam.SetFocalPoint(0, 0, 0)
+    cam.SetPosition(0, 600, 0)  # looking from the front
+    scene.update(ViewState())
+    (fz_dot, fz), (oz_dot, oz) = scene.label_actors["Fz"], scene.label_actors["Oz"]
+    assert fz.GetInput() == "Fz" and np.allclose(fz.GetPosition(), [0, 90, 20])
+    assert fz.GetVisibility() and fz_dot.GetVisibility() and not oz.GetVisibility() and not oz_dot.GetVisibility()
+    cam.SetPosition(0, -600, 0)  # from the back
+    scene.update(ViewState())
+    assert oz.GetVisibility() and not fz.GetVisibility()
