@@ -88,12 +88,12 @@ def _transformed(pd: vtk.vtkPolyData, T: np.ndarray) -> vtk.vtkPolyData:
             m.SetElement(r, c, float(T[r, c]))
     t = vtk.vtkTransform()
     t.SetMatrix(m)
-    f = vtk.vtkTransformPolyDataFilter()
+    f = vtk.vtkTransformFilter()
     f.SetInputData(pd)
     f.SetTransform(t)
     f.Update()
     out = vtk.vtkPolyData()
-    out.DeepCopy(f.GetOutput())
+    out.DeepCopy(f.GetPolyDataOutput())
     return out
 
 
