@@ -53,7 +53,8 @@ def _read_txt(path: Path) -> tuple[list[np.ndarray], list[str]]:
         try:
             vals = [float(v) for v in s.replace(",", " ").split()]
         except ValueError:
-            raise InputFileError(path, f"line {ln} is not four numbers") from None
+            raise InputFileError(path, f"line {ln} is not four numbers: this is neither a SimNIBS matsimnibs text file "
+                                       "(4 numbers per line) nor a Brainsight export (it starts with '# Version:')") from None
         if len(vals) != 4:
             raise InputFileError(path, f"line {ln} has {len(vals)} numbers; each matrix row has 4")
         if len(rows) % 4 == 0:

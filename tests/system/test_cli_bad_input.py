@@ -98,12 +98,26 @@ def _cases(f: dict, work: Path):
                           "--responses", str(d / "garbage.csv"), "--map", str(work / "map.png")], [work / "map.png"], None),
         "protocol": (["protocol", str(d / "bad_session"), "--frequency", "10", "--pulses", "3000"], [], None),
         "threshold": (["threshold", str(d / "bad_plan"), "--trial", "50:yyyyyynnnn"], [], None),
+        "plan-dicom-folder-of-garbage": (["plan", str(d / "images"), "--mri=0,0,0", "--out", str(work / "plan")],
+                                         [work / "plan"], None),
+        "plan-import-garbage": (["plan", str(d / "garbage.nii.gz"), "--import", str(d / "garbage.txt"),
+                                 "--out", str(work / "plan")], [work / "plan"], None),
+        "plan-eeg-cap-garbage": (["plan", str(d / "garbage.nii.gz"), "--eeg-cap", str(d / "garbage.csv"),
+                                  "--cap-electrode", "F3", "--out", str(work / "plan")], [work / "plan"], None),
+        "export-bad-plan": (["export", "--plan", str(d / "bad_plan"), "--format", "simnibs",
+                             "--out", str(existing.with_suffix(".txt"))], [existing.with_suffix(".txt")], None),
+        "export-bad-pulses": (["export", "--session", str(f["session"]), "--pulses", str(d / "garbage.csv"),
+                               "--format", "brainsight", "--out", str(work / "samples.txt")], [work / "samples.txt"], None),
+        "session-digitise-cap": (["session", "digitise-cap", str(d / "bad_session"), "--source", f"poses:{f['poses']}",
+                                  "--labels", "F3"], [], None),
     }
 
 
 IN_PROCESS = ["calibrate-camera", "make-body", "make-body-tagfile", "register", "replay-bad-session",
               "replay-bad-pulses", "session-new", "session-show", "synth", "targets", "track-bad-camera", "navigate",
-              "course", "hotspot-grid", "hotspot-pick", "protocol", "threshold"]
+              "course", "hotspot-grid", "hotspot-pick", "protocol", "threshold", "plan-dicom-folder-of-garbage",
+              "plan-import-garbage", "plan-eeg-cap-garbage", "export-bad-plan", "export-bad-pulses",
+              "session-digitise-cap"]
 
 
 @pytest.mark.timeout(60)
