@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable, Mapping, Optional, Protocol, Sequence
 
 import numpy as np
@@ -54,11 +55,47 @@ class NavTarget:
         return NavTarget(name, p, T)
 
 
+class Metric(str, Enum):
+    """An error the on-target verdict checks (the screen's rows use the same names)."""
+
+    DISTANCE = "distance"
+    TILT = "tilt"
+    TWIST = "twist"
+
+
+def _num(v: float, limit: float) -> str:
+    """One decimal, two when one would print the value equal to its limit."""
+    a, b = f"{v:.1f}", f"{limit:.1f}"
+    return (f"{v:.2f}", f"{limit:.2f}") if a == b else (a, b)
+
+
+@dataclass(frozen=True)
+class OffTargetReason:
+    """Why a frame is not on target: `metric`'s value (mm or deg, absolute) beyond `limit`
+    (the limit that applied: the enter limit, or the leave limit while on target)."""
+
+    metric: Metric
+    value: float
+    limit: float
+    unit: str
+
+    @property
+    def text(self) -> str:
+        """E.g. 'TILT 4.2 deg > 3.0 deg' (what the screen shows)."""
+        v, lim = _num(self.value, self.limit)
+        return f"{self.metric.value.upper()} {v} {self.unit} > {lim} {self.unit}"
+
+
 @dataclass(frozen=True)
 class Tolerances:
-    """On-target tolerances with hysteresis: enter when distance <= distance_mm and
+    """The one on-target tolerance, with hysteresis: enter when distance <= distance_mm and
     tilt <= angle_deg (and |twist| <= twist_deg when set); leave when distance > distance_mm +
-    leave_margin_mm or tilt > angle_deg + leave_margin_deg (or twist beyond twist_deg + margin)."""
+    leave_margin_mm or tilt > angle_deg + leave_margin_deg (or |twist| beyond twist_deg + margin).
+
+    It drives the navigator's on-target state, lock-to-target (navigation.pulses) and, copied
+    as plain numbers into every ViewState by the viewer's sink, the screen's colour bands and
+    the bullseye rings. Comparisons are made on the screen values (mm, deg) so the screen's
+    colours and the loop's verdict use the very same numbers."""
 
     distance_mm: float = 3.0
     angle_deg: float = 3.0
@@ -75,14 +112,27 @@ class Tolerances:
         return Tolerances(**{k: d[k] for k in ("distance_mm", "angle_deg", "twist_deg",
                                                  "leave_margin_mm", "leave_margin_deg") if k in d})
 
+    def limit(self, metric: Metric, margin: bool) -> Optional[float]:
+        """The limit of `metric` (mm or deg): the enter limit (margin=False) or the leave
+        limit (margin=True, i.e. while on target); None for an unchecked twist."""
+        if metric is Metric.DISTANCE:
+            return self.distance_mm + (self.leave_margin_mm if margin else 0.0)
+        base = self.angle_deg if metric is Metric.TILT else self.twist_deg
+        return None if base is None else base + (self.leave_margin_deg if margin else 0.0)
+
+    def reasons(self, a: Alignment, margin: bool) -> tuple[OffTargetReason, ...]:
+        """The errors of `a` beyond their limits (empty when inside); see limit()."""
+        out = []
+        for metric, value, unit in ((Metric.DISTANCE, a.distance_mm, "mm"), (Metric.TILT, a.tilt_deg, "deg"),
+                                    (Metric.TWIST, a.twist_deg, "deg")):
+            lim = self.limit(metric, margin)
+            if lim is not None and not abs(value) <= lim:   # NaN counts as beyond
+                out.append(OffTargetReason(metric, abs(float(value)), float(lim), unit))
+        return tuple(out)
+
     def inside(self, a: Alignment, margin: bool) -> bool:
         """Inside the enter tolerance (margin=False) or the leave tolerance (margin=True)."""
-        dm = self.leave_margin_mm if margin else 0.0
-        da = math.radians(self.leave_margin_deg) if margin else 0.0
-        ok = a.distance_mm <= self.distance_mm + dm and a.tilt_rad <= math.radians(self.angle_deg) + da
-        if self.twist_deg is not None:
-            ok = ok and abs(a.twist_rad) <= math.radians(self.twist_deg) + da
-        return bool(ok)
+        return not self.reasons(a, margin)
 
 
 @dataclass(frozen=True)
@@ -109,6 +159,8 @@ class NavOutput:
     stale: bool
     predicted_tre_mm: float = math.nan
     poses: Mapping[str, BodyPose] = field(default_factory=dict)
+    reasons: tuple[OffTargetReason, ...] = ()
+    tolerances: Tolerances = Tolerances()
 
     @property
     def visible(self) -> bool:
@@ -182,12 +234,13 @@ class Navigator:
         latency figure; defaults to capture_ns)."""
         T = self.coil_pose(poses)
         coil, head = poses.get(self.coil_body), poses.get(self.head_body)
-        errs = None
+        errs, reasons = None, ()
         if T is None:
             self.on_target = False
         else:
             errs = self.errors_for(T)
-            self.on_target = self.tolerances.inside(errs, margin=self.on_target)
+            reasons = self.tolerances.reasons(errs, margin=self.on_target)
+            self.on_target = not reasons
         age = int(self.clock()) - int(capture_ns)
         latency = time.monotonic_ns() - int(capture_ns if entered_ns is None else entered_ns)
         out = NavOutput(
@@ -197,7 +250,8 @@ class Navigator:
             target_index=self.target_index, target_name=self.target.name,
             T_mri_from_coil=T, errors=errs, on_target=self.on_target,
             pose_age_ns=age, latency_ns=latency, stale=age > self.stale_ns,
-            predicted_tre_mm=self.predicted_tre_mm, poses=dict(poses))
+            predicted_tre_mm=self.predicted_tre_mm, poses=dict(poses), reasons=reasons,
+            tolerances=self.tolerances)
         self.last = out
         return out
 

@@ -1,4 +1,5 @@
-"""Sinks of the navigation loop: frame/timing logs, the viewer's latest state, OpenIGTLink.
+"""Sinks of the navigation loop: frame/timing logs, OpenIGTLink, plain callbacks (the viewer's
+sink is viewer.sink.ViewSink: navigation never imports the viewer).
 
 A sink is a callable taking one navigation.navigator.NavOutput on the tracking thread; it must
 not block. Optional methods: status(state, message) when the loop state changes ("source
@@ -33,52 +34,6 @@ class FrameLogSink:
         self.frames.close()
         if self.timing is not None:
             self.timing.close()
-
-
-def view_state(out, fre_mm: float = math.nan, pulses_delivered: int = 0, status: str = ""):
-    """viewer.state.ViewState (screen values: mm, deg, ms) of a NavOutput."""
-    from viewer.state import ViewState
-
-    a = out.errors
-    return ViewState(
-        T_mri_from_coil=out.T_mri_from_coil, coil_visible=out.coil_visible, head_visible=out.head_visible,
-        distance_mm=a.distance_mm if a is not None else math.nan,
-        tilt_deg=a.tilt_deg if a is not None else math.nan,
-        twist_deg=a.twist_deg if a is not None else math.nan,
-        depth_mm=a.depth_mm if a is not None else math.nan,
-        fre_mm=float(fre_mm), predicted_tre_mm=out.predicted_tre_mm,
-        pose_age_ms=out.pose_age_ns / 1e6, stale=out.stale, on_target=out.on_target,
-        active_target=out.target_name, pulses_delivered=int(pulses_delivered), status=status)
-
-
-class ViewSink:
-    """Stores the latest ViewState in a viewer.state.LatestState (the window polls it)."""
-
-    def __init__(self, latest, fre_mm: float = math.nan, pulses=None):
-        self.latest, self.fre_mm, self.pulses = latest, float(fre_mm), pulses
-        self.last = None
-        self.status_text = ""
-
-    def _count(self) -> int:
-        return 0 if self.pulses is None else self.pulses.fired_count
-
-    def __call__(self, out) -> None:
-        self.last = view_state(out, self.fre_mm, self._count(), self.status_text)
-        self.latest.put(self.last)
-
-    def stale(self) -> None:
-        """No fresh frame: the last pose is shown as STALE, never as current."""
-        if self.last is not None and not self.last.stale:
-            self.last = self.last.with_(stale=True, on_target=False, status="no fresh frame")
-            self.latest.put(self.last)
-
-    def status(self, state: str, message: str) -> None:
-        from viewer.state import ViewState
-
-        self.status_text = state if not message else f"{state}: {message}"
-        base = self.last if self.last is not None else ViewState()
-        self.last = base.with_(stale=True, on_target=False, status=self.status_text)
-        self.latest.put(self.last)
 
 
 class IGTLSink:

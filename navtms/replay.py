@@ -26,7 +26,7 @@ from navigation.loop import NavigationLoop
 from navigation.pulses import PULSE_COLUMNS, ProtocolTrigger, PulseLog, TimedProtocol
 from navtms.report import plot_bullseye, plot_errors, summarize
 from navtms.session import FRAMES_FILE, PULSES_FILE, TIMING_FILE, Session, load_session, make_navigator
-from navigation.sinks import FrameLogSink, view_state
+from navigation.sinks import FrameLogSink
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".m4v")
 REPO_BODIES = Path(__file__).resolve().parents[1] / "data" / "bodies"
@@ -164,7 +164,7 @@ def replay_session(recording: str | Path, session_dir: str | Path, out_dir: str 
         latest = None
         if not headless:
             from viewer.state import LatestState
-            from navigation.sinks import ViewSink
+            from viewer.sink import ViewSink
 
             latest = LatestState()
             sinks.append(ViewSink(latest, _fre(session), pulses))
@@ -218,6 +218,7 @@ def _snapshots(session: Session, picker: _Picker, out_dir: Path, fre_mm: float, 
     if spec is None:
         return "no snapshots: the session names no plan with a scalp surface"
     from tracking.poselog import parse_time_ns
+    from viewer.sink import view_state
     from viewer.window import save_snapshot
 
     fired = sorted(parse_time_ns(r["time_s"]) for r in pulse_rows if r["fired"] == "1")

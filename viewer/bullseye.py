@@ -1,7 +1,8 @@
 """The 2D bullseye panel (its own vtkRenderer): where the live coil is against its plan.
 
 Drawn in the planned coil's x/y plane (mm): screen right = planned +x, screen up = planned +y
-(handle). Rings at the tolerance radii; a dot at the live coil centre's offset from the entry;
+(handle). Rings at the radii of the state's limits (the navigator's tolerances); a dot at
+the live coil centre's offset from the entry;
 an arrow from the dot showing the tilt (direction in which the live +z leans, length
 BULLSEYE_MM_PER_DEG mm per degree); a line through the dot rotated by the twist (the planned
 handle direction is the vertical reference line). Nothing live is drawn when the pose is not
@@ -18,8 +19,8 @@ import vtk
 
 from viewer.convert import set_vtk_matrix
 from viewer.actors import flat_actor, line_source, make_text, scale_texts, top_down_camera
-from viewer.scene import AMBER, COIL_RGB, GRADE_RGB, GREY, RED, WHITE, grade
-from viewer.state import SceneSpec, TargetSpec, ViewState
+from viewer.scene import AMBER, COIL_RGB, GRADE_RGB, GREY, RED, WHITE, metric_grades, worst_grade
+from viewer.state import SceneSpec, ScreenLimits, TargetSpec, ViewState
 
 BULLSEYE_MM_PER_DEG = 1.0
 PANEL_BACKGROUND = (0.11, 0.11, 0.13)
@@ -82,16 +83,17 @@ class BullseyePanel:
 
     def __init__(self, spec: SceneSpec):
         self.spec = spec
-        rings = tuple(spec.tolerances.rings_mm) or (3.0, 6.0, 10.0)
-        self.extent_mm = 1.3 * max(rings)
+        self.limits: Optional[ScreenLimits] = None
+        self.extent_mm = 1.0
+        self._fit_px = (1, 1)
         r = self.renderer = vtk.vtkRenderer()
         r.SetBackground(*PANEL_BACKGROUND)
-        ring_rgb = [GRADE_RGB["on"], AMBER, RED] + [GREY] * 10
-        for radius, rgb in zip(rings, ring_rgb):
-            r.AddActor(flat_actor(_ring(radius), rgb, 2.0))
-        # planned handle direction (+y) and cross hair through the entry
-        r.AddActor(flat_actor(line_source((0, -self.extent_mm, -1), (0, self.extent_mm, -1)), (0.35, 0.35, 0.4), 1.0))
-        r.AddActor(flat_actor(line_source((-self.extent_mm, 0, -1), (self.extent_mm, 0, -1)), (0.35, 0.35, 0.4), 1.0))
+        # unit rings and unit cross hair, scaled to the limits of the state shown (set_limits)
+        self.ring_actors = [flat_actor(_ring(1.0), rgb, 2.0) for rgb in (GRADE_RGB["on"], AMBER, RED)]
+        self.cross_actors = [flat_actor(line_source((0, -1, -1), (0, 1, -1)), (0.35, 0.35, 0.4), 1.0),
+                             flat_actor(line_source((-1, 0, -1), (1, 0, -1)), (0.35, 0.35, 0.4), 1.0)]
+        for a in (*self.ring_actors, *self.cross_actors):   # planned handle direction (+y), cross hair
+            r.AddActor(a)
 
         self.dot_matrix = vtk.vtkMatrix4x4()
         self.dot_actor = flat_actor(_ring(0.9, filled=True, res=32), COIL_RGB)
@@ -119,8 +121,6 @@ class BullseyePanel:
         self.angle_text.SetPosition(0.04, 0.03)
         self.legend = make_text(13, (0.75, 0.75, 0.8), vjustify="top")
         self.legend.SetPosition(0.03, 0.915)
-        self.legend.SetInput("rings " + " / ".join(f"{x:g}" for x in rings) + " mm, dot: coil centre\n"
-                             f"arrow: tilt ({BULLSEYE_MM_PER_DEG:g} mm/\u00b0)\nline: handle (twist)")
         self.nopose_text = make_text(22, RED, bold=True, justify="center", vjustify="center")
         self.nopose_text.SetPosition(0.5, 0.5)
         self.nopose_text.SetInput("NO CURRENT POSE")
@@ -132,16 +132,33 @@ class BullseyePanel:
         self.geometry: Optional[BullseyeGeometry] = None
         self.update(ViewState())
 
+    def set_limits(self, limits: ScreenLimits) -> None:
+        """Rings at the limits' radii (green: on-target distance, amber, red), legend, extent."""
+        if limits == self.limits:
+            return
+        self.limits = limits
+        rings = limits.rings_mm
+        for a, radius in zip(self.ring_actors, rings):
+            a.SetScale(radius, radius, 1.0)
+        self.extent_mm = 1.3 * max(rings)
+        for a in self.cross_actors:
+            a.SetScale(self.extent_mm, self.extent_mm, 1.0)
+        self.legend.SetInput("rings " + " / ".join(f"{x:.3g}" for x in rings) + " mm, dot: coil centre\n"
+                             f"arrow: tilt ({BULLSEYE_MM_PER_DEG:g} mm/\u00b0)\nline: handle (twist)")
+        self.fit(*self._fit_px)
+
     def set_font_scale(self, scale: float) -> None:
         scale_texts(self.texts, scale)
 
     def fit(self, width_px: int, height_px: int) -> None:
         """Keep every ring inside a viewport of this pixel size (parallel scale = half height)."""
+        self._fit_px = (int(width_px), int(height_px))
         aspect = width_px / max(1, height_px)
         self.renderer.GetActiveCamera().SetParallelScale(self.extent_mm / min(1.0, aspect))
 
     def update(self, state: ViewState) -> None:
         """Move dot/arrow/twist line to the state's pose (sets matrices and texts only)."""
+        self.set_limits(state.limits)
         name = state.active_target or self.spec.active_target or (self.spec.targets[0].name if self.spec.targets else None)
         target: Optional[TargetSpec] = self.spec.target(name)
         show = bool(state.pose_is_current and target is not None)
@@ -166,18 +183,18 @@ class BullseyePanel:
             Tt[:2, :2] = [[d[0] * L, -d[1] * L], [d[1] * L, d[0] * L]]
             Tt[:2, 3] = pos
             set_vtk_matrix(self.tilt_matrix, Tt)
-            tol = self.spec.tolerances
-            gd = grade(state.distance_mm if math.isfinite(state.distance_mm) else n, tol.distance_mm)
-            self.dot_actor.GetProperty().SetColor(*(COIL_RGB if gd != "off" else RED))
+            grades = metric_grades(state.with_(
+                distance_mm=state.distance_mm if math.isfinite(state.distance_mm) else n,
+                tilt_deg=state.tilt_deg if math.isfinite(state.tilt_deg) else math.degrees(g.tilt_rad),
+                twist_deg=state.twist_deg if math.isfinite(state.twist_deg) else math.degrees(g.twist_rad)))
+            self.dot_actor.GetProperty().SetColor(*(COIL_RGB if grades["distance"] != "off" else RED))
             self.tilt_actor.SetVisibility(math.degrees(g.tilt_rad) > 0.05)
             self.offset_text.SetInput(f"x {off[0]:+.1f}  y {off[1]:+.1f} mm")
-            self.offset_text.GetTextProperty().SetColor(*GRADE_RGB[grade(n, tol.distance_mm)])
+            self.offset_text.GetTextProperty().SetColor(*GRADE_RGB[grades["distance"]])
             tilt_deg = state.tilt_deg if math.isfinite(state.tilt_deg) else math.degrees(g.tilt_rad)
             twist_deg = state.twist_deg if math.isfinite(state.twist_deg) else math.degrees(g.twist_rad)
             self.angle_text.SetInput(f"tilt {tilt_deg:.1f}\u00b0  twist {twist_deg:+.1f}\u00b0")
-            worst = max(("on", "near", "off", "unknown").index(grade(tilt_deg, tol.tilt_deg)),
-                        ("on", "near", "off", "unknown").index(grade(twist_deg, tol.twist_deg)))
-            self.angle_text.GetTextProperty().SetColor(*GRADE_RGB[("on", "near", "off", "unknown")[worst]])
+            self.angle_text.GetTextProperty().SetColor(*GRADE_RGB[worst_grade(grades["tilt"], grades["twist"])])
         else:
             self.offset_text.SetInput("x --  y --")
             self.offset_text.GetTextProperty().SetColor(*GREY)

@@ -57,7 +57,29 @@ def grade(value: float, band: tuple[float, float]) -> str:
     return "on" if v <= band[0] else ("near" if v <= band[1] else "off")
 
 
-GRADE_RGB = {"on": GREEN, "near": AMBER, "off": RED, "unknown": GREY}
+GRADE_RGB = {"on": GREEN, "near": AMBER, "off": RED, "unknown": GREY, "info": WHITE}
+GRADE_ORDER = ("info", "on", "near", "off", "unknown")
+
+
+def metric_grades(state: ViewState) -> dict[str, str]:
+    """Grade of the distance, tilt and twist rows under the state's limits (the loop's
+    tolerances) and the loop's on-target verdict (its hysteresis): 'on' (green) exactly when
+    the loop's rule passes the row; 'info' for a row the loop does not check (twist without a
+    twist tolerance). A state on target therefore has no row that is not green, and a state
+    off target (with a pose) has at least one."""
+    out = {}
+    for key, value in (("distance", state.distance_mm), ("tilt", state.tilt_deg), ("twist", state.twist_deg)):
+        band = state.limits.band(key, state.on_target)
+        if band is None:
+            out[key] = "info" if value is not None and math.isfinite(value) else "unknown"
+        else:
+            out[key] = grade(value, band)
+    return out
+
+
+def worst_grade(*grades: str) -> str:
+    """The worst of some grades (info < on < near < off < unknown)."""
+    return max(grades, key=GRADE_ORDER.index)
 
 
 def _fmt(value: float, unit: str, digits: int = 1) -> str:
@@ -177,6 +199,8 @@ class NavigationScene:
         self.on_target_text = make_text(34, GREEN, bold=True, justify="right", vjustify="top")
         self.on_target_text.SetPosition(0.985, 0.975)
         self.on_target_text.SetInput("ON TARGET")
+        self.reason_text = make_text(22, AMBER, bold=True, justify="right", vjustify="top")
+        self.reason_text.SetPosition(0.985, 0.975)
         self.quality_text = make_text(20, WHITE, bold=True)
         self.quality_text.SetPosition(0.015, 0.075)
         self.age_text = make_text(16, WHITE)
@@ -192,7 +216,7 @@ class NavigationScene:
         bp.SetBackgroundOpacity(0.85)
         bp.SetFrame(True)
         bp.SetFrameColor(1.0, 1.0, 1.0)
-        self.texts = [self.title_text, *self.metric_texts.values(), self.on_target_text,
+        self.texts = [self.title_text, *self.metric_texts.values(), self.on_target_text, self.reason_text,
                       self.quality_text, self.age_text, self.pulses_text, self.status_text, self.banner]
         for a in self.texts:
             r.AddViewProp(a)
@@ -260,25 +284,24 @@ class NavigationScene:
         self.stale_coil_actor.SetVisibility(has_pose and not current)
         self.update_label_visibility()
 
-        tol = self.spec.tolerances
         name = self.active.name if self.active is not None else "(no target)"
         self.title_text.SetInput(f"Target: {name}")
-        rows = {
-            "distance": ("DIST", state.distance_mm, "mm", tol.distance_mm),
-            "tilt": ("TILT", state.tilt_deg, "\u00b0", tol.tilt_deg),
-            "twist": ("TWIST", state.twist_deg, "\u00b0", tol.twist_deg),
-            "depth": ("DEPTH", state.depth_mm, "mm", None),
-        }
-        for key, (label, value, unit, band) in rows.items():
+        grades = metric_grades(state)
+        grades["depth"] = "info" if math.isfinite(state.depth_mm) else "unknown"
+        rows = {"distance": ("DIST", state.distance_mm, "mm"), "tilt": ("TILT", state.tilt_deg, "\u00b0"),
+                "twist": ("TWIST", state.twist_deg, "\u00b0"), "depth": ("DEPTH", state.depth_mm, "mm")}
+        for key, (label, value, unit) in rows.items():
             a = self.metric_texts[key]
             if current:
                 a.SetInput(f"{label:<6}{_fmt(value, unit)}")
-                g = grade(value, band) if band is not None else ("unknown" if not math.isfinite(value) else "info")
-                a.GetTextProperty().SetColor(*(WHITE if g == "info" else GRADE_RGB[g]))
+                a.GetTextProperty().SetColor(*GRADE_RGB[grades[key]])
             else:
                 a.SetInput(f"{label:<6}--")
                 a.GetTextProperty().SetColor(*GREY)
         self.on_target_text.SetVisibility(bool(current and state.on_target))
+        why = "\n".join(state.off_target_reasons) if current and not state.on_target else ""
+        self.reason_text.SetInput(("OFF TARGET\n" + why) if why else " ")
+        self.reason_text.SetVisibility(bool(why))
         self.quality_text.SetInput(f"FRE {_fmt(state.fre_mm, 'mm')}    predicted TRE {_fmt(state.predicted_tre_mm, 'mm')}")
         reg_known = math.isfinite(state.fre_mm) and math.isfinite(state.predicted_tre_mm)
         self.quality_text.GetTextProperty().SetColor(*(WHITE if reg_known else AMBER))

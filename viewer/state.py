@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -33,14 +33,37 @@ class TargetSpec:
 
 
 @dataclass(frozen=True)
-class Tolerances:
-    """Colour bands for the numbers: value <= on -> green, <= near -> amber, else red.
-    Also the bullseye ring radii (mm, in the planned coil x/y plane)."""
+class ScreenLimits:
+    """The on-target limits as the screen needs them (plain numbers, copied by the sink from
+    the navigator's one navigation.navigator.Tolerances; the viewer never imports navigation).
 
-    distance_mm: tuple[float, float] = (3.0, 6.0)
-    tilt_deg: tuple[float, float] = (5.0, 10.0)
-    twist_deg: tuple[float, float] = (10.0, 20.0)
-    rings_mm: tuple[float, ...] = (3.0, 6.0, 10.0)
+    A number is green when |value| <= its limit: the enter limit, or the leave limit (limit +
+    margin) while the loop says on target, exactly the loop's hysteresis, so a green row and
+    the loop's verdict never disagree; amber up to near_factor x the enter limit; red beyond.
+    twist_deg None: twist is not checked and is shown in white. Bullseye rings at rings_mm."""
+
+    distance_mm: float = 3.0
+    tilt_deg: float = 3.0
+    twist_deg: Optional[float] = None
+    leave_margin_mm: float = 1.0
+    leave_margin_deg: float = 1.0
+    near_factor: float = 2.0
+
+    def band(self, metric: str, on_target: bool) -> Optional[tuple[float, float]]:
+        """(green limit, amber limit) of 'distance', 'tilt' or 'twist' (mm or deg); None when
+        the metric is not checked."""
+        base = {"distance": self.distance_mm, "tilt": self.tilt_deg, "twist": self.twist_deg}[metric]
+        if base is None:
+            return None
+        margin = (self.leave_margin_mm if metric == "distance" else self.leave_margin_deg) if on_target else 0.0
+        green = base + margin
+        return green, max(green, self.near_factor * base)
+
+    @property
+    def rings_mm(self) -> tuple[float, ...]:
+        """Bullseye ring radii (mm): the distance limit, the amber limit, and an outer ring."""
+        d = self.distance_mm
+        return (d, self.near_factor * d, self.near_factor * d * 5.0 / 3.0)
 
 
 @dataclass
@@ -67,7 +90,6 @@ class SceneSpec:
     T_mri_from_voxel: Optional[np.ndarray] = None
     targets: Sequence[TargetSpec] = ()
     active_target: Optional[str] = None
-    tolerances: Tolerances = field(default_factory=Tolerances)
     coil_mesh_path: Optional[str] = None
     coil_mesh_transform: Optional[np.ndarray] = None
     scalp_labels: Sequence[tuple] = ()   # (label, (3,) mri mm): EEG electrodes / 10-20 points on the scalp
@@ -93,6 +115,8 @@ class ViewState:
     pose_age_ms: now minus the capture time of the frame the pose came from.
     stale: the pose is older than the loop's limit; it is drawn as STALE, never as current.
     on_target: the loop's verdict for the active target within tolerance.
+    limits: the loop's tolerances (colour bands, bullseye rings); off_target_reasons: the
+    loop's words for why it is not on target (e.g. "TILT 4.2 deg > 3.0 deg"), drawn as given.
     """
 
     T_mri_from_coil: Optional[np.ndarray] = None
@@ -110,6 +134,8 @@ class ViewState:
     active_target: Optional[str] = None
     pulses_delivered: int = 0
     status: str = ""
+    limits: ScreenLimits = ScreenLimits()
+    off_target_reasons: tuple[str, ...] = ()
 
     @property
     def pose_is_current(self) -> bool:

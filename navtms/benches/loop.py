@@ -178,7 +178,8 @@ def _run(frames, cam, bodies, T_plan, spec, mode: str, paced: bool, render: bool
     from navcore.transforms import make_transform
     from navigation.loop import NavigationLoop
     from navigation.navigator import NavTarget, Navigator
-    from navigation.sinks import FrameLogSink, ViewSink
+    from navigation.sinks import FrameLogSink
+    from viewer.sink import ViewSink
     from tracking.pose import MarkerTracker
     from viewer.state import LatestState
 

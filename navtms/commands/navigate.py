@@ -48,7 +48,8 @@ def run(args) -> int:
     from navigation.pulses import PULSE_COLUMNS, KeyTrigger, LineTrigger, ProtocolTrigger, PulseLog
     from navtms.replay import _scene_spec, build_estimator
     from navtms.session import FRAMES_FILE, PULSES_FILE, TIMING_FILE, load_session, make_navigator
-    from navigation.sinks import FrameLogSink, IGTLSink, ViewSink
+    from navigation.sinks import FrameLogSink, IGTLSink
+    from viewer.sink import ViewSink
     from tracking.filters import PoseFilter
     from tracking.sources import open_source
     from viewer.state import LatestState

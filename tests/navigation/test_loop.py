@@ -8,7 +8,8 @@ import numpy as np
 
 from navigation.loop import LatestSlot, NavigationLoop
 from navigation.navigator import Navigator
-from navigation.sinks import CallbackSink, FrameLogSink, ViewSink
+from navigation.sinks import CallbackSink, FrameLogSink
+from viewer.sink import ViewSink
 from navigation.csvlog import read_log
 from tracking.filters import PoseFilter
 from tracking.types import Frame

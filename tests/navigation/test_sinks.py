@@ -10,7 +10,8 @@ from navcore.transforms import transform_from_pose
 from navigation.csvlog import read_log
 from navigation.navigator import Navigator
 from navigation.records import FRAME_COLUMNS, frame_row
-from navigation.sinks import FrameLogSink, ViewSink, view_state
+from navigation.sinks import FrameLogSink
+from viewer.sink import ViewSink, view_state
 from viewer.state import LatestState
 from navloop_helpers import Scene, approach
 

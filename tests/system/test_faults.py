@@ -35,7 +35,8 @@ from navigation.loop import NavigationLoop
 from navigation.navigator import NavTarget, Navigator
 from navigation.records import FRAME_COLUMNS
 from navtms.session import create_session, load_session
-from navigation.sinks import CallbackSink, FrameLogSink, IGTLSink, ViewSink
+from navigation.sinks import CallbackSink, FrameLogSink, IGTLSink
+from viewer.sink import ViewSink
 from igtl import protocol as P
 from tracking import poselog
 from tracking.filters import PoseFilter

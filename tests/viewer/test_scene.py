@@ -8,7 +8,7 @@ import pytest
 import vtk
 
 from viewer.scene import NavigationScene, banner_text, grade
-from viewer.state import ViewState
+from viewer.state import ScreenLimits, ViewState
 from viewer.window import OffscreenViewer
 from viewer_synth import coil_blue_mask, live_state, synthetic_spec
 
@@ -94,7 +94,8 @@ def test_update_creates_no_actors(viewer):
 
 def test_numbers_are_colour_coded(viewer):
     s = viewer.layout.scene
-    viewer.update(live_state(viewer.layout.spec, distance_mm=1.0, tilt_deg=7.0, twist_deg=30.0))
+    limits = ScreenLimits(distance_mm=3.0, tilt_deg=5.0, twist_deg=10.0)    # amber up to 2x the limit
+    viewer.update(live_state(viewer.layout.spec, distance_mm=1.0, tilt_deg=7.0, twist_deg=30.0, limits=limits))
     col = {k: tuple(s.metric_texts[k].GetTextProperty().GetColor()) for k in ("distance", "tilt", "twist")}
     assert col["distance"][1] > 0.9 and col["distance"][0] < 0.3      # green
     assert col["tilt"][0] == 1.0 and 0.5 < col["tilt"][1] < 0.8        # amber
