@@ -73,7 +73,10 @@ def test_bad_input_exits_2_with_one_sentence_and_no_file(tmp_path, capsys, case)
     assert not out.exists()
 
 
-def test_calibrates_rendered_charuco_views(tmp_path, capsys):
+def test_calibrates_rendered_charuco_views(tmp_path, capsys, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "tracking"))   # tests/tracking
     from test_calibration import K_TRUE, render_charuco_views
     from tracking.calibration import CharucoSpec
 
