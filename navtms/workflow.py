@@ -1,5 +1,6 @@
 """Operator workflow before navigating: collect fiducials and head points with the tracked
-pointer, register, check FRE / predicted TRE. Keyboard driven (terminal prompts), no GUI.
+pointer, register (registration.pipeline, the one pipeline), check FRE / predicted TRE.
+Keyboard driven (terminal prompts), no GUI.
 
 Points are collected in the head reference body frame (`head`), so the head may move:
     p_head = inv(T_camera_from_head) @ T_camera_from_pointer @ tip_pointer_mm
@@ -17,14 +18,14 @@ from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
-from navcore.errors import RegistrationError, SessionError
+from navcore.errors import SessionError
 from navcore.points import NamedPoints
 from navcore.transforms import apply, invert
 from navtms.session import RegistrationRecord, Session
+from registration.pipeline import (DEFAULT_FLE_MM, MAX_FRE_MM, WARN_FRE_MM, RegistrationResult,
+                                   RegistrationSettings, register)
 from tracking.types import BodyPose
 
-WARN_FRE_MM = 2.0
-MAX_FRE_MM = 3.0
 
 PoseReader = Callable[[], Optional[Mapping[str, BodyPose]]]
 
@@ -79,53 +80,51 @@ def collect_point(read_poses: PoseReader, tip_pointer_mm, n: int = 20, max_frame
     return CollectedPoint(med, spread, len(samples), refused)
 
 
+def session_settings(fle_mm: Optional[float] = DEFAULT_FLE_MM, override: bool = False,
+                     warn_fre_mm: float = WARN_FRE_MM, max_fre_mm: float = MAX_FRE_MM,
+                     head_point_sigma_mm: float = 1.0) -> RegistrationSettings:
+    """The pipeline settings of a session: as `navtms register`'s, except that a planned
+    fiducial the operator skipped is no error (require_all_names False)."""
+    return RegistrationSettings(fle_mm=fle_mm, head_point_sigma_mm=head_point_sigma_mm, warn_fre_mm=warn_fre_mm,
+                                max_fre_mm=max_fre_mm, override=override, require_all_names=False)
+
+
 def register_session(session: Session, fiducials_mri: NamedPoints, fiducials_head: NamedPoints,
-                     head_points: Optional[np.ndarray] = None, scalp=None, fle_mm: Optional[float] = None,
+                     head_points: Optional[np.ndarray] = None, scalp=None, fle_mm: Optional[float] = DEFAULT_FLE_MM,
                      override: bool = False, warn_fre_mm: float = WARN_FRE_MM,
-                     max_fre_mm: float = MAX_FRE_MM) -> Session:
-    """Register mri <- head from fiducials (and head points on the scalp surface when given),
-    store it in the session (session.json saved) and return the new Session.
+                     max_fre_mm: float = MAX_FRE_MM,
+                     settings: Optional[RegistrationSettings] = None) -> Session:
+    """Register mri <- head with registration.pipeline.register (the one pipeline `navtms
+    register` and the demo use), store it in the session (session.json saved) and return the
+    new Session.
 
-    fiducials_mri: planned fiducials (frame mri); fiducials_head: collected (frame head).
-    fle_mm: fiducial localisation error for the TRE prediction; default estimated from FRE.
-    Raises RegistrationError when FRE > max_fre_mm and not override."""
-    from registration.paired_point import register_paired_points
-    from registration.tre import fle_from_fre, predicted_tre
-
-    fit = register_paired_points(fiducials_mri, fiducials_head, strict=False)
-    T = fit.T_a_from_b
-    method = "paired-point"
-    if head_points is not None and len(head_points) and scalp is not None:
-        from registration.icp import icp_register
-
-        names = list(fit.names)
-        res = icp_register(scalp, np.asarray(head_points, float), T,
-                           fiducials_a=fiducials_mri.subset(names).positions,
-                           fiducials_b=fiducials_head.subset(names).positions)
-        T = res.T_a_from_b
-        method = "paired-point+icp"
-    names = list(fit.names)
-    pa = fiducials_mri.subset(names).positions
-    errs = np.linalg.norm(pa - apply(T, fiducials_head.subset(names).positions), axis=1)
-    fre = float(np.sqrt(np.mean(errs ** 2)))
-    if fle_mm is None:
-        fle_mm = fle_from_fre(len(names), fre) if len(names) > 2 else fre
-    targets = np.array([t.target_mri_mm for t in session.targets])
-    tre = predicted_tre(pa, targets, float(fle_mm))
-    warning = ""
-    if fre > max_fre_mm:
-        if not override:
-            raise RegistrationError(f"the fiducial registration error is {fre:.2f} mm, above the {max_fre_mm:.1f} mm "
-                                    "limit; re-collect the fiducials (or override knowingly)")
-        warning = f"FRE {fre:.2f} mm is above the {max_fre_mm:.1f} mm limit (overridden)"
-    elif fre > warn_fre_mm:
-        warning = f"FRE {fre:.2f} mm is above {warn_fre_mm:.1f} mm; consider re-collecting the fiducials"
-    rec = RegistrationRecord(T, method, fre, float(fle_mm), tuple(names), tuple(float(e) for e in errs),
-                             {t.name: float(v) for t, v in zip(session.targets, tre)}, warning,
-                             bool(override and fre > max_fre_mm))
-    new = session.with_(registration=rec)
+    fiducials_mri: planned fiducials (frame mri); fiducials_head: collected (frame head);
+    head_points (N, 3) head mm and scalp (mri mm): the surface fit, when both are given.
+    fle_mm: fiducial localisation error (mm) for the TRE and the ICP anchors (None: from FRE).
+    settings: all of them at once (overrides the keyword arguments).
+    Raises RegistrationError when FRE > max_fre_mm and not override (the session keeps its
+    previous registration)."""
+    settings = settings or session_settings(fle_mm, override, warn_fre_mm, max_fre_mm)
+    result = session_registration(session, fiducials_mri, fiducials_head, head_points, scalp, settings)
+    result.raise_if_refused()
+    new = session.with_(registration=record_from_result(result))
     new.save()
     return new
+
+
+def session_registration(session: Session, fiducials_mri: NamedPoints, fiducials_head: NamedPoints,
+                         head_points: Optional[np.ndarray] = None, scalp=None,
+                         settings: RegistrationSettings = None) -> RegistrationResult:
+    """The pipeline's result for the session's targets (nothing saved)."""
+    targets = {t.name: t.target_mri_mm for t in session.targets}
+    return register(fiducials_mri, fiducials_head, head_points, scalp, settings or session_settings(), targets)
+
+
+def record_from_result(r: RegistrationResult) -> RegistrationRecord:
+    """The session's RegistrationRecord of an accepted pipeline result."""
+    return RegistrationRecord(r.T_mri_from_b, r.method, r.fre_mm, r.fle_mm, tuple(r.names),
+                              tuple(float(r.fiducial_errors_mm[n]) for n in r.names), dict(r.predicted_tre_mm),
+                              r.warning, r.overridden)
 
 
 def registration_report(rec: RegistrationRecord) -> str:

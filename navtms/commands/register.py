@@ -2,13 +2,16 @@
 
     navtms register --image-fiducials F --tracker-fiducials G [--head-points H --mri MRI]
                     [--fle-mm 2] [--target x,y,z] --out registration.json [--json] [--force]
+                    [--max-fre-mm 3] [--override]
 
 F: the planned fiducials in the MRI (frame `mri`, mm); G: the same names touched with the
 tracked pointer (frame `tracker`: the tracker's, or the head reference body's, frame, mm);
 H: extra points digitised on the scalp (frame `tracker`). Point files are CSV
 (`name,x_mm,y_mm,z_mm`) or 3D Slicer `.mrk.json`. The registration file (JSON, format_version 1)
 holds `T_mri_from_tracker`, the FRE, per-point errors, the predicted TRE at --target and, with
-head points, the surface (ICP) fit's residuals and the change it made.
+head points, the surface (ICP) fit's residuals and the change it made. The work is done by
+registration.pipeline.register, the same function the session and the demo use (same FRE
+gates: a warning above 2 mm, refused above 3 mm unless --override; same ICP settings and TRE).
 """
 from __future__ import annotations
 
@@ -19,8 +22,7 @@ import numpy as np
 from navcore.errors import InputFileError, RegistrationError
 from navcore.fileio import check_output_path, to_jsonable, write_json
 from navcore.points import read_points
-from registration.paired_point import register_paired_points
-from registration.tre import expected_fre, predicted_tre
+from registration.pipeline import WARN_FRE_MM, RegistrationResult, RegistrationSettings, register
 
 NAME = "register"
 HELP = "register the patient to the MRI from fiducials (+ head points): T_mri_from_tracker, FRE, TRE"
@@ -43,8 +45,11 @@ def add_arguments(p) -> None:
                    help="expected per-axis error of the head points, mm (default 1), for the surface fit and its TRE")
     p.add_argument("--target", metavar="x,y,z",
                    help="a target in mri mm for the predicted TRE (write --target=x,y,z when x is negative)")
-    p.add_argument("--max-fre-mm", type=float, default=10.0,
-                   help="refuse a fiducial fit whose FRE exceeds this (swapped or mistyped names; default 10)")
+    p.add_argument("--max-fre-mm", type=float, default=3.0,
+                   help="refuse a fiducial fit whose FRE exceeds this (default 3, as the session; "
+                        "a warning above 2)")
+    p.add_argument("--override", action="store_true",
+                   help="accept an FRE above --max-fre-mm knowingly (the file says it was overridden)")
     p.add_argument("--out", required=True, help="registration file to write (JSON)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of text")
@@ -72,6 +77,45 @@ def check_sides(img, path) -> None:
                                    "the two names look swapped")
 
 
+def settings_from_args(args) -> RegistrationSettings:
+    """The pipeline settings of the command line (the gates are the session's: warn above
+    2 mm FRE, refuse above 3 mm unless --override)."""
+    return RegistrationSettings(fle_mm=args.fle_mm, head_point_sigma_mm=args.head_point_sigma_mm,
+                                max_fre_mm=args.max_fre_mm, warn_fre_mm=min(WARN_FRE_MM, args.max_fre_mm),
+                                override=args.override, require_all_names=True)
+
+
+def result_dict(r: RegistrationResult, inputs: dict, target=None) -> dict:
+    """The registration file's content (JSON-ready dict) of a pipeline result."""
+    out: dict = {
+        "kind": "registration",
+        "T_mri_from_tracker": r.T_mri_from_b,
+        "method": r.method,
+        "fiducial_names": list(r.names),
+        "fre_mm": r.fre_mm,
+        "fiducial_errors_mm": dict(r.fiducial_errors_mm),
+        "fle_mm": r.fle_mm,
+        "expected_fre_mm": r.expected_fre_mm,
+        "warnings": list(r.warnings),
+        "overridden": r.overridden,
+        "inputs": inputs,
+    }
+    if target is not None:
+        out["target_mri_mm"] = target
+        out["predicted_tre_fiducials_mm"] = r.predicted_tre_fiducials_mm["target"]
+        out["predicted_tre_mm"] = r.predicted_tre_mm["target"]
+    if r.icp is not None:
+        out["T_mri_from_tracker_fiducials_only"] = r.T_mri_from_b_fiducials
+        icp = dict(r.icp.summary)
+        icp.update(residuals_mm=dict(r.icp.residuals_mm), outliers=list(r.icp.outliers),
+                   fiducial_errors_mm=dict(r.icp.fiducial_errors_mm))
+        if target is not None:
+            icp["target_moved_mm"] = r.icp.target_moved_mm["target"]
+            icp["predicted_tre_mm"] = r.predicted_tre_mm["target"]
+        out["icp"] = icp
+    return out
+
+
 def compute(args) -> dict:
     """Everything `register` reports, as a JSON-ready dict (nothing is written)."""
     check_output_path(args.out, args.force, "registration file")
@@ -79,6 +123,8 @@ def compute(args) -> dict:
         raise RegistrationError(f"--fle-mm must be a non-negative number of mm, got {args.fle_mm}")
     if not (np.isfinite(args.head_point_sigma_mm) and args.head_point_sigma_mm > 0):
         raise RegistrationError(f"--head-point-sigma-mm must be a positive number of mm, got {args.head_point_sigma_mm}")
+    if not (np.isfinite(args.max_fre_mm) and args.max_fre_mm > 0):
+        raise RegistrationError(f"--max-fre-mm must be a positive number of mm, got {args.max_fre_mm}")
     if args.head_points and not args.mri:
         raise RegistrationError("--head-points needs --mri (the scalp surface is made from the MRI)")
     target = parse_target(args.target) if args.target else None
@@ -86,53 +132,18 @@ def compute(args) -> dict:
     img = read_points(args.image_fiducials, frame="mri")
     check_sides(img, args.image_fiducials)
     trk = read_points(args.tracker_fiducials, frame="tracker")
-    fit = register_paired_points(img, trk)
-    if fit.fre_mm > args.max_fre_mm:
-        worst = fit.names[int(np.argmax(fit.errors_mm))]
-        raise RegistrationError(f"the fiducial fit is implausible (FRE {fit.fre_mm:.1f} mm > {args.max_fre_mm:g} mm, "
-                                f"worst '{worst}' {fit.errors_mm.max():.1f} mm); check for swapped or mistyped names")
-    fid_mri = img.subset(fit.names).positions
-    result: dict = {
-        "kind": "registration",
-        "T_mri_from_tracker": fit.T_a_from_b,
-        "method": "paired-point",
-        "fiducial_names": list(fit.names),
-        "fre_mm": fit.fre_mm,
-        "fiducial_errors_mm": fit.per_point(),
-        "fle_mm": float(args.fle_mm),
-        "expected_fre_mm": expected_fre(len(fit.names), args.fle_mm),
-        "inputs": {"image_fiducials": str(args.image_fiducials), "tracker_fiducials": str(args.tracker_fiducials),
-                   "head_points": args.head_points, "mri": args.mri},
-    }
-    if target is not None:
-        result["target_mri_mm"] = target
-        result["predicted_tre_fiducials_mm"] = float(predicted_tre(fid_mri, target, args.fle_mm)[0])
-        result["predicted_tre_mm"] = result["predicted_tre_fiducials_mm"]
+    hp = scalp = None
     if args.head_points:
         from navcore.mri import load_mri
-        from registration.icp import icp_register
         from targets.surfaces import scalp_surface
 
         hp = read_points(args.head_points, frame="tracker")
-        surf = scalp_surface(load_mri(args.mri))
-        icp = icp_register(surf, hp.positions, fit.T_a_from_b, fiducials_a=fid_mri,
-                           fiducials_b=trk.subset(fit.names).positions,
-                           point_sigma_mm=args.head_point_sigma_mm,
-                           fiducial_sigma_mm=max(args.fle_mm / np.sqrt(3.0), 0.1))
-        result["T_mri_from_tracker"] = icp.T_a_from_b
-        result["T_mri_from_tracker_fiducials_only"] = fit.T_a_from_b
-        result["method"] = "paired-point + surface (ICP)"
-        result["icp"] = icp.summary()
-        result["icp"]["residuals_mm"] = {n: float(r) for n, r in zip(hp.names, icp.residuals_mm)}
-        result["icp"]["outliers"] = [n for n, ok in zip(hp.names, icp.inliers) if not ok]
-        result["icp"]["fiducial_errors_mm"] = {n: float(e) for n, e in zip(fit.names, icp.fiducial_errors_mm)}
-        if target is not None:
-            before = fit.T_a_from_b
-            moved = np.linalg.norm(icp.T_a_from_b @ np.linalg.inv(before) @ np.append(target, 1.0) - np.append(target, 1.0))
-            result["icp"]["target_moved_mm"] = float(moved)
-            result["icp"]["predicted_tre_mm"] = float(icp.predicted_tre(target)[0])
-            result["predicted_tre_mm"] = result["icp"]["predicted_tre_mm"]
-    return result
+        scalp = scalp_surface(load_mri(args.mri))
+    r = register(img, trk, hp, scalp, settings_from_args(args), None if target is None else {"target": target})
+    r.raise_if_refused()
+    return result_dict(r, {"image_fiducials": str(args.image_fiducials),
+                           "tracker_fiducials": str(args.tracker_fiducials),
+                           "head_points": args.head_points, "mri": args.mri}, target)
 
 
 def _text(r: dict) -> str:
@@ -146,6 +157,8 @@ def _text(r: dict) -> str:
         t = r["target_mri_mm"]
         lines.append(f"predicted TRE at target ({t[0]:.1f}, {t[1]:.1f}, {t[2]:.1f}) mm from the fiducials: "
                      f"{r['predicted_tre_fiducials_mm']:.2f} mm")
+    for w in r.get("warnings", ()):
+        lines.append(f"WARNING: {w}")
     if "icp" in r:
         s = r["icp"]
         lines.append(f"surface fit: {s['n_inliers']}/{s['n_points']} head points used, residual mean "

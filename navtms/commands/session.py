@@ -46,7 +46,8 @@ def add_arguments(p) -> None:
     reg.add_argument("--source", required=True)
     reg.add_argument("--samples", type=int, default=20, help="samples per point (median)")
     reg.add_argument("--head-points", type=int, default=0, help="also sweep N head points for ICP")
-    reg.add_argument("--fle-mm", type=float, help="fiducial localisation error for the TRE (default from FRE)")
+    reg.add_argument("--fle-mm", type=float, default=2.0,
+                     help="RMS fiducial localisation error, mm, for the TRE and the surface fit (default 2, as navtms register)")
     reg.add_argument("--override", action="store_true", help="accept an FRE above 3 mm")
     show = sub.add_parser("show", help="print the session")
     show.add_argument("folder")
