@@ -13,7 +13,8 @@ not on target or its output is stale.
 
 Triggers: KeyTrigger (a callable, e.g. bound to a key), LineTrigger (one pulse per text line
 read from a device or file, e.g. a serial port set up as a tty, or a FIFO), and
-TimedProtocol (trains of pulses at a fixed rate, for testing).
+ProtocolTrigger firing a TimedProtocol (trains of pulses at a fixed rate, for testing; the
+one parser of the operator's `N,HZ,GAP_S,TRAINS,START_S` is parse_protocol).
 
 pulses.csv columns: pulse, time_s, trigger, fired, refusal, target_index, target, visible,
 frame_before, frame_after, on_target, within_tolerance, + records.ERROR_COLUMNS (mm, deg)
@@ -261,20 +262,74 @@ class TimedProtocol:
         return out
 
 
-class ProtocolTrigger:
-    """Fires a TimedProtocol's pulses as the loop's clock passes them (call poll per frame)."""
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """Timed pulse trains as the operator gives them (`--protocol N,HZ,GAP_S,TRAINS,START_S`):
+    the first pulse START_S seconds after the first frame of the run (see ProtocolTrigger)."""
 
-    def __init__(self, pulses: PulseLog, times_ns: Iterable[int], name: str = "protocol"):
+    pulses_per_train: int
+    frequency_hz: float
+    inter_train_s: float
+    trains: int
+    start_s: float
+
+    def at(self, first_frame_ns: int) -> TimedProtocol:
+        """The protocol on a clock whose first frame came at first_frame_ns (ns)."""
+        return TimedProtocol(int(first_frame_ns) + int(round(self.start_s * 1e9)), self.pulses_per_train,
+                             self.frequency_hz, self.inter_train_s, self.trains)
+
+    def offsets_ns(self) -> list[int]:
+        """Pulse times (ns) after the first frame."""
+        return self.at(0).times_ns()
+
+
+PROTOCOL_FORMAT = "N,HZ,GAP_S,TRAINS,START_S"
+
+
+def parse_protocol(text: str) -> ProtocolSpec:
+    """The one parser of a pulse protocol 'N,HZ,GAP_S,TRAINS,START_S' (e.g. '10,10,2,3,1.0': 3
+    trains of 10 pulses at 10 Hz, 2 s apart, the first 1 s after the first frame). Raises
+    NavtmsError with one sentence for anything else."""
+    import math
+
+    from navcore.errors import NavtmsError
+
+    try:
+        parts = [p.strip() for p in str(text).split(",")]
+        if len(parts) != 5:
+            raise ValueError
+        n, hz, gap, trains, start = int(parts[0]), float(parts[1]), float(parts[2]), int(parts[3]), float(parts[4])
+        if n < 1 or trains < 1 or not (math.isfinite(hz) and hz > 0) or not (math.isfinite(gap) and gap >= 0) \
+                or not (math.isfinite(start) and start >= 0):
+            raise ValueError
+    except ValueError:
+        raise NavtmsError(f"the pulse protocol {text!r} is not {PROTOCOL_FORMAT} (e.g. 10,10,2,3,1.0: whole "
+                          "numbers N, TRAINS >= 1, HZ > 0, GAP_S and START_S >= 0 seconds)") from None
+    return ProtocolSpec(n, hz, gap, trains, start)
+
+
+class ProtocolTrigger:
+    """Fires pulses as the loop's clock passes their times (call poll per frame).
+
+    times_ns: absolute times on the loop's clock (a TimedProtocol's, a recorded pulses.csv's);
+    offsets_ns: times after the first poll (the first frame), e.g. ProtocolSpec.offsets_ns()."""
+
+    def __init__(self, pulses: PulseLog, times_ns: Iterable[int] = (), name: str = "protocol",
+                 offsets_ns: Iterable[int] = ()):
         self.pulses, self.name = pulses, name
         self._times = sorted(int(t) for t in times_ns)
+        self._offsets = [int(t) for t in offsets_ns]
         self._next = 0
         self.decisions: list[PulseDecision] = []
 
     @property
     def done(self) -> bool:
-        return self._next >= len(self._times)
+        return not self._offsets and self._next >= len(self._times)
 
     def poll(self, now_ns: int) -> list[PulseDecision]:
+        if self._offsets:   # anchored at the first frame
+            self._times = sorted(self._times[self._next:] + [int(now_ns) + t for t in self._offsets])
+            self._offsets, self._next = [], 0
         out = []
         while self._next < len(self._times) and self._times[self._next] <= now_ns:
             out.append(self.pulses.request(self._times[self._next], self.name))

@@ -23,7 +23,7 @@ from navcore.errors import InputFileError, SessionError
 from navcore.fileio import write_json
 from navigation.csvlog import CsvLog, read_log
 from navigation.loop import NavigationLoop
-from navigation.pulses import PULSE_COLUMNS, ProtocolTrigger, PulseLog, TimedProtocol
+from navigation.pulses import PULSE_COLUMNS, ProtocolSpec, ProtocolTrigger, PulseLog, TimedProtocol
 from navtms.report import plot_bullseye, plot_errors, summarize
 from navtms.session import FRAMES_FILE, PULSES_FILE, TIMING_FILE, Session, load_session, make_navigator
 from navigation.sinks import FrameLogSink
@@ -131,7 +131,8 @@ def _prepare_out(out_dir: Path) -> None:
 
 
 def replay_session(recording: str | Path, session_dir: str | Path, out_dir: str | Path, headless: bool = True,
-                   pulse_times_ns: Optional[Sequence[int]] = None, protocol: Optional[TimedProtocol] = None,
+                   pulse_times_ns: Optional[Sequence[int]] = None,
+                   protocol: Optional[TimedProtocol | ProtocolSpec] = None,
                    lock_to_target: Optional[bool] = None, retrack: bool = False, snapshots: bool = True,
                    plots: bool = True) -> dict:
     """Replay `recording` through the session's navigation; write the report into out_dir.
@@ -155,9 +156,13 @@ def replay_session(recording: str | Path, session_dir: str | Path, out_dir: str 
         plog = CsvLog(out_dir / PULSES_FILE, "pulse", PULSE_COLUMNS)
         pulses = PulseLog(nav, plog, lock_to_target=lock)
         times = list(pulse_times_ns or [])
-        if protocol is not None:
+        offsets = []
+        if isinstance(protocol, ProtocolSpec):
+            offsets = protocol.offsets_ns()        # after the first frame
+        elif protocol is not None:
             times += protocol.times_ns()
-        trigger = ProtocolTrigger(pulses, times, name="protocol" if protocol is not None else "replayed")
+        trigger = ProtocolTrigger(pulses, times, name="protocol" if protocol is not None else "replayed",
+                                  offsets_ns=offsets)
         flog = FrameLogSink(out_dir / FRAMES_FILE, out_dir / TIMING_FILE)
         picker = _Picker()
         sinks = [flog, picker]

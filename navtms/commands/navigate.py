@@ -25,7 +25,8 @@ def add_arguments(p) -> None:
     p.add_argument("--pulse-line", metavar="DEVICE",
                    help="a text device/file/FIFO: each line read is a pulse (e.g. a stimulator's trigger tty)")
     p.add_argument("--protocol", metavar="N,HZ,GAP_S,TRAINS,START_S",
-                   help="timed pulse trains for testing, starting START_S after the first frame")
+                   help="timed pulse trains for testing: N pulses at HZ, GAP_S between trains, TRAINS trains, "
+                        "the first START_S after the first frame (e.g. 10,10,2,3,1.0)")
     lock = p.add_mutually_exclusive_group()
     lock.add_argument("--lock-to-target", dest="lock", action="store_true", default=None,
                       help="refuse pulses while off target (default: as the session says)")
@@ -40,12 +41,10 @@ def _has_display() -> bool:
 
 
 def run(args) -> int:
-    import time
-
     from navcore.errors import NavtmsError
     from navigation.csvlog import CsvLog
     from navigation.loop import NavigationLoop, lower_thread_priority
-    from navigation.pulses import PULSE_COLUMNS, KeyTrigger, LineTrigger, ProtocolTrigger, PulseLog
+    from navigation.pulses import PULSE_COLUMNS, KeyTrigger, LineTrigger, ProtocolTrigger, PulseLog, parse_protocol
     from navtms.replay import _scene_spec, build_estimator
     from navtms.session import FRAMES_FILE, PULSES_FILE, TIMING_FILE, load_session, make_navigator
     from navigation.sinks import FrameLogSink, IGTLSink
@@ -54,6 +53,7 @@ def run(args) -> int:
     from tracking.sources import open_source
     from viewer.state import LatestState
 
+    proto = parse_protocol(args.protocol) if args.protocol is not None else None   # bad input: before anything opens
     session = load_session(args.session)
     nav = make_navigator(session)
     live = args.source.startswith(("camera:", "igtl:"))
@@ -77,17 +77,8 @@ def run(args) -> int:
             closers.append(server.close)
             sinks.append(IGTLSink(server, nav, fre))
         protocol = None
-        if args.protocol:
-            from navtms.commands.replay import _protocol
-
-            proto = _protocol(args.protocol, args.source) if not live else None
-            if live:
-                from navigation.pulses import TimedProtocol
-
-                n, hz, gap, trains, start = args.protocol.split(",")
-                proto = TimedProtocol(time.monotonic_ns() + int(float(start) * 1e9), int(n), float(hz),
-                                      float(gap), int(trains))
-            protocol = ProtocolTrigger(pulses, proto.times_ns())
+        if proto is not None:
+            protocol = ProtocolTrigger(pulses, offsets_ns=proto.offsets_ns())
         pose_log = None
         if args.record_poses:
             from tracking.poselog import PoseLogWriter

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-from navcore.errors import NavtmsError
 
 NAME = "replay"
 HELP = "replay a recording (camera footage or pose log) through a session's navigation and write a report"
@@ -31,29 +30,9 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-def _protocol(text: str, recording_spec: str):
-    from navigation.pulses import TimedProtocol
-    from tracking.sources import open_source
-
-    try:
-        n, hz, gap, trains, start = text.split(",")
-        n, hz, gap, trains, start = int(n), float(hz), float(gap), int(trains), float(start)
-        if n < 1 or hz <= 0 or gap < 0 or trains < 1 or start < 0:
-            raise ValueError
-    except ValueError:
-        raise NavtmsError(f"--protocol {text!r} is not N,HZ,GAP_S,TRAINS,START_S with positive numbers") from None
-    src = open_source(recording_spec)
-    try:
-        first = src.read()
-    finally:
-        src.close()
-    if first is None:
-        raise NavtmsError(f"{recording_spec} holds no frames")
-    return TimedProtocol(first.capture_ns + int(round(start * 1e9)), n, hz, gap, trains)
-
-
 def run(args) -> int:
     from navigation.csvlog import read_log
+    from navigation.pulses import parse_protocol
     from navtms.replay import recording_spec, replay_session
     from tracking.poselog import parse_time_ns
 
@@ -62,7 +41,7 @@ def run(args) -> int:
     if args.pulses:
         rows = read_log(args.pulses, "pulse")
         times = [parse_time_ns(r["time_s"]) for r in rows]
-    proto = _protocol(args.protocol, spec) if args.protocol else None
+    proto = parse_protocol(args.protocol) if args.protocol is not None else None
     summary = replay_session(spec, args.session, args.out, headless=not args.show, pulse_times_ns=times,
                              protocol=proto, lock_to_target=args.lock, retrack=args.retrack)
     if args.json:

@@ -123,3 +123,51 @@ def test_key_and_line_triggers():
     assert [s.trigger for s in pulses.samples] == ["key", "line", "line"]
     assert all(s.frame_before == 4 and s.frame_after == 5 for s in pulses.samples)
     assert rotation_between(pulses.samples[0].T_mri_from_coil, truth[4]) < rotation_between(truth[5], truth[4])
+
+
+def test_parse_protocol_accepts_the_documented_form_and_refuses_anything_else():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from navcore.errors import NavtmsError
+    from navigation.pulses import ProtocolSpec, parse_protocol
+
+    assert parse_protocol("10,10,2,3,1.0") == ProtocolSpec(10, 10.0, 2.0, 3, 1.0)
+    assert parse_protocol(" 1, 0.5 ,0,1,0 ") == ProtocolSpec(1, 0.5, 0.0, 1, 0.0)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.text(alphabet="0123456789.,-e nai", max_size=16))
+    def any_text(text):
+        try:
+            p = parse_protocol(text)
+        except NavtmsError as e:
+            assert "\n" not in str(e) and "N,HZ,GAP_S,TRAINS,START_S" in str(e)
+            return
+        # accepted: five fields, and the independent reading of them agrees
+        f = text.split(",")
+        assert len(f) == 5 and p.pulses_per_train == int(f[0]) >= 1 and p.trains == int(f[3]) >= 1
+        assert p.frequency_hz == float(f[1]) > 0 and p.inter_train_s == float(f[2]) >= 0 and p.start_s == float(f[4]) >= 0
+    any_text()
+
+
+def test_protocol_offsets_are_anchored_at_the_first_poll():
+    from navigation.pulses import ProtocolSpec, ProtocolTrigger
+
+    class Pulses:   # what ProtocolTrigger needs of a PulseLog
+        def __init__(self):
+            self.times = []
+
+        def request(self, t, name):
+            self.times.append((t, name))
+            return t
+
+    spec = ProtocolSpec(3, 10.0, 1.0, 2, 0.5)
+    assert spec.offsets_ns() == [500_000_000, 600_000_000, 700_000_000, 1_700_000_000, 1_800_000_000, 1_900_000_000]
+    p = Pulses()
+    trig = ProtocolTrigger(p, times_ns=[7_000_000_000 + 1], offsets_ns=spec.offsets_ns())
+    assert not trig.done
+    first = 7_000_000_000
+    for now in range(first, first + 2_100_000_000, 50_000_000):
+        trig.poll(now)
+    assert [t for t, _ in p.times] == sorted([first + 1] + [first + o for o in spec.offsets_ns()])
+    assert trig.done and {n for _, n in p.times} == {"protocol"}

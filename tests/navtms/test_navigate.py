@@ -69,3 +69,16 @@ def test_recorded_poses_replay_to_the_same_errors(tmp_path):
     assert [r["frame"] for r in rep] == [r["frame"] for r in live]       # exactly the frames processed live
     assert [r["visible"] for r in rep] == [r["visible"] for r in live]
     np.testing.assert_allclose(column(rep, "distance_mm"), column(live, "distance_mm"), atol=1e-6)
+
+
+def test_a_malformed_protocol_is_one_sentence_and_exit_2_on_live_and_recorded_sources(tmp_path, capsys):
+    session, log = _setup(tmp_path, 10)
+    before = (session / "session.json").read_text()
+    for source in (f"poses:{log}", "camera:0", "igtl:127.0.0.1:9"):     # live sources too: parsed before opening
+        for bad in ("10,10", "a,b,c,d,e", "10,10,2,3,1,9", "0,10,2,3,1", "10,-1,2,3,1", "10,10,2,3,nan", ""):
+            code = main(["navigate", "--session", str(session), "--source", source, "--headless", "--no-keys",
+                         "--protocol", bad])
+            err = capsys.readouterr().err
+            assert code == 2, (source, bad)
+            assert err.count("\n") == 1 and "N,HZ,GAP_S,TRAINS,START_S" in err and "Traceback" not in err
+    assert (session / "session.json").read_text() == before and not (session / "frames.csv").exists()
