@@ -21,15 +21,14 @@ from typing import Optional, Sequence
 
 from navcore.errors import InputFileError, SessionError
 from navcore.fileio import write_json
-from navigation.csvlog import CsvLog, read_log
-from navigation.loop import NavigationLoop
-from navigation.pulses import PULSE_COLUMNS, ProtocolSpec, ProtocolTrigger, PulseLog, TimedProtocol
+from navigation.csvlog import read_log
+from navigation.pulses import ProtocolSpec, TimedProtocol
+from navigation.sources import is_live
 from navtms.report import plot_bullseye, plot_errors, summarize
-from navtms.session import FRAMES_FILE, PULSES_FILE, TIMING_FILE, Session, load_session, make_navigator
-from navigation.sinks import FrameLogSink
+from navtms.session import (FRAMES_FILE, PULSES_FILE, TIMING_FILE, Session, body_paths, load_session,
+                            navigation_setup)
 
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".m4v")
-REPO_BODIES = Path(__file__).resolve().parents[1] / "data" / "bodies"
 
 
 def recording_spec(recording: str | Path) -> str:
@@ -54,24 +53,10 @@ def recording_spec(recording: str | Path) -> str:
 
 def build_estimator(session: Session, source=None, names: Sequence[str] = ("coil", "head")):
     """MarkerTracker for the session's camera (or the recording's) and bodies `names`; None when
-    the session names no camera and the recording carries none."""
-    from tracking.bodies import load_body
-    from tracking.camera import CameraModel
-    from tracking.pose import MarkerTracker
+    the session names no camera and the recording carries none (navigation.wiring.build_estimator)."""
+    from navigation.wiring import build_estimator as _build
 
-    cam = None
-    if session.camera:
-        cam = CameraModel.load(session.resolve(session.camera))
-    elif getattr(source, "camera", None) is not None:
-        cam = source.camera
-    if cam is None:
-        return None
-    bodies = []
-    for name in names:
-        p = (session.bodies or {}).get(name)
-        path = session.resolve(p) if p else REPO_BODIES / f"{name}.json"
-        bodies.append(load_body(path))
-    return MarkerTracker(cam, bodies)
+    return _build(session.resolve(session.camera), body_paths(session, names), source, names)
 
 
 class _Picker:
@@ -138,53 +123,29 @@ def replay_session(recording: str | Path, session_dir: str | Path, out_dir: str 
     """Replay `recording` through the session's navigation; write the report into out_dir.
     Returns the summary dict (also written to summary.json). headless=False also shows the
     live NavigationWindow (needs a display). retrack: re-estimate poses from the images even
-    when the recording carries poses."""
-    from tracking.filters import PoseFilter
-    from tracking.sources import open_source
+    when the recording carries poses. protocol: a TimedProtocol (recorded clock) or a
+    ProtocolSpec (after the first frame). The run is wired by navigation.wiring.build_run."""
+    from navigation.wiring import LoopMode, RunOptions, build_run
 
     session = load_session(session_dir)
     out_dir = Path(out_dir)
     spec = recording_spec(recording)
-    if spec.startswith(("camera:", "igtl:")):
+    if is_live(spec):
         raise SessionError(f"{spec} is a live source; replay needs a recording (use navtms navigate for live use)")
-    source = open_source(spec, realtime=not headless)
-    try:
-        nav = make_navigator(session)
-        estimator = build_estimator(session, source)
-        _prepare_out(out_dir)  # only once the inputs opened: bad input leaves no report folder
-        lock = session.lock_to_target if lock_to_target is None else bool(lock_to_target)
-        plog = CsvLog(out_dir / PULSES_FILE, "pulse", PULSE_COLUMNS)
-        pulses = PulseLog(nav, plog, lock_to_target=lock)
-        times = list(pulse_times_ns or [])
-        offsets = []
-        if isinstance(protocol, ProtocolSpec):
-            offsets = protocol.offsets_ns()        # after the first frame
-        elif protocol is not None:
-            times += protocol.times_ns()
-        trigger = ProtocolTrigger(pulses, times, name="protocol" if protocol is not None else "replayed",
-                                  offsets_ns=offsets)
-        flog = FrameLogSink(out_dir / FRAMES_FILE, out_dir / TIMING_FILE)
+    setup = navigation_setup(session)
+    opts = RunOptions(frames_path=out_dir / FRAMES_FILE, timing_path=out_dir / TIMING_FILE,
+                      pulses_path=out_dir / PULSES_FILE, mode=LoopMode.EVERY, realtime=not headless,
+                      lock_to_target=lock_to_target, pulse_times_ns=list(pulse_times_ns or []), protocol=protocol,
+                      retrack=retrack)
+    # the report folder is made only once the inputs opened: bad input leaves none behind
+    with build_run(setup, spec, opts, prepare_outputs=lambda: _prepare_out(out_dir)) as run:
         picker = _Picker()
-        sinks = [flog, picker]
-        latest = None
-        if not headless:
-            from viewer.state import LatestState
-            from viewer.sink import ViewSink
-
-            latest = LatestState()
-            sinks.append(ViewSink(latest, _fre(session), pulses))
-        loop = NavigationLoop(source, nav, estimator=estimator,
-                              pose_filter=PoseFilter() if session.filter else None, sinks=sinks,
-                              pulses=pulses, protocol=trigger, mode="every", live=False, retrack=retrack)
-        flog.loop = loop
+        run.add_sink(picker)
         if headless:
-            stats = loop.run()
+            stats = run.run()
         else:
-            stats = _run_with_window(loop, latest, session)
-        flog.close()
-        plog.close()
-    finally:
-        source.close()
+            stats = _run_with_window(run, session)
+    nav, lock, estimator = run.navigator, run.lock_to_target, run.estimator
     frames = read_log(out_dir / FRAMES_FILE, "frame")
     pulse_rows = read_log(out_dir / PULSES_FILE, "pulse")
     timing = read_log(out_dir / TIMING_FILE, "timing")
@@ -238,20 +199,25 @@ def _snapshots(session: Session, picker: _Picker, out_dir: Path, fre_mm: float, 
     return written
 
 
-def _run_with_window(loop: NavigationLoop, latest, session: Session):
+def _run_with_window(run, session: Session):
+    """Show the replay in a NavigationWindow (window first, then the loop); returns the loop stats."""
+    from viewer.sink import ViewSink
+    from viewer.state import LatestState
     from viewer.window import NavigationWindow
 
     spec = _scene_spec(session)
     if spec is None:
         raise SessionError(f"{session.folder}: showing the replay needs a plan with a scalp surface")
+    latest = LatestState()
+    run.add_sink(ViewSink(latest, run.fre_mm, run.pulses))
     win = NavigationWindow(spec, latest)
-    loop.start()
+    run.start()
 
     def poll_end():
-        if not loop.running:
+        if not run.running:
             win.close()
     win.interactor.AddObserver("TimerEvent", lambda *_: poll_end())
     win.start()
-    loop.stop()
-    loop.join()
-    return loop.stats
+    run.stop()
+    run.join()
+    return run.stats

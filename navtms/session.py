@@ -256,14 +256,35 @@ def _coil_model(path: Path, obj) -> Optional[dict]:
     return {"model": obj["model"], "T_coil_from_mesh": T}
 
 
-def make_navigator(session: Session, **kw):
-    """A navigation.navigator.Navigator for a registered session (raises SessionError if unregistered)."""
-    from navigation.navigator import Navigator
+REPO_BODIES = Path(__file__).resolve().parents[1] / "data" / "bodies"
+
+
+def body_paths(session: Session, names=("coil", "head", "pointer")) -> dict:
+    """{body name: marker body file}: the session's, else the repository's data/bodies/NAME.json."""
+    out = {}
+    for name in names:
+        p = (session.bodies or {}).get(name)
+        out[name] = session.resolve(p) if p else REPO_BODIES / f"{name}.json"
+    return out
+
+
+def navigation_setup(session: Session):
+    """navigation.wiring.NavigationSetup of a registered session (raises SessionError if unregistered)."""
+    from navigation.wiring import NavigationSetup
 
     if session.registration is None:
         raise SessionError(f"{session.folder}: the session is not registered yet; collect fiducials and register first")
     rec = session.registration
     tre = rec.predicted_tre_mm if rec.predicted_tre_mm else rec.predicted_tre_max_mm
-    nav = Navigator(session.targets, rec.T_mri_from_head, session.T_coilbody_from_coil, tre, session.tolerances, **kw)
-    nav.select_target(session.target_index())
-    return nav
+    return NavigationSetup(targets=tuple(session.targets), T_mri_from_head=rec.T_mri_from_head,
+                           T_coilbody_from_coil=session.T_coilbody_from_coil, tolerances=session.tolerances,
+                           predicted_tre_mm=tre, fre_mm=rec.fre_mm, active_target=session.target_index(),
+                           lock_to_target=session.lock_to_target, filter=session.filter,
+                           camera_path=session.resolve(session.camera), body_paths=body_paths(session))
+
+
+def make_navigator(session: Session, **kw):
+    """A navigation.navigator.Navigator for a registered session (raises SessionError if unregistered)."""
+    from navigation.wiring import make_navigator as _make
+
+    return _make(navigation_setup(session), **kw)

@@ -10,17 +10,16 @@ realtime=False delivers frames as fast as they are asked for; realtime=True pace
 their capture times on time.monotonic (sleeping, never busy-waiting). A live camera is
 realtime by nature.
 
-open_source(spec) builds a source from a text spec; SOURCE_FACTORIES maps each scheme to a
-factory(rest_of_spec, **options), so new schemes (igtl:HOST:PORT, ...) plug in with one entry:
-    camera:0   camera:0@1280x720   camera:0@1280x720@60   video:FILE   images:DIR
-    poses:FILE   replay:DIR (a navtms recording)   igtl:HOST:PORT (OpenIGTLink, igtl.source)
+Opening a source from a text spec (`camera:0`, `video:FILE`, `replay:DIR`, `igtl:HOST:PORT`,
+...) is navigation.sources.open_source, which knows every kind (tracking.recorder's recordings
+and igtl.source's streams too) without an import cycle.
 """
 from __future__ import annotations
 
 import math
 import time
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Iterator, Optional
 
 import cv2
 import numpy as np
@@ -275,62 +274,3 @@ class PoseLogSource(BaseSource):
         if not self._closed:
             self._frames.close()
         super().close()
-
-
-# ---- specs -------------------------------------------------------------------------------
-
-def _camera_factory(rest: str, realtime: bool = True, **kw):
-    parts = rest.split("@")
-    try:
-        index = int(parts[0])
-        width = height = None
-        fps = None
-        if len(parts) >= 2 and parts[1]:
-            w, h = parts[1].lower().split("x")
-            width, height = int(w), int(h)
-        if len(parts) >= 3 and parts[2]:
-            fps = float(parts[2])
-        if len(parts) > 3 or index < 0 or (width is not None and (width <= 0 or height <= 0)) or (fps is not None and fps <= 0):
-            raise ValueError
-    except ValueError:
-        raise TrackingError(f"camera spec 'camera:{rest}' is not camera:INDEX[@WIDTHxHEIGHT[@FPS]], e.g. camera:0@1280x720@60") from None
-    return CameraSource(index, width, height, fps, **kw)
-
-
-def _replay_factory(rest: str, realtime: bool = False, **kw):
-    from tracking.recorder import RecordingSource
-
-    return RecordingSource(rest, realtime=realtime, **kw)
-
-
-def _igtl_factory(rest: str, realtime: bool = True, **kw):
-    from igtl.source import open_igtl
-
-    return open_igtl(rest, **kw)
-
-
-SOURCE_FACTORIES: dict[str, Callable[..., object]] = {
-    "camera": _camera_factory,
-    "video": lambda rest, realtime=False, **kw: VideoFileSource(rest, realtime=realtime, **kw),
-    "images": lambda rest, realtime=False, **kw: ImageFolderSource(rest, realtime=realtime, **kw),
-    "poses": lambda rest, realtime=False, **kw: PoseLogSource(rest, realtime=realtime, **kw),
-    "replay": _replay_factory,
-    "igtl": _igtl_factory,
-}
-
-
-def register_source(scheme: str, factory: Callable[..., object]) -> None:
-    """Add a scheme to open_source: factory(rest_of_spec, realtime=..., **options) -> FrameSource."""
-    SOURCE_FACTORIES[scheme] = factory
-
-
-def open_source(spec: str, **options):
-    """Open a frame source from a spec 'SCHEME:REST' (see the module docstring).
-    `options` (e.g. realtime=True) go to the factory. Raises TrackingError for a bad spec."""
-    scheme, sep, rest = str(spec).partition(":")
-    if not sep or not rest:
-        raise TrackingError(f"source '{spec}' is not SCHEME:VALUE; schemes: {', '.join(sorted(SOURCE_FACTORIES))}")
-    factory = SOURCE_FACTORIES.get(scheme)
-    if factory is None:
-        raise TrackingError(f"source scheme '{scheme}' is unknown; known: {', '.join(sorted(SOURCE_FACTORIES))}")
-    return factory(rest, **options)

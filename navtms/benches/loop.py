@@ -118,7 +118,7 @@ def _frames(n_render: int, repeats: int, decode_ms: list | None = None):
     bodies = [load_body(REPO / "data" / "bodies" / f"{n}.json") for n in ("coil", "head")]
     seq = REPO / "data" / "sequences" / "coil_approach_720p"
     if (seq / "video.mp4").exists() and (seq / "camera.json").exists():
-        from tracking.sources import open_source
+        from navigation.sources import open_source
 
         cam = CameraModel.load(seq / "camera.json")
         src = open_source(f"video:{seq / 'video.mp4'}")

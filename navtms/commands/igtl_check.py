@@ -33,7 +33,7 @@ def _device_map(items: list[str]):
 
 def run(args) -> int:
     from igtl.source import IGTLSource
-    from tracking.sources import open_source
+    from navigation.sources import open_source
 
     if not str(args.source).startswith("igtl:"):
         raise TrackingError(f"source {args.source!r} is not igtl:HOST:PORT")

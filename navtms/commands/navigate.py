@@ -36,77 +36,47 @@ def add_arguments(p) -> None:
                    help="append every processed frame's estimated poses to a pose log (replay it with navtms replay)")
 
 
-def _has_display() -> bool:
+def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def run(args) -> int:
     from navcore.errors import NavtmsError
-    from navigation.csvlog import CsvLog
-    from navigation.loop import NavigationLoop, lower_thread_priority
-    from navigation.pulses import PULSE_COLUMNS, KeyTrigger, LineTrigger, ProtocolTrigger, PulseLog, parse_protocol
-    from navtms.replay import _scene_spec, build_estimator
-    from navtms.session import FRAMES_FILE, PULSES_FILE, TIMING_FILE, load_session, make_navigator
-    from navigation.sinks import FrameLogSink, IGTLSink
+    from navigation.loop import lower_thread_priority
+    from navigation.pulses import parse_protocol
+    from navigation.wiring import LoopMode, RunOptions, build_run
+    from navtms.session import FRAMES_FILE, PULSES_FILE, TIMING_FILE, load_session, navigation_setup
     from viewer.sink import ViewSink
-    from tracking.filters import PoseFilter
-    from tracking.sources import open_source
     from viewer.state import LatestState
 
     proto = parse_protocol(args.protocol) if args.protocol is not None else None   # bad input: before anything opens
     session = load_session(args.session)
-    nav = make_navigator(session)
-    live = args.source.startswith(("camera:", "igtl:"))
-    source = open_source(args.source) if live else open_source(args.source, realtime=True)
-    closers = [source.close]
-    try:
-        estimator = build_estimator(session, source)
-        lock = session.lock_to_target if args.lock is None else bool(args.lock)
-        plog = CsvLog(session.path(PULSES_FILE), "pulse", PULSE_COLUMNS)
-        closers.append(plog.close)
-        pulses = PulseLog(nav, plog, lock_to_target=lock, on_sample=lambda s: print(_pulse_line(s), flush=True))
-        flog = FrameLogSink(session.path(FRAMES_FILE), session.path(TIMING_FILE))
-        closers.append(flog.close)
+    setup = navigation_setup(session)
+    opts = RunOptions(frames_path=session.path(FRAMES_FILE), timing_path=session.path(TIMING_FILE),
+                      pulses_path=session.path(PULSES_FILE), mode=LoopMode.LATEST, realtime=True,
+                      lock_to_target=args.lock, protocol=proto, record_poses=args.record_poses,
+                      igtl_port=args.igtl_port, pulse_line=args.pulse_line,
+                      on_pulse=lambda s: print(_pulse_line(s), flush=True))
+    with build_run(setup, args.source, opts) as run:
+        nav = run.navigator
         latest = LatestState()
-        fre = session.registration.fre_mm
-        sinks = [flog, ViewSink(latest, fre, pulses)]
-        if args.igtl_port:
-            from igtl.server import IGTLServer
-
-            server = IGTLServer(args.igtl_port)
-            closers.append(server.close)
-            sinks.append(IGTLSink(server, nav, fre))
-        protocol = None
-        if proto is not None:
-            protocol = ProtocolTrigger(pulses, offsets_ns=proto.offsets_ns())
-        pose_log = None
-        if args.record_poses:
-            from tracking.poselog import PoseLogWriter
-
-            pose_log = PoseLogWriter(args.record_poses)
-            closers.append(pose_log.close)
-        loop = NavigationLoop(source, nav, estimator=estimator, pose_filter=PoseFilter() if session.filter else None,
-                              sinks=sinks, pulses=pulses, protocol=protocol, mode="latest", live=live,
-                              pose_log=pose_log)
-        flog.loop = loop
-        clock = loop.clock
-        key = KeyTrigger(pulses, clock=clock)
+        run.add_sink(ViewSink(latest, run.fre_mm, run.pulses))
 
         def pulse_key():
-            d = key()
+            d = run.pulse()
             if not d.fired:
                 print(f"pulse refused: {d.refusal}", flush=True)
 
         def next_target():
-            t = nav.next_target()
+            t = run.next_target()
             print(f"target: {t.name}", flush=True)
 
-        if args.pulse_line:
-            LineTrigger(pulses, args.pulse_line, clock=clock).start()
-        print(f"navigating {len(nav.targets)} target(s) from {args.source}; FRE {fre:.2f} mm, "
-              f"predicted TRE {nav.predicted_tre_mm:.2f} mm; lock to target {'on' if lock else 'off'}", flush=True)
-        loop.start()
-        if _has_display() and not args.headless:
+        print(f"navigating {len(nav.targets)} target(s) from {args.source}; FRE {run.fre_mm:.2f} mm, "
+              f"predicted TRE {nav.predicted_tre_mm:.2f} mm; lock to target {'on' if run.lock_to_target else 'off'}",
+              flush=True)
+        run.start()
+        if has_display() and not args.headless:
+            from navtms.replay import _scene_spec
             from viewer.window import NavigationWindow
 
             spec = _scene_spec(session)
@@ -115,19 +85,19 @@ def run(args) -> int:
             win = NavigationWindow(spec, latest)
             win.on_key("p", pulse_key)
             win.on_key("n", next_target)
-            win.interactor.AddObserver("TimerEvent", lambda *_: (not loop.running) and win.close())
+            win.interactor.AddObserver("TimerEvent", lambda *_: (not run.running) and win.close())
             lower_thread_priority(10)   # rendering yields to tracking (threads already started keep theirs)
             win.start()
-            loop.stop()
+            run.stop()
         else:
             if not args.no_keys and sys.stdin is not None and sys.stdin.isatty():
-                threading.Thread(target=_terminal_keys, args=(loop, pulse_key, next_target), daemon=True).start()
-            while not loop.join(1.0):
+                threading.Thread(target=_terminal_keys, args=(run, pulse_key, next_target), daemon=True).start()
+            while not run.join(1.0):
                 print(_status(latest), flush=True)
-        loop.join()
-        st = loop.stats
+        run.join()
+        st = run.stats
         print(f"loop {st.state}: {st.frames_processed} frames processed, {st.dropped} dropped, "
-              f"{pulses.fired_count} pulses" + (f"; {st.error}" if st.error else ""))
+              f"{run.pulses.fired_count} pulses" + (f"; {st.error}" if st.error else ""))
         if st.state == "source lost":
             print("the session and its logs are kept; run navtms navigate again when the source is back",
                   file=sys.stderr)
@@ -135,12 +105,9 @@ def run(args) -> int:
         if st.state == "failed":
             raise NavtmsError(st.error)
         return 0
-    finally:
-        for c in reversed(closers):
-            c()
 
 
-def _terminal_keys(loop, pulse_key, next_target) -> None:
+def _terminal_keys(run, pulse_key, next_target) -> None:
     for line in sys.stdin:
         k = line.strip().lower()
         if k == "p":
@@ -148,7 +115,7 @@ def _terminal_keys(loop, pulse_key, next_target) -> None:
         elif k == "n":
             next_target()
         elif k == "q":
-            loop.stop()
+            run.stop()
             return
 
 

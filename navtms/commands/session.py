@@ -103,7 +103,7 @@ def _new(args) -> int:
 def _open(session, spec, names):
     from navtms.replay import build_estimator
     from navtms.workflow import pose_reader
-    from tracking.sources import open_source
+    from navigation.sources import open_source
 
     source = open_source(spec)
     return source, pose_reader(source, build_estimator(session, source, names))

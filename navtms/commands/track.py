@@ -85,7 +85,7 @@ def load_bodies(args) -> list:
 def run(args) -> int:
     from tracking.camera import CameraModel
     from tracking.pose import MarkerTracker, TrackerSettings
-    from tracking.sources import open_source
+    from navigation.sources import open_source
 
     bodies = load_bodies(args)
     camera = CameraModel.load(args.camera) if args.camera else None

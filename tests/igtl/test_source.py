@@ -186,7 +186,7 @@ def test_status_not_ok_and_metadata_status_mean_not_visible():
 
 @pytest.mark.timeout(20)
 def test_open_source_igtl_spec(server):
-    from tracking.sources import open_source
+    from navigation.sources import open_source
 
     T = random_rigid(np.random.default_rng(8))
     src = open_source(f"igtl:127.0.0.1:{server.server_address[1]}", realtime=True,
@@ -204,7 +204,7 @@ def test_open_source_igtl_spec(server):
 @pytest.mark.parametrize("spec", ["igtl:localhost", "igtl:127.0.0.1:notaport", "igtl::18944",
                                   "igtl:127.0.0.1:70000"])
 def test_bad_igtl_specs_raise_tracking_error(spec):
-    from tracking.sources import open_source
+    from navigation.sources import open_source
 
     with pytest.raises(TrackingError, match="igtl:HOST:PORT"):
         open_source(spec)

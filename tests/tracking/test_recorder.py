@@ -16,7 +16,7 @@ from navcore.errors import InputFileError, TrackingError
 from navcore.transforms import random_rigid
 from tracking import recorder as rec
 from tracking.camera import CameraModel
-from tracking.sources import open_source
+from navigation.sources import open_source
 from tracking.types import BodyPose, Frame
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from navcore.errors import InputFileError, TrackingError
 from navcore.transforms import random_rigid
+from navigation.sources import open_source   # the spec opener (tests of it: tests/navigation/test_sources.py)
 from tracking import poselog, sources
 from tracking.camera import CameraModel
 from tracking.types import BodyPose, FrameSource, iterate
@@ -43,7 +44,7 @@ def test_video_file_frames_are_exact_and_timed_from_fps(lossless_video):
     for f, img in zip(frames, images):
         assert np.array_equal(f.image, img)
     # A second replay is identical (deterministic timestamps).
-    again = list(sources.open_source(f"video:{path}"))
+    again = list(open_source(f"video:{path}"))
     assert [f.capture_ns for f in again] == [f.capture_ns for f in frames]
 
 
@@ -76,7 +77,7 @@ def test_missing_garbage_and_truncated_videos_raise_clear_errors(tmp_path, lossl
 
 def test_real_webcam_footage_reads_ten_frames(shared_real):
     path = shared_real / "webcam-aruco-sksurgery" / "multipattern.avi"
-    with sources.open_source(f"video:{path}") as src:
+    with open_source(f"video:{path}") as src:
         frames = list(src)
     assert len(frames) == 10
     assert all(f.image.shape == (480, 640, 3) and f.image.dtype == np.uint8 for f in frames)
@@ -111,43 +112,12 @@ def test_camera_source_timestamps_and_end_of_delivery(lossless_video):
     assert all(np.array_equal(f.image, img) for (_, f), img in zip(frames, images))
 
 
-def test_camera_that_does_not_exist_is_a_clear_error():
-    with pytest.raises(TrackingError, match="camera 97 cannot be opened"):
-        sources.open_source("camera:97")
-
-
-@pytest.mark.parametrize("spec", ["camera:x", "camera:0@12x", "camera:0@640x480@0", "camera:-1", "camera:0@1@2@3"])
-def test_bad_camera_specs(spec):
-    with pytest.raises(TrackingError, match="is not camera:INDEX"):
-        sources.open_source(spec)
-
-
-def test_unknown_scheme_and_registry(tmp_path):
-    with pytest.raises(TrackingError, match="scheme 'foo' is unknown"):
-        sources.open_source("foo:1")
-    with pytest.raises(TrackingError, match="is not SCHEME:VALUE"):
-        sources.open_source("camera")
-    made = {}
-
-    def factory(rest, realtime=False, **kw):
-        made["rest"] = rest
-        return sources.ImageFolderSource(tmp_path, realtime=realtime)
-
-    cv2.imwrite(str(tmp_path / "a.png"), _numbered(1))
-    sources.register_source("igtl-test", factory)
-    try:
-        src = sources.open_source("igtl-test:host:18944")
-        assert made["rest"] == "host:18944" and src.read().frame_number == 0
-    finally:
-        del sources.SOURCE_FACTORIES["igtl-test"]
-
-
 def test_image_folder_sorted_and_errors(tmp_path):
     imgs = {name: _numbered(i) for i, name in enumerate(["b.png", "a.png", "c.jpg"])}
     for name, img in imgs.items():
         cv2.imwrite(str(tmp_path / name), img)
     (tmp_path / "notes.txt").write_text("ignored")
-    frames = list(sources.open_source(f"images:{tmp_path}"))
+    frames = list(open_source(f"images:{tmp_path}"))
     assert [f.meta["file"].split("/")[-1] for f in frames] == ["a.png", "b.png", "c.jpg"]
     assert np.array_equal(frames[0].image, imgs["a.png"])  # PNG is lossless
     assert [f.capture_ns for f in frames] == [0, 33_333_333, 66_666_667]
@@ -174,7 +144,7 @@ def test_pose_log_source_replays_poses(tmp_path):
         head = BodyPose.not_visible("head", i + 10, ns, 6)
         frames_in.append([coil, head])
     poselog.write_log(path, frames_in)
-    with sources.open_source(f"poses:{path}") as src:
+    with open_source(f"poses:{path}") as src:
         out = list(src)
     assert [f.frame_number for f in out] == [10, 11, 12, 13]
     assert [f.capture_ns for f in out] == [5_000_000_000 + i * 10_000_000 for i in range(4)]
@@ -183,7 +153,7 @@ def test_pose_log_source_replays_poses(tmp_path):
     for f, fin in zip(out, frames_in):
         assert np.allclose(f.poses["coil"].T_camera_from_body, fin[0].T_camera_from_body, atol=1e-12)
     with pytest.raises(TrackingError, match="pose log does not exist"):
-        sources.open_source(f"poses:{tmp_path / 'missing.csv'}")
+        open_source(f"poses:{tmp_path / 'missing.csv'}")
 
 
 def test_realtime_pacing_sleeps_to_recorded_times(monkeypatch, lossless_video):
