@@ -71,8 +71,8 @@ def _num(v: float, limit: float) -> str:
 
 @dataclass(frozen=True)
 class OffTargetReason:
-    """Why a frame is not on target: `metric`'s value (mm or deg, absolute) beyond `limit`
-    (the limit that applied: the enter limit, or the leave limit while on target)."""
+    """Why a frame is not on target: `metric`'s value (mm or deg, absolute) beyond `limit` (its
+    enter limit: what must change to be on target again)."""
 
     metric: Metric
     value: float
@@ -239,8 +239,10 @@ class Navigator:
             self.on_target = False
         else:
             errs = self.errors_for(T)
-            reasons = self.tolerances.reasons(errs, margin=self.on_target)
-            self.on_target = not reasons
+            # the verdict has hysteresis (leave limits while on target); the reasons name every
+            # error beyond its enter limit, i.e. what must change to be on target again
+            self.on_target = self.tolerances.inside(errs, margin=self.on_target)
+            reasons = () if self.on_target else self.tolerances.reasons(errs, margin=False)
         age = int(self.clock()) - int(capture_ns)
         latency = time.monotonic_ns() - int(capture_ns if entered_ns is None else entered_ns)
         out = NavOutput(

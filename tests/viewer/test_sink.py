@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from navigation.navigator import Navigator, Tolerances
@@ -121,6 +121,8 @@ _err = st.tuples(st.floats(0.0, 12.0), st.floats(0.0, 12.0), st.floats(-25.0, 25
 
 @settings(max_examples=60, deadline=None)
 @given(tol=_tol, errors=st.lists(_err, min_size=1, max_size=12))
+@example(tol=Tolerances(1.0, 1.0, None, 0.0, 1.0), errors=[(0.0, 0.0, 0.0), (2.0, 2.0, 0.0)])   # leaving: tilt
+# inside its leave limit but beyond its enter limit is named too
 def test_loop_on_target_and_screen_colours_never_disagree(tol, errors):
     spec = synthetic_spec(with_mri=False)
     target = spec.target("L-DLPFC")
