@@ -35,6 +35,7 @@ import math
 import socket
 import threading
 import time
+from enum import StrEnum
 from typing import Mapping, Optional
 
 import numpy as np
@@ -64,9 +65,27 @@ def rigid_or_none(T: np.ndarray, rigid_tol: float = 1e-3) -> Optional[np.ndarray
     return out
 
 
+class ToolStatus(StrEnum):
+    """A tool's status as a tracker's metadata gives it (PLUS '...Status' keys, OpenIGTLink v3):
+    OK, VALID and TOOL_OK mean a pose to use; any other word is INVALID."""
+
+    OK = "OK"
+    VALID = "VALID"
+    TOOL_OK = "TOOL_OK"
+    INVALID = "INVALID"
+
+    @classmethod
+    def parse(cls, text: str) -> "ToolStatus":
+        word = str(text).strip().upper()
+        return cls(word) if word in cls._value2member_map_ else cls.INVALID
+
+    @property
+    def valid(self) -> bool:
+        return self is not ToolStatus.INVALID
+
+
 def _metadata_says_invalid(metadata: Mapping[str, str]) -> bool:
-    return any(k.lower().endswith("status") and v.strip().upper() not in ("OK", "VALID", "TOOL_OK")
-               for k, v in metadata.items())
+    return any(k.lower().endswith("status") and not ToolStatus.parse(v).valid for k, v in metadata.items())
 
 
 class IGTLSource:

@@ -12,7 +12,7 @@ ViewState (viewer.state.LatestState; the window renders it on its own timer), lo
 append one flushed row, the OpenIGTLink server posts to its own thread.
 
 A source that raises (camera unplugged, broken file) is reported: the loop state becomes
-"source lost", sinks get a status call, the viewer shows the pose as stale; nothing crashes
+LoopState.SOURCE_LOST, sinks get a status call, the viewer shows the pose as stale; nothing crashes
 and the session (logs, registration) is kept. A frame the estimator cannot handle gives
 a not-visible output for that frame.
 
@@ -27,12 +27,26 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Callable, Optional, Sequence
 
 from navcore.errors import NavtmsError
+from navcore.latest import LatestValue
+from navigation.sinks import Sink, as_sink
 from tracking.types import Frame
 
-STATES = ("idle", "running", "source lost", "failed", "ended", "stopped")
+class LoopState(StrEnum):
+    """State of a loop run (a str, so logs and JSON keep the words)."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    SOURCE_LOST = "source lost"
+    FAILED = "failed"
+    ENDED = "ended"
+    STOPPED = "stopped"
+
+
+STATES = tuple(LoopState)
 
 
 def lower_thread_priority(nice: int = 10) -> bool:
@@ -49,51 +63,6 @@ def lower_thread_priority(nice: int = 10) -> bool:
         return False
 
 
-class LatestSlot:
-    """Latest-value hand-off between two threads: put() overwrites, take() waits for a new
-    value. `dropped` counts values overwritten before anyone took them."""
-
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._value = None
-        self._fresh = False
-        self._closed = False
-        self.dropped = 0
-        self.put_count = 0
-
-    def put(self, value) -> bool:
-        """Store `value`; True when it replaced one never taken (a drop)."""
-        with self._cond:
-            dropped = self._fresh
-            if dropped:
-                self.dropped += 1
-            self._value, self._fresh = value, True
-            self.put_count += 1
-            self._cond.notify_all()
-            return dropped
-
-    def take(self, timeout: Optional[float] = None):
-        """The newest value not yet taken; waits up to `timeout` s (None = until one comes).
-        Returns None on timeout, or when closed and empty."""
-        with self._cond:
-            if not self._fresh and not self._closed:
-                self._cond.wait(timeout)
-            if not self._fresh:
-                return None
-            self._fresh = False
-            return self._value
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        with self._cond:
-            return self._closed and not self._fresh
-
-
 @dataclass
 class LoopStats:
     """Counters of one loop run. dropped: frames overwritten before tracking took them."""
@@ -102,14 +71,15 @@ class LoopStats:
     frames_processed: int = 0
     dropped: int = 0
     estimator_errors: int = 0
-    state: str = "idle"
+    state: LoopState = LoopState.IDLE
     error: str = ""
     stale_events: int = 0
 
 
 class NavigationLoop:
-    """Joins the parts. sinks: callables taking a NavOutput; a sink may also define
-    `status(state: str, message: str)` and `stale()` (no fresh frame for the stale limit).
+    """Joins the parts. sinks: navigation.sinks.Sink objects (NavOutput per frame, status(state,
+    message) on a LoopState change, stale() when no fresh frame came for the stale limit);
+    a plain callable is wrapped as a CallbackSink.
 
     estimator: a PoseEstimator (None is allowed for sources that deliver poses).
     pose_filter: callable poses -> poses (tracking.filters.PoseFilter) or None.
@@ -126,14 +96,15 @@ class NavigationLoop:
         if mode not in ("latest", "every"):
             raise ValueError("mode must be 'latest' or 'every'")
         self.source, self.navigator, self.estimator = source, navigator, estimator
-        self.pose_filter, self.sinks = pose_filter, list(sinks)
+        self.pose_filter = pose_filter
+        self.sinks: list[Sink] = [as_sink(s) for s in sinks]
         self.pulses, self.protocol = pulses, protocol
         self.mode, self.live = mode, live
         self.on_frame = on_frame
         self.retrack = retrack
         self.pose_log = pose_log
         self.stats = LoopStats()
-        self.slot = LatestSlot()
+        self.slot: LatestValue = LatestValue()
         self._stop = threading.Event()
         self._now_ns = 0
         self._threads: list[threading.Thread] = []
@@ -147,8 +118,12 @@ class NavigationLoop:
         return time.monotonic_ns() if self.live else self._now_ns
 
     # -- control ---------------------------------------------------------------------------
+    def add_sink(self, sink) -> None:
+        """Add a sink (before start())."""
+        self.sinks.append(as_sink(sink))
+
     def start(self) -> "NavigationLoop":
-        self.stats.state = "running"
+        self.stats.state = LoopState.RUNNING
         if self.mode == "latest":
             self._threads = [threading.Thread(target=self._capture, name="nav-capture", daemon=True),
                              threading.Thread(target=self._track_latest, name="nav-tracking", daemon=True)]
@@ -191,16 +166,14 @@ class NavigationLoop:
 
     def _lost(self, e: BaseException) -> None:
         msg = str(e) if isinstance(e, NavtmsError) else f"{e.__class__.__name__}: {e}"
-        self.stats.state, self.stats.error = "source lost", msg
+        self.stats.state, self.stats.error = LoopState.SOURCE_LOST, msg
         for s in self.sinks:
-            fn = getattr(s, "status", None)
-            if fn is not None:
-                fn("source lost", msg)
+            s.status(LoopState.SOURCE_LOST, msg)
 
     def _failed(self, e: BaseException) -> None:
         """Processing failed (a bug or a bad configuration): report it, stop reading."""
         self._lost(e)
-        self.stats.state = "failed"
+        self.stats.state = LoopState.FAILED
         self._stop.set()
         self.slot.close()
 
@@ -248,19 +221,15 @@ class NavigationLoop:
     def _stale(self) -> None:
         self.stats.stale_events += 1
         for s in self.sinks:
-            fn = getattr(s, "stale", None)
-            if fn is not None:
-                fn()
+            s.stale()
 
     def _finish(self) -> None:
         if self.pulses is not None:
             self.pulses.finish()
-        if self.stats.state == "running":
-            self.stats.state = "stopped" if self._stop.is_set() else "ended"
+        if self.stats.state == LoopState.RUNNING:
+            self.stats.state = LoopState.STOPPED if self._stop.is_set() else LoopState.ENDED
             for s in self.sinks:
-                fn = getattr(s, "status", None)
-                if fn is not None:
-                    fn(self.stats.state, "")
+                s.status(self.stats.state, "")
         self.stats.dropped = self.slot.dropped
         self._done.set()
 

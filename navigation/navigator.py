@@ -15,7 +15,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable, Mapping, Optional, Protocol, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -27,17 +27,10 @@ from tracking.types import BodyPose
 STALE_NS = 100_000_000  # no fresh frame for more than 100 ms -> stale
 
 
-class TargetLike(Protocol):
-    """What the navigator needs of a planned target (targets.plan.PlannedTarget fits)."""
-
-    name: str
-    target_mri_mm: np.ndarray      # (3,) cortical target, mri mm
-    T_mri_from_coil: np.ndarray    # 4x4 planned coil pose in mri
-
-
 @dataclass(frozen=True)
 class NavTarget:
-    """A planned coil pose: name, cortical target (3,) mri mm, planned T_mri_from_coil 4x4 mm."""
+    """The navigation target type: name, cortical target (3,) mri mm, planned T_mri_from_coil 4x4
+    mm. from_any() takes a targets.plan.PlannedTarget (or anything with those fields)."""
 
     name: str
     target_mri_mm: np.ndarray

@@ -1,20 +1,58 @@
 """Sinks of the navigation loop: frame/timing logs, OpenIGTLink, plain callbacks (the viewer's
 sink is viewer.sink.ViewSink: navigation never imports the viewer).
 
-A sink is a callable taking one navigation.navigator.NavOutput on the tracking thread; it must
-not block. Optional methods: status(state, message) when the loop state changes ("source
-lost", "ended", ...), stale() when no fresh frame came for the stale limit.
+A sink (the `Sink` Protocol) is called with one navigation.navigator.NavOutput per frame on the
+tracking thread and must not block; status(state, message) is called when the loop's
+LoopState changes (source lost, ended, ...) and stale() when no fresh frame came for the stale
+limit. BaseSink gives no-op status/stale; as_sink wraps a plain callable.
 """
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import TYPE_CHECKING, Callable, Optional, Protocol, runtime_checkable
 
 from navigation.csvlog import CsvLog
 from navigation.records import FRAME_COLUMNS, TIMING_COLUMNS, frame_row, timing_row
 
+if TYPE_CHECKING:
+    from navigation.loop import LoopState
+    from navigation.navigator import NavOutput
 
-class FrameLogSink:
+
+@runtime_checkable
+class Sink(Protocol):
+    """What the loop calls on a sink (tracking thread; none may block)."""
+
+    def __call__(self, out: "NavOutput") -> None: ...
+
+    def status(self, state: "LoopState", message: str) -> None: ...
+
+    def stale(self) -> None: ...
+
+
+class BaseSink:
+    """A Sink whose status() and stale() do nothing; subclasses define __call__."""
+
+    def __call__(self, out: "NavOutput") -> None:
+        raise NotImplementedError
+
+    def status(self, state: "LoopState", message: str) -> None:
+        pass
+
+    def stale(self) -> None:
+        pass
+
+
+def as_sink(obj) -> Sink:
+    """obj itself when it is a Sink, else a CallbackSink calling it per output."""
+    if isinstance(obj, Sink):
+        return obj
+    if not callable(obj):
+        raise TypeError(f"{obj!r} is not a sink (a callable taking one NavOutput)")
+    return CallbackSink(obj)
+
+
+class FrameLogSink(BaseSink):
     """Appends one flushed row per frame to frames.csv (and timing.csv when given)."""
 
     def __init__(self, frames_path, timing_path=None, fsync: bool = False):
@@ -36,7 +74,7 @@ class FrameLogSink:
             self.timing.close()
 
 
-class IGTLSink:
+class IGTLSink(BaseSink):
     """Publishes each output through igtl.server.IGTLServer (non-blocking)."""
 
     def __init__(self, server, navigator, fre_mm: float = math.nan):
@@ -45,7 +83,7 @@ class IGTLSink:
     def __call__(self, out) -> None:
         self.server.publish_output(out, self.fre_mm, self.navigator.targets[out.target_index])
 
-    def status(self, state: str, message: str) -> None:
+    def status(self, state: "LoopState", message: str) -> None:
         """Source lost / ended: clients must stop showing the coil as current."""
         self.server.publish_lost(state if not message else f"{state}: {message}")
 
@@ -53,15 +91,16 @@ class IGTLSink:
         self.server.publish_lost("stale")
 
 
-class CallbackSink:
-    """Wraps a plain function as a sink (e.g. to collect outputs in tests or a recorder)."""
+class CallbackSink(BaseSink):
+    """Wraps a plain function as a sink (e.g. to collect outputs in tests or a recorder);
+    status_fn(state, message) gets the loop's state changes."""
 
-    def __init__(self, fn, status_fn=None):
+    def __init__(self, fn: Callable, status_fn: Optional[Callable] = None):
         self.fn, self.status_fn = fn, status_fn
 
     def __call__(self, out) -> None:
         self.fn(out)
 
-    def status(self, state: str, message: str) -> None:
+    def status(self, state: "LoopState", message: str) -> None:
         if self.status_fn is not None:
             self.status_fn(state, message)

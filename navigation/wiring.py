@@ -147,7 +147,7 @@ class NavigationRun:
 
     def add_sink(self, sink) -> None:
         """Add a sink (a navigation.sinks.Sink, e.g. the viewer's); before start()."""
-        self.loop.sinks.append(sink)
+        self.loop.add_sink(sink)
 
     def start(self) -> "NavigationRun":
         if self._line is not None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import os
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -200,5 +199,3 @@ def run_demo(out: Optional[Path] = None, headless: bool = True, say: Callable[[s
     return result
 
 
-def has_display() -> bool:
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

@@ -22,6 +22,7 @@ from typing import Optional, Sequence
 from navcore.errors import InputFileError, SessionError
 from navcore.fileio import write_json
 from navigation.csvlog import read_log
+from navigation.loop import LoopState
 from navigation.pulses import ProtocolSpec, TimedProtocol
 from navigation.sources import is_live
 from navtms.report import plot_bullseye, plot_errors, summarize
@@ -155,9 +156,9 @@ def replay_session(recording: str | Path, session_dir: str | Path, out_dir: str 
                     "retrack": retrack, "lock_to_target": lock, "fre_mm": _fre(session),
                     "predicted_tre_mm": nav.predicted_tre_mm, "tolerances": session.tolerances.to_dict(),
                     "estimator_errors": stats.estimator_errors, "files": {}})
-    if stats.state == "failed":
+    if stats.state == LoopState.FAILED:
         raise SessionError(f"replay of {spec} failed: {stats.error}")
-    if stats.state == "source lost":  # a recording damaged part-way is bad input, not a result
+    if stats.state == LoopState.SOURCE_LOST:  # a recording damaged part-way is bad input, not a result
         raise SessionError(f"replay of {spec} stopped after {stats.frames_processed} frames ({stats.error}); "
                            f"the partial logs are in {out_dir}")
     if plots and frames:

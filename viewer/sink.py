@@ -61,7 +61,7 @@ class ViewSink:
 
     def status(self, state, message: str) -> None:
         """Loop state change (source lost, ended, ...): the pose is no longer current."""
-        state = getattr(state, "value", state)
+        state = str(state)   # a navigation.loop.LoopState (a StrEnum) or its words
         self.status_text = state if not message else f"{state}: {message}"
         base = self.last if self.last is not None else ViewState()
         self.last = base.with_(stale=True, on_target=False, status=self.status_text)

@@ -10,11 +10,12 @@ latest value wins; the viewer never queues updates, so rendering never blocks tr
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass, replace
 from typing import Any, Optional, Sequence
 
 import numpy as np
+
+from navcore.latest import LatestValue
 
 
 @dataclass(frozen=True)
@@ -154,23 +155,6 @@ class ViewState:
         return replace(self, **changes)
 
 
-class LatestState:
-    """Thread-safe latest-value slot: the loop `put`s, the viewer's timer `get`s.
-
-    get() returns (version, state); the version grows by one per put, so the viewer renders
-    only when something new arrived and old values are simply overwritten (never queued).
-    """
-
-    def __init__(self, state: Optional[ViewState] = None):
-        self._lock = threading.Lock()
-        self._state = state
-        self._version = 0 if state is None else 1
-
-    def put(self, state: ViewState) -> None:
-        with self._lock:
-            self._state = state
-            self._version += 1
-
-    def get(self) -> tuple[int, Optional[ViewState]]:
-        with self._lock:
-            return self._version, self._state
+LatestState = LatestValue
+"""The loop -> viewer hand-off of ViewStates: the one latest-value slot (navcore.latest.LatestValue);
+the loop's sink puts, the viewer's timer get()s (version, state) and renders only new versions."""

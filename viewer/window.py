@@ -18,7 +18,9 @@ import os
 from pathlib import Path
 from typing import Callable, Optional, Union
 
-if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+from viewer.display import has_display
+
+if not has_display():
     # headless: render through EGL (must be set before VTK makes its first window)
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 

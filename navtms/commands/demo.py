@@ -16,7 +16,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from navtms.demo import has_display, run_demo
+    from navtms.demo import run_demo
+    from viewer.display import has_display
 
     headless = args.headless or not has_display()
     if not args.headless and headless:

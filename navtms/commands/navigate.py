@@ -8,7 +8,6 @@ logs are appended to the session folder (frames.csv, timing.csv, pulses.csv).
 """
 from __future__ import annotations
 
-import os
 import sys
 import threading
 
@@ -36,16 +35,13 @@ def add_arguments(p) -> None:
                    help="append every processed frame's estimated poses to a pose log (replay it with navtms replay)")
 
 
-def has_display() -> bool:
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
 def run(args) -> int:
     from navcore.errors import NavtmsError
-    from navigation.loop import lower_thread_priority
+    from navigation.loop import LoopState, lower_thread_priority
     from navigation.pulses import parse_protocol
     from navigation.wiring import LoopMode, RunOptions, build_run
     from navtms.session import FRAMES_FILE, PULSES_FILE, TIMING_FILE, load_session, navigation_setup
+    from viewer.display import has_display
     from viewer.sink import ViewSink
     from viewer.state import LatestState
 
@@ -98,11 +94,11 @@ def run(args) -> int:
         st = run.stats
         print(f"loop {st.state}: {st.frames_processed} frames processed, {st.dropped} dropped, "
               f"{run.pulses.fired_count} pulses" + (f"; {st.error}" if st.error else ""))
-        if st.state == "source lost":
+        if st.state == LoopState.SOURCE_LOST:
             print("the session and its logs are kept; run navtms navigate again when the source is back",
                   file=sys.stderr)
             return 1
-        if st.state == "failed":
+        if st.state == LoopState.FAILED:
             raise NavtmsError(st.error)
         return 0
 

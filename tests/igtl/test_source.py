@@ -274,3 +274,14 @@ def test_tdata_push_after_stt_request_left_out_tool_is_not_visible():
         assert received[0].type == "STT_TDATA"
     finally:
         lsock.close()
+
+
+def test_tool_status_words():
+    from igtl.source import ToolStatus, _metadata_says_invalid
+
+    assert ToolStatus.parse(" ok ") is ToolStatus.OK and ToolStatus.parse("TOOL_OK").valid
+    assert ToolStatus.parse("valid") is ToolStatus.VALID
+    for word in ("MISSING", "OUT_OF_VIEW", "", "invalid", "okay"):
+        assert ToolStatus.parse(word) is ToolStatus.INVALID and not ToolStatus.parse(word).valid
+    assert _metadata_says_invalid({"CoilStatus": "MISSING"}) and not _metadata_says_invalid({"CoilStatus": "OK"})
+    assert not _metadata_says_invalid({"Comment": "MISSING"})     # only *Status keys count

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
-from navigation.loop import LatestSlot, NavigationLoop
+from navcore.latest import LatestValue
+from navigation.loop import NavigationLoop
 from navigation.navigator import Navigator
 from navigation.sinks import CallbackSink, FrameLogSink
 from viewer.sink import ViewSink
@@ -145,7 +147,7 @@ def test_filter_runs_and_estimator_is_used_for_image_frames():
 
 
 def test_latest_slot_counts_overwrites():
-    s = LatestSlot()
+    s = LatestValue()
     assert not s.put(1) and s.put(2) and s.put(3)
     assert s.dropped == 2 and s.take(0) == 3 and s.take(0) is None
     s.close()
@@ -200,3 +202,34 @@ def test_loop_publishes_to_a_real_openigtlink_peer():
         finally:
             release.set()
             client.stop()
+
+
+def test_loop_states_are_an_enum_and_every_sink_gets_them_without_optional_methods():
+    from navigation.loop import LoopState
+    from navigation.sinks import BaseSink, CallbackSink, Sink, as_sink
+
+    scene = Scene.make(3)
+    frames, _ = approach(scene, 5)
+    nav = Navigator([scene.target], scene.T_mri_from_head, scene.T_coilbody_from_coil)
+    plain = []                                   # a plain function: wrapped as a CallbackSink
+
+    class Recorder(BaseSink):                    # a full sink
+        def __init__(self):
+            self.states, self.n = [], 0
+
+        def __call__(self, out):
+            self.n += 1
+
+        def status(self, state, message):
+            self.states.append(state)
+
+    rec = Recorder()
+    loop = NavigationLoop(ListSource(frames), nav, sinks=[plain.append, rec], mode="every", live=False)
+    assert all(isinstance(s, Sink) for s in loop.sinks) and isinstance(loop.sinks[0], CallbackSink)
+    stats = loop.run()
+    assert stats.state is LoopState.ENDED and stats.state == "ended" and rec.states == [LoopState.ENDED]
+    assert len(plain) == rec.n == 5
+    with pytest.raises(TypeError):
+        as_sink(42)
+    lost = NavigationLoop(ListSource(frames, fail_at=2), nav, sinks=[rec], mode="every", live=False).run()
+    assert lost.state is LoopState.SOURCE_LOST and rec.states[-1] is LoopState.SOURCE_LOST
