@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence, Union
 
@@ -31,7 +31,7 @@ from navigation.sinks import FrameLogSink, IGTLSink
 from navigation.sources import is_live, open_source
 
 
-class LoopMode(str, Enum):
+class LoopMode(StrEnum):
     """How the loop takes frames: LATEST (live or paced: the newest frame, older ones dropped
     and counted) or EVERY (every frame in order, for bit-exact replays)."""
 
