@@ -300,3 +300,83 @@ def place_coil(target_mri_mm, scalp, axes: HeadAxes | None = None, *, brain=None
     return CoilPlacement(target_mri_mm=t, entry_mri_mm=e, T_mri_from_coil=T, offset_mm=float(offset_mm),
                          handle_angle_deg=angle, scalp_target_distance_mm=dist, scalp_cortex_distance_mm=sc,
                          axis_target_angle_deg=ang, axis_miss_mm=miss, entry_method=entry_method)
+
+
+# ----------------------------------------------------------------------------- depth along the coil axis
+@dataclass(frozen=True)
+class AxisDepth:
+    """Where the coil axis (the coil's +z line through its centre) crosses the head, `mri` mm.
+
+    scalp_mri_mm: (3,) first scalp crossing; cortex_mri_mm: (3,) first brain-surface crossing
+    beyond it; scalp_cortex_mm: their distance (the scalp-to-cortex distance of Stokes et al.
+    2005, J Neurophysiol 94:4520-4527, measured along the axis the coil stimulates);
+    coil_cortex_mm: coil centre to cortex crossing."""
+
+    scalp_mri_mm: np.ndarray
+    cortex_mri_mm: np.ndarray
+    scalp_cortex_mm: float
+    coil_cortex_mm: float
+
+
+def _ray_hits(surface, origin, direction, length_mm: float) -> np.ndarray:
+    """Parameters t (mm, ascending, distinct) where origin + t * direction crosses the mesh,
+    0 <= t <= length_mm. Moller & Trumbore 1997 (J Graphics Tools 2(1):21-28) ray-triangle test
+    over the triangles with a vertex near the line; edges and vertices count as inside, so a
+    ray through a mesh vertex is not lost between its triangles (VTK's OBB tree misses those)."""
+    v = np.asarray(surface.vertices, dtype=np.float64)
+    f = np.asarray(surface.faces, dtype=np.int64)
+    o = np.asarray(origin, dtype=np.float64).reshape(3)
+    d = np.asarray(direction, dtype=np.float64).reshape(3)
+    d = d / np.linalg.norm(d)
+    rel = v - o
+    off_line = np.linalg.norm(rel - np.outer(rel @ d, d), axis=1)
+    edge = np.linalg.norm(v[f[:, 1]] - v[f[:, 0]], axis=1).max() if len(f) else 0.0
+    near = off_line <= edge + 1e-6
+    tri = f[near[f].any(axis=1)]
+    if not len(tri):
+        return np.zeros(0)
+    a, b, c = v[tri[:, 0]], v[tri[:, 1]], v[tri[:, 2]]
+    e1, e2 = b - a, c - a
+    p = np.cross(d, e2)
+    det = np.einsum("ij,ij->i", e1, p)
+    ok = np.abs(det) > 1e-12
+    inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    s = o - a
+    u = np.einsum("ij,ij->i", s, p) * inv
+    q = np.cross(s, e1)
+    w = (q @ d) * inv
+    t = np.einsum("ij,ij->i", e2, q) * inv
+    eps = 1e-9
+    hit = ok & (u >= -eps) & (w >= -eps) & (u + w <= 1 + eps) & (t >= -eps) & (t <= length_mm + eps)
+    ts = np.sort(t[hit])
+    if len(ts) > 1:   # one crossing through an edge or vertex is found by each triangle sharing it
+        ts = ts[np.concatenate([[True], np.diff(ts) > 1e-6])]
+    return ts
+
+
+def depth_along_coil_axis(T_mri_from_coil, scalp, brain, behind_mm: float = 40.0,
+                          max_depth_mm: float = 100.0) -> AxisDepth:
+    """Scalp-to-cortex distance along the coil axis of a planned coil pose.
+
+    T_mri_from_coil: 4x4 (origin at the coil centre on its face, +z into the head). The axis
+    is searched from `behind_mm` behind the coil face (a coil resting on or slightly in the
+    scalp mesh still finds the scalp) to `max_depth_mm` in front of it. GeometryError when the
+    axis misses the scalp or reaches no brain surface."""
+    T = np.asarray(T_mri_from_coil, dtype=np.float64)
+    if T.shape != (4, 4) or not np.all(np.isfinite(T)):
+        raise GeometryError("the coil pose is not a finite 4x4 transform")
+    _check_surface(scalp, "scalp")
+    _check_surface(brain, "brain")
+    c, z = T[:3, 3], T[:3, 2] / np.linalg.norm(T[:3, 2])
+    start = c - behind_mm * z
+    ts = _ray_hits(scalp, start, z, behind_mm + max_depth_mm)
+    if not len(ts):
+        raise GeometryError("the coil axis does not cross the scalp within "
+                            f"{behind_mm:g} mm behind and {max_depth_mm:g} mm in front of the coil")
+    p_scalp = start + ts[0] * z
+    tb = _ray_hits(brain, p_scalp, z, max_depth_mm)
+    tb = tb[tb > 1e-6]
+    if not len(tb):
+        raise GeometryError(f"the coil axis reaches no brain surface within {max_depth_mm:g} mm of the scalp")
+    p_brain = p_scalp + tb[0] * z
+    return AxisDepth(p_scalp, p_brain, float(tb[0]), float((p_brain - c) @ z))
