@@ -14,6 +14,11 @@ threshold.json (PLAN_DIR/threshold.json, format_version 1, written atomically) k
 measurement: {"format_version": 1, "measurements": [{date, recorded_utc, site, rule {...},
 trials [{intensity_pct, responses [bool], mep_uv [uV] or null}], threshold_pct, notes}]}.
 A new measurement is appended; older ones are never changed or removed.
+
+Maximum-likelihood threshold hunt (therapy.threshold_ml, ML-PEST style): a measurement whose
+rule is {"kind": "ml-pest", "settings": {...HuntSettings}} keeps one trial per pulse in pulse
+order; its threshold is the ML estimate (% MSO, 0.1 % resolution) of those pulses, with the 95 %
+likelihood-ratio interval (`ml_result`).
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ from navcore.fileio import read_json, write_json
 FORMAT_VERSION = 1
 THRESHOLD_FILE = "threshold.json"
 MEP_CRITERION_UV = 50.0
+ML_KIND = "ml-pest"
 
 
 @dataclass(frozen=True)
@@ -92,13 +98,45 @@ class Measurement:
     site: str = "hotspot"
     notes: str = ""
     recorded_utc: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    ml_settings: Optional[object] = None     # therapy.threshold_ml.HuntSettings for an ML hunt
+
+    @property
+    def method(self) -> str:
+        return "relative-frequency" if self.ml_settings is None else ML_KIND
+
+    def ml_result(self):
+        """therapy.threshold_ml.HuntResult of an ML hunt (None for the relative-frequency rule)."""
+        if self.ml_settings is None or not self.trials:
+            return None
+        from therapy.threshold_ml import evaluate
+
+        xs = [t.intensity_pct for t in self.trials for _ in t.responses]
+        rs = [r for t in self.trials for r in t.responses]
+        return evaluate(xs, rs, self.ml_settings)
 
     @property
     def threshold_pct(self) -> Optional[float]:
+        if self.ml_settings is not None:
+            r = self.ml_result()
+            return None if r is None else round(r.threshold_pct, 1)
         return threshold_from_trials(self.trials, self.rule)
 
+    def describe_method(self) -> str:
+        if self.ml_settings is None:
+            return f"relative frequency {self.rule.min_responses}/{self.rule.n_trials} at {self.rule.mep_criterion_uv:g} uV"
+        r = self.ml_result()
+        ci = "" if r is None else f", 95% CI {r.ci_pct[0]:.1f}-{r.ci_pct[1]:.1f}"
+        return f"ML threshold hunt, {sum(len(t.responses) for t in self.trials)} pulses{ci}"
+
+    def _rule_json(self) -> dict:
+        if self.ml_settings is None:
+            return self.rule.to_json()
+        r = self.ml_result()
+        return {"kind": ML_KIND, "mep_criterion_uv": self.rule.mep_criterion_uv, "settings": dict(self.ml_settings.__dict__),
+                "ci95_pct": None if r is None else list(r.ci_pct)}
+
     def to_json(self) -> dict:
-        return {"date": self.date, "recorded_utc": self.recorded_utc, "site": self.site, "rule": self.rule.to_json(),
+        return {"date": self.date, "recorded_utc": self.recorded_utc, "site": self.site, "rule": self._rule_json(),
                 "trials": [{"intensity_pct": t.intensity_pct, "responses": list(t.responses),
                             "mep_uv": None if t.mep_uv is None else list(t.mep_uv)} for t in self.trials],
                 "threshold_pct": self.threshold_pct, "notes": self.notes}
@@ -117,7 +155,13 @@ def _parse_measurement(path: Path, i: int, m) -> Measurement:
     if not isinstance(m, dict) or not isinstance(m.get("trials"), list):
         raise InputFileError(path, f"{what} has no 'trials' list")
     r = m.get("rule") or {}
+    ml = None
     try:
+        if isinstance(r, dict) and r.get("kind") == ML_KIND:
+            from therapy.threshold_ml import HuntSettings
+
+            ml = HuntSettings(**{k: (int(v) if k.endswith("pulses") else float(v))
+                                 for k, v in (r.get("settings") or {}).items() if k in HuntSettings.__dataclass_fields__})
         rule = ThresholdRule(int(r.get("min_responses", 5)), int(r.get("n_trials", 10)),
                              float(r.get("mep_criterion_uv", MEP_CRITERION_UV)))
         trials = []
@@ -132,7 +176,21 @@ def _parse_measurement(path: Path, i: int, m) -> Measurement:
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError, NavtmsError):
         raise InputFileError(path, f"{what} is malformed (rule or trials)") from None
     return Measurement(_check_date(str(m.get("date", "")), path), tuple(trials), rule, str(m.get("site", "")),
-                       str(m.get("notes", "")), str(m.get("recorded_utc", "")))
+                       str(m.get("notes", "")), str(m.get("recorded_utc", "")), ml)
+
+
+def ml_measurement(date: str, intensities: Sequence[float], responses: Sequence[bool], settings=None,
+                   site: str = "hotspot", notes: str = "", mep_uv: Optional[Sequence[float]] = None,
+                   criterion_uv: float = MEP_CRITERION_UV) -> Measurement:
+    """A Measurement of an ML threshold hunt: one Trial per pulse, in pulse order."""
+    from therapy.threshold_ml import HuntSettings
+
+    if len(intensities) != len(responses) or (mep_uv is not None and len(mep_uv) != len(responses)):
+        raise NavtmsError(f"{len(intensities)} intensities for {len(responses)} responses")
+    trials = tuple(Trial(float(x), (bool(r),), None if mep_uv is None else (float(mep_uv[i]),))
+                   for i, (x, r) in enumerate(zip(intensities, responses)))
+    return Measurement(date, trials, ThresholdRule(mep_criterion_uv=criterion_uv), site, notes,
+                       ml_settings=settings or HuntSettings())
 
 
 def load_thresholds(plan_dir: str | Path) -> list[Measurement]:
