@@ -9,7 +9,8 @@ plan's (the plan folder was moved with its sessions).
 Each session folder may hold protocol.json (format_version 1, atomic), what the operator
 entered: {date (YYYY-MM-DD), patient, frequency_hz, pulses_planned, intensity_pct_mt (% of
 motor threshold), threshold_pct_mso (the motor threshold used, % MSO), intensity_pct_mso (the
-stimulator output used, % MSO), target, notes}. Without it the date is session.json's
+stimulator output used, % MSO), target, notes, and, when a protocol record was used, record
+(navtms.treatment: the full protocol, safety check, depth adjustment, output)}. Without it the date is session.json's
 created_utc and the protocol is unknown.
 
 Pulses come from the session's pulses.csv (navtms navigate writes it), else from the newest
@@ -62,6 +63,7 @@ class Protocol:
     target: str = ""
     patient: str = ""
     notes: str = ""
+    record: Optional[dict] = None     # navtms.treatment.TreatmentRecord.to_json() when a protocol record was used
 
     def __post_init__(self):
         if self.intensity_pct_mso is None and self.intensity_pct_mt is not None and self.threshold_pct_mso is not None:
@@ -72,7 +74,16 @@ class Protocol:
         return {"date": self.date, "patient": self.patient, "frequency_hz": self.frequency_hz,
                 "pulses_planned": self.pulses_planned, "intensity_pct_mt": self.intensity_pct_mt,
                 "threshold_pct_mso": self.threshold_pct_mso, "intensity_pct_mso": self.intensity_pct_mso,
-                "target": self.target, "notes": self.notes}
+                "target": self.target, "notes": self.notes,
+                **({} if self.record is None else {"record": self.record})}
+
+    @property
+    def treatment(self):
+        """navtms.treatment.TreatmentRecord of the record block, or None."""
+        if self.record is None:
+            return None
+        from navtms.treatment import record_from_json
+        return record_from_json(self.record, PROTOCOL_FILE)
 
     def describe(self, pulses: bool = True) -> str:
         """'10 Hz 3000 pulses 120% MT = 62% MSO' (what is known)."""
@@ -126,7 +137,16 @@ def read_protocol(session_dir: str | Path) -> Optional[Protocol]:
                     threshold_pct_mso=_num(path, obj, "threshold_pct_mso"),
                     intensity_pct_mso=_num(path, obj, "intensity_pct_mso"),
                     target=str(obj.get("target") or ""), patient=str(obj.get("patient") or ""),
-                    notes=str(obj.get("notes") or ""))
+                    notes=str(obj.get("notes") or ""), record=_record(path, obj.get("record")))
+
+
+def _record(path: Path, obj) -> Optional[dict]:
+    if obj is None:
+        return None
+    from navtms.treatment import record_from_json
+
+    record_from_json(obj, path)          # validates (InputFileError naming the file)
+    return obj
 
 
 # ----------------------------------------------------------------------------- sessions
