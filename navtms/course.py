@@ -217,6 +217,8 @@ class SessionSummary:
     fre_mm: float = math.nan
     pulses_path: Optional[Path] = None
     tolerances: dict = field(default_factory=dict)
+    first_pulse_ns: Optional[int] = None    # fired pulses' clock (monotonic ns of the navigating machine)
+    last_pulse_ns: Optional[int] = None
 
     @property
     def with_pose(self) -> int:
@@ -275,7 +277,17 @@ def summarize_session(session_dir: str | Path, plan_dir: Optional[str | Path] = 
                           tilt_deg=np.array([_f(r, "tilt_deg") for r in posed]),
                           twist_deg=np.array([_f(r, "twist_deg") for r in posed]),
                           centres_mri_mm=centres, rotations=rot, fre_mm=fre, pulses_path=pf,
-                          tolerances=s.tolerances.to_dict())
+                          tolerances=s.tolerances.to_dict(), first_pulse_ns=_pulse_time(mine, 0),
+                          last_pulse_ns=_pulse_time(mine, -1))
+
+
+def _pulse_time(rows, i) -> Optional[int]:
+    from tracking.poselog import parse_time_ns
+
+    try:
+        return parse_time_ns(rows[i]["time_s"]) if rows else None
+    except (KeyError, ValueError):
+        return None
 
 
 # ----------------------------------------------------------------------------- figures

@@ -19,6 +19,9 @@ import numpy as np
 from navcore.errors import InputFileError
 from navcore.fileio import atomic_write_bytes, atomic_write_text, write_json
 from navtms.course import Course, SessionSummary, delivery_figures
+from navtms.course_plan import course_line, planned_vs_delivered
+from navtms.course_plan import day_rows as pvd_day_rows
+from navtms.course_plan import session_rows as pvd_session_rows
 from navtms.course_plots import _plt, _save, draw_errors_per_day, draw_positions
 from navtms.course_plots import draw_response_map, response_map_png  # noqa: F401 (re-exported)
 
@@ -107,6 +110,7 @@ def repositioning_lines(course: Course) -> list[str]:
 DAY_ROWS_PAGE1 = 10     # day rows on the first page; more go to the following pages
 SESSION_ROWS_PAGE1 = 8  # the sessions table is on page 1 only when it is this short
 ROWS_PER_PAGE = 44      # table rows on a continuation page
+PVD_SESSION_COLS = [0.1, 0.1, 0.16, 0.1, 0.11, 0.07, 0.07, 0.29]
 DAY_COLS = [0.11, 0.08, 0.08, 0.07, 0.07, 0.14, 0.14, 0.15, 0.14]
 SESSION_COLS = [0.1, 0.14, 0.3, 0.08, 0.09, 0.09, 0.14]
 ROW_IN = 0.17           # table row height (inches)
@@ -184,6 +188,11 @@ def report_figures(course: Course) -> list:
     blocks = [("Delivery per day (continued)", dhead, c, DAY_COLS, 6.5) for c in _chunks(drest, ROWS_PER_PAGE)]
     if not s_on_1:
         blocks += [("Sessions", shead, c, SESSION_COLS, 6) for c in _chunks(srows, ROWS_PER_PAGE)]
+    pvd = planned_vs_delivered(course)
+    ph, pr = pvd_day_rows(pvd)
+    blocks += [(f"Planned against delivered per day: {course_line(pvd)}", ph, c, None, 7) for c in _chunks(pr, ROWS_PER_PAGE)]
+    blocks += [("Planned against delivered per session", pvd_session_rows(pvd)[0], c, PVD_SESSION_COLS, 6)
+               for c in _chunks(pvd_session_rows(pvd)[1], ROWS_PER_PAGE)]
     for title, head, rows, cols, fs in blocks:
         f = plt.figure(figsize=A4_IN)
         h = (len(rows) + 1.7) * ROW_IN / A4_IN[1]
@@ -261,12 +270,15 @@ def course_html(course: Course) -> str:
         draw_positions(fig.add_subplot(111), course)
 
     head = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in header_lines(course))
+    pvd = planned_vs_delivered(course)
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>TMS course report - "
             f"{html.escape(course.patient)}</title><style>{CSS}</style></head><body>"
             "<h1>TMS treatment course - neuronavigation report</h1>"
             f"<dl>{head}</dl><h2>Delivery per day</h2>{_html_table(*day_table(course))}"
             "<h2>Repositioning</h2>" + "".join(f"<p>{html.escape(x)}</p>" for x in repositioning_lines(course)) +
             f"<h2>Sessions</h2>{_html_table(*session_table(course))}"
+            f"<h2>Planned against delivered</h2><p>{html.escape(course_line(pvd))}</p>"
+            f"{_html_table(*pvd_day_rows(pvd))}{_html_table(*pvd_session_rows(pvd))}"
             f"<h2>Plots</h2>{_img(_fig_png(errs, (7, 5)), 'errors per day')}"
             f"{_img(_fig_png(pos, (6, 6)), 'delivered coil centres')}"
             f"<p style='color:#666;font-size:8pt'>navtms course report, made "
@@ -308,6 +320,7 @@ def write_course_report(course: Course, out_dir: str | Path) -> dict:
     files["html"] = atomic_write_text(out / "course.html", course_html(course)).name
     files["sessions_html"] = [atomic_write_text(out / f"session_{s.name}.html", session_html(course, s)).name
                               for s in course.sessions]
-    write_json(out / "course.json", {**course.to_json(), "files": files})
+    write_json(out / "course.json", {**course.to_json(), "planned_vs_delivered": planned_vs_delivered(course),
+                                     "files": files})
     files["json"] = "course.json"
     return files

@@ -40,7 +40,10 @@ def run(args) -> int:
         out.parent.mkdir(exist_ok=True)
     files = write_course_report(course, out)
     if args.json:
-        print(json.dumps(to_jsonable({**course.to_json(), "report": str(out), "files": files}), indent=2))
+        from navtms.course_plan import planned_vs_delivered
+
+        print(json.dumps(to_jsonable({**course.to_json(), "planned_vs_delivered": planned_vs_delivered(course),
+                                      "report": str(out), "files": files}), indent=2))
         return 0
     print(f"course of {course.patient}: target {course.target}, {len(course.sessions)} sessions on "
           f"{len(course.per_day)} days")
@@ -55,5 +58,21 @@ def run(args) -> int:
     print(f"repositioning: coil centre RMS {_fmt(r.rms_mm)} mm from the course mean, max day-to-day "
           f"{_fmt(r.max_pairwise_mm)} mm; orientation RMS {_fmt(r.rms_deg)} deg, max day-to-day "
           f"{_fmt(r.max_pairwise_deg)} deg")
+    from navtms.course_plan import course_line, planned_vs_delivered
+
+    pvd = planned_vs_delivered(course)
+    print(f"planned against delivered: {course_line(pvd)}")
+    print(f"{'day':10s} {'sessions':>9s} {'pulses fired/planned':>21s} {'gaps kept':>9s}")
+    for d, x in pvd["days"].items():
+        sp = "-" if x["sessions_planned"] is None else str(x["sessions_planned"])
+        pp = "-" if not x["pulses_planned_day"] else f"{x['pulses_planned_day']:.0f}"
+        gk = f"{x['gaps_kept']}/{x['gaps_checked']}" if x["gaps_checked"] else "-"
+        print(f"{d:10s} {str(x['sessions_delivered']) + '/' + sp:>9s} {str(x['pulses_fired']) + '/' + pp:>21s} {gk:>9s}")
+    for r in pvd["sessions"]:
+        if r["override"] or (r["gap_kept"] is False) or r["complete"] is False:
+            why = ([f"override: {r['override']}"] if r["override"] else []) + (
+                [f"gap {r['gap_before_min']:.0f} min < {r['gap_planned_min']:g} planned"] if r["gap_kept"] is False else []) + (
+                [f"{r['pulses_fired']} of {r['pulses_planned']} pulses"] if r["complete"] is False else [])
+            print(f"  {r['date']} {r['name']}: {'; '.join(why)}")
     print(f"report: {out / files['html']} (one page: {out / files['page_png']}, {out / files['page_pdf']})")
     return 0
