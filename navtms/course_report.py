@@ -110,7 +110,7 @@ def repositioning_lines(course: Course) -> list[str]:
 DAY_ROWS_PAGE1 = 10     # day rows on the first page; more go to the following pages
 SESSION_ROWS_PAGE1 = 8  # the sessions table is on page 1 only when it is this short
 ROWS_PER_PAGE = 44      # table rows on a continuation page
-PVD_SESSION_COLS = [0.1, 0.1, 0.16, 0.1, 0.11, 0.07, 0.07, 0.29]
+PVD_SESSION_COLS = [0.1, 0.11, 0.13, 0.11, 0.14, 0.07, 0.07, 0.27]
 DAY_COLS = [0.11, 0.08, 0.08, 0.07, 0.07, 0.14, 0.14, 0.15, 0.14]
 SESSION_COLS = [0.1, 0.14, 0.3, 0.08, 0.09, 0.09, 0.14]
 ROW_IN = 0.17           # table row height (inches)

@@ -76,6 +76,8 @@ class CoilPlacement:
     handle_angle_deg: handle angle from the posterior midline, positive outwards.
     scalp_target_distance_mm: entry to target.
     scalp_cortex_distance_mm: entry to the nearest brain-surface point (NaN without a brain surface).
+    scalp_cortex_axis_mm: scalp to cortex along the coil axis (depth_along_coil_axis; NaN without a
+        brain surface or when the axis reaches none): the distance the depth-adjusted dose uses.
     axis_target_angle_deg: angle between coil +z and the entry->target direction.
     axis_miss_mm: distance of the target from the coil axis line.
     entry_method: "closest", "normal" or "given" (a scalp rule chose the entry).
@@ -91,6 +93,7 @@ class CoilPlacement:
     axis_target_angle_deg: float
     axis_miss_mm: float
     entry_method: str
+    scalp_cortex_axis_mm: float = float("nan")
 
 
 def _check_surface(surface, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -292,14 +295,19 @@ def place_coil(target_mri_mm, scalp, axes: HeadAxes | None = None, *, brain=None
     dist = float(np.linalg.norm(d))
     ang = float(np.rad2deg(angle_between(z, d))) if dist > 1e-9 else 0.0
     miss = float(np.linalg.norm(d - z * (d @ z)))
-    sc = float("nan")
+    sc = sca = float("nan")
     if brain is not None:
         _check_surface(brain, "brain")
         pb, _ = closest_point_on_mesh(brain, e)
         sc = float(np.linalg.norm(pb - e))
+        try:
+            sca = depth_along_coil_axis(T, scalp, brain).scalp_cortex_mm
+        except GeometryError:
+            pass
     return CoilPlacement(target_mri_mm=t, entry_mri_mm=e, T_mri_from_coil=T, offset_mm=float(offset_mm),
                          handle_angle_deg=angle, scalp_target_distance_mm=dist, scalp_cortex_distance_mm=sc,
-                         axis_target_angle_deg=ang, axis_miss_mm=miss, entry_method=entry_method)
+                         axis_target_angle_deg=ang, axis_miss_mm=miss, entry_method=entry_method,
+                         scalp_cortex_axis_mm=sca)
 
 
 # ----------------------------------------------------------------------------- depth along the coil axis

@@ -97,3 +97,16 @@ def test_axis_pointing_away_is_refused():
         depth_along_coil_axis(T, scalp, brain)
     with pytest.raises(GeometryError):
         depth_along_coil_axis(np.full((4, 4), np.nan), scalp, brain)
+
+
+def test_place_coil_reports_both_distances():
+    """place_coil keeps the nearest-point distance and adds the along-axis one."""
+    from targets.placement import place_coil
+
+    scalp, brain = phantom()
+    pl = place_coil(np.array([-40.0, 30.0, 50.0]), scalp, brain=brain, handle_angle_deg=45.0)
+    T = pl.T_mri_from_coil
+    o, z = T[:3, 3], T[:3, 2]
+    expect = ray_sphere(o, z, BRAIN_CENTRE, R_BRAIN) - ray_sphere(o, z, np.zeros(3), R_SCALP)
+    assert pl.scalp_cortex_axis_mm == pytest.approx(expect, abs=0.1)
+    assert pl.scalp_cortex_distance_mm <= pl.scalp_cortex_axis_mm + 0.1
