@@ -11,8 +11,9 @@ magnetic stimulation. Electroencephalography and Clinical Neurophysiology 108(1)
 Pascual-Leone A et al. (1993) and Chen R et al. (1997). The 2021 update (Rossi S, Antal A,
 Bestmann S, et al. (2021) Safety and recommendations for TMS use in healthy subjects and patient
 populations, with updates on training, ethical and regulatory issues: Expert Guidelines.
-Clinical Neurophysiology 132(1):269-306) keeps the 2009 recommendations valid for conventional
-and patterned protocols (abstract).
+Clinical Neurophysiology 132(1):269-306) covers new issues only and leaves the 2009
+recommendations valid (abstract, verified); whether it holds a new duration table was not
+checked, so the 2009 table is used.
 UNVERIFIED: the cell values below were written from memory of the printed table and not
 checked against it in this session (`TABLE_VERIFIED`); check them before clinical use.
 A '>' cell in the paper (the longest duration tested was safe) is taken as that duration.
