@@ -110,6 +110,11 @@ def _cases(f: dict, work: Path):
                                "--format", "brainsight", "--out", str(work / "samples.txt")], [work / "samples.txt"], None),
         "session-digitise-cap": (["session", "digitise-cap", str(d / "bad_session"), "--source", f"poses:{f['poses']}",
                                   "--labels", "F3"], [], None),
+        "threshold-ml-emg": (["threshold", str(d / "bad_plan"), "--method", "ml", "--emg", str(d / "garbage.csv"),
+                              "--session", str(f["session"])], [], None),
+        "protocol-use": (["protocol", str(f["session"]), "--use", str(d / "garbage.json"), "--threshold-mso", "50"],
+                         [f["session"] / "protocol.json"], None),
+        "protocols": (["protocols", "--library", str(d / "garbage.json")], [], None),
     }
 
 
@@ -117,7 +122,7 @@ IN_PROCESS = ["calibrate-camera", "make-body", "make-body-tagfile", "register", 
               "replay-bad-pulses", "session-new", "session-show", "synth", "targets", "track-bad-camera", "navigate",
               "course", "hotspot-grid", "hotspot-pick", "protocol", "threshold", "plan-dicom-folder-of-garbage",
               "plan-import-garbage", "plan-eeg-cap-garbage", "export-bad-plan", "export-bad-pulses",
-              "session-digitise-cap"]
+              "session-digitise-cap", "threshold-ml-emg", "protocol-use", "protocols"]
 
 
 @pytest.mark.timeout(60)
