@@ -2,13 +2,15 @@
 """Simulate a whole TMS course on the sample head and report it.
 
     python scripts/simulate_course.py OUT_DIR [--docs-figure docs/img/course_report.png] [--seed 0]
-                                      [--plan PLAN_DIR --target NAME --motor-target NAME]
+                                      [--plan PLAN_DIR --target NAME --motor-target NAME] [--protocol NAME]
 
 Makes OUT_DIR/plan (sample head, targets m1-hand and dlpfc-fox2012; or a copy of --plan), a hotspot search
 (5 x 5 grid at 10 mm around the hand knob, simulated MEPs in an EMG CSV, replayed through the
 navigation loop), a motor threshold measurement (simulated 5/10 rule data), five daily
 sessions at dlpfc-fox2012 with known repositioning offsets (navtms.course_sim.default_days),
-each replayed through navtms.replay.replay_session, and then runs
+each replayed through navtms.replay.replay_session (with --protocol, each session records that
+library protocol with `navtms protocol SESSION --use NAME`: safety check, MT, depth-adjusted
+dose when the protocol asks for it), and then runs
 `navtms course OUT_DIR/plan --out OUT_DIR/report`. Prints the simulated vs recovered
 repositioning figures.
 """
@@ -33,6 +35,7 @@ def main(argv=None) -> int:
     ap.add_argument("--plan", type=Path, help="use a copy of this plan folder instead of planning the sample head")
     ap.add_argument("--target", default="dlpfc-fox2012", help="treatment target of the plan")
     ap.add_argument("--motor-target", default="m1-hand", help="plan target the hotspot grid is centred on")
+    ap.add_argument("--protocol", help="record this library protocol (navtms protocols) for every session")
     args = ap.parse_args(argv)
     if args.out.exists() and any(args.out.iterdir()):
         print(f"{args.out} exists and is not empty", file=sys.stderr)
@@ -75,8 +78,12 @@ def main(argv=None) -> int:
     record_threshold(plan_dir, m)
     print(f"motor threshold: {m.threshold_pct}% MSO (simulated true value 52%)")
     days = default_days()
-    simulate_course_sessions(plan_dir, args.target, days, seed=args.seed + 1, threshold_pct_mso=m.threshold_pct,
-                             plots=True)
+    dirs = simulate_course_sessions(plan_dir, args.target, days, seed=args.seed + 1,
+                                    threshold_pct_mso=m.threshold_pct, plots=True)
+    for d, day in zip(dirs, days):
+        if args.protocol and navtms_main(["protocol", str(d), "--use", args.protocol, "--date", day.date,
+                                          "--m1-target", args.motor_target, "--patient", "SIM-001"]) != 0:
+            return 2
     code = navtms_main(["course", str(plan_dir), "--out", str(args.out / "report")])
     e = expected_repositioning(days)
     print(f"simulated repositioning: coil centre RMS {e['rms_mm']:.2f} mm from the mean, max pairwise "

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from navcore.errors import GeometryError
-from planning_helpers import ellipsoid_mesh
+from planning_helpers import ellipsoid_mesh, planning_dir, sample_fiducials, sample_plan, surface_cache_dir  # noqa: F401
 from targets.placement import depth_along_coil_axis
 
 R_SCALP, R_BRAIN = 90.0, 75.0
@@ -110,3 +110,26 @@ def test_place_coil_reports_both_distances():
     expect = ray_sphere(o, z, BRAIN_CENTRE, R_BRAIN) - ray_sphere(o, z, np.zeros(3), R_SCALP)
     assert pl.scalp_cortex_axis_mm == pytest.approx(expect, abs=0.1)
     assert pl.scalp_cortex_distance_mm <= pl.scalp_cortex_axis_mm + 0.1
+
+
+@pytest.mark.slow
+def test_depth_on_the_sample_head(sample_plan):
+    """Real anatomy (the embedded sample head): along the planned coil axis of the Fox 2012 DLPFC
+    targets the cortex lies a plausible 5-30 mm under the scalp, on the brain mesh, at least as
+    far as the nearest brain point, and the crossing points lie on the coil axis."""
+    from targets.placement import closest_point_on_mesh
+
+    assert sample_plan.brain is not None
+    for t in sample_plan.targets:
+        d = depth_along_coil_axis(t.T_mri_from_coil, sample_plan.scalp, sample_plan.brain)
+        assert 5.0 < d.scalp_cortex_mm < 30.0, (t.name, d.scalp_cortex_mm)
+        on_brain, _ = closest_point_on_mesh(sample_plan.brain, d.cortex_mri_mm)
+        assert np.linalg.norm(on_brain - d.cortex_mri_mm) < 0.05
+        on_scalp, _ = closest_point_on_mesh(sample_plan.scalp, d.scalp_mri_mm)
+        assert np.linalg.norm(on_scalp - d.scalp_mri_mm) < 0.05
+        nearest, _ = closest_point_on_mesh(sample_plan.brain, d.scalp_mri_mm)
+        assert d.scalp_cortex_mm >= np.linalg.norm(nearest - d.scalp_mri_mm) - 1e-6
+        z, c = t.T_mri_from_coil[:3, 2], t.T_mri_from_coil[:3, 3]
+        for p in (d.scalp_mri_mm, d.cortex_mri_mm):
+            v = p - c
+            assert np.linalg.norm(v - (v @ z) * z) < 1e-6
