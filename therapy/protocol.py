@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from navcore.errors import InputFileError
 
 FORMAT_VERSION = 1
@@ -185,6 +187,17 @@ class Protocol:
     @property
     def pulses_per_course(self) -> int:
         return self.pulses_per_session * self.schedule.sessions
+
+    def pulse_times_s(self) -> np.ndarray:
+        """(pulses_per_session,) times (s) of every pulse from the session's first pulse: train k
+        starts at k (on_s + off_s); inside it, events (single pulses or burst starts) every
+        1/rate_hz, and a burst's pulses every 1/burst_rate_hz. navigation.pulses.ProtocolTrigger
+        fires such a schedule (times_ns = start_ns + 1e9 * these)."""
+        events = np.arange(int(math.floor(self.trains.on_s * self.pattern.rate_hz + 1e-9))) / self.pattern.rate_hz
+        if self.pattern.kind is PatternKind.BURST:
+            events = (events[:, None] + np.arange(self.pattern.burst_pulses)[None, :] / self.pattern.burst_rate_hz).ravel()
+        starts = np.arange(self.trains.trains) * (self.trains.on_s + self.trains.off_s)
+        return (starts[:, None] + events[None, :]).ravel()
 
     def with_override(self, override: Optional[Override]) -> "Protocol":
         return replace(self, override=override)

@@ -2,6 +2,8 @@
 the code's own output), JSON round trips, malformed files, the clinic library."""
 import json
 
+import numpy as np
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -113,3 +115,25 @@ def test_find_protocol_reads_a_file_and_refuses_unknown(tmp_path):
 def test_override_round_trips():
     p = lib()["itbs-left-dlpfc"].with_override(Override("clinical decision", "dr x", "2026-01-01"))
     assert protocol_from_json(p.to_json()).override == p.override
+
+
+def test_pulse_times_by_hand():
+    L = lib()
+    t = L["itbs-left-dlpfc"].pulse_times_s()
+    assert len(t) == 600 and np.all(np.diff(t) > 0)
+    assert t[:4] == pytest.approx([0.0, 0.02, 0.04, 0.2])          # 50 Hz inside a burst, bursts at 5 Hz
+    assert t[30] == pytest.approx(10.0)                             # train 2 starts 2 s on + 8 s off later
+    assert t[-1] == pytest.approx(19 * 10 + 1.8 + 0.04)
+    ten = L["10hz-left-dlpfc"].pulse_times_s()
+    assert len(ten) == 3000 and ten[40] == pytest.approx(30.0) and ten[-1] == pytest.approx(74 * 30 + 3.9)
+    ctbs = L["ctbs-huang2005"].pulse_times_s()
+    assert len(ctbs) == 600 and ctbs[-1] == pytest.approx(39.8 + 0.04)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_protocols())
+def test_pulse_times_count_and_span(p):
+    t = p.pulse_times_s()
+    assert len(t) == p.pulses_per_session
+    if len(t):
+        assert t[-1] <= p.session_duration_s + 1e-9 and np.all(np.diff(t) > 0)
