@@ -86,8 +86,16 @@ class Protocol:
         return record_from_json(self.record, PROTOCOL_FILE)
 
     def describe(self, pulses: bool = True) -> str:
-        """'10 Hz 3000 pulses 120% MT = 62% MSO' (what is known)."""
+        """'10 Hz 3000 pulses 120% MT = 62% MSO' (what is known); with a protocol record
+        'itbs-left-dlpfc 120% RMT = 62% MSO' (the pulses are in the record)."""
         parts = []
+        if self.record is not None:
+            p = self.record.get("protocol") or {}
+            i = p.get("intensity") or {}
+            parts.append(str(p.get("name", "")))
+            parts.append(f"{i.get('pct', 0):g}% {str(i.get('of', 'rmt')).upper()}")
+            parts.append(f"= {self.intensity_pct_mso:g}% MSO")
+            return " ".join(parts)
         if self.frequency_hz is not None:
             parts.append(f"{self.frequency_hz:g} Hz")
         if pulses and self.pulses_planned is not None:

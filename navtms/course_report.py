@@ -74,7 +74,7 @@ def header_lines(course: Course) -> list[tuple[str, str]]:
     """(label, value) pairs for the report head."""
     dates = [s.date for s in course.sessions]
     thr = course.thresholds
-    thr_txt = "; ".join(f"{m.threshold_pct:g}% MSO ({m.date})" if m.threshold_pct is not None
+    thr_txt = "; ".join(f"{m.threshold_pct:g}% MSO ({m.date}, {m.method})" if m.threshold_pct is not None
                         else f"not reached ({m.date})" for m in thr) or "not recorded"
     protos = sorted({s.protocol.describe(pulses=False) for s in course.sessions if s.protocol})
     planned = sorted({s.protocol.pulses_planned for s in course.sessions if s.protocol and s.protocol.pulses_planned})
@@ -94,8 +94,29 @@ def header_lines(course: Course) -> list[tuple[str, str]]:
             ("Dates", f"{dates[0]} to {dates[-1]}, {len(set(dates))} days, {len(dates)} sessions" if dates else "-"),
             ("Protocol", "; ".join(protos) or "not recorded"),
             ("Motor hotspot", hs_txt),
+            ("Protocol record", _record_line(course)),
             ("Motor threshold", thr_txt),
             ("Pulses delivered", f"{total} fired ({sum(s.with_pose for s in course.sessions)} with a tracked coil pose)")]
+
+
+def _record_line(course: Course) -> str:
+    """Library protocols used (with the first source), depth adjustment and safety overrides."""
+    recs = [s.protocol.treatment for s in course.sessions if s.protocol and s.protocol.record]
+    if not recs:
+        return "none (figures entered by hand)"
+    names = {}
+    for r in recs:
+        names.setdefault(r.protocol.name, r.protocol)
+    parts = list(names)
+    dep = [r.depth for r in recs if r.depth]
+    if dep:
+        d = dep[-1]
+        parts.append(f"depth-adjusted (target {d['d_target_mm']:.1f} mm, M1 {d['d_m1_mm']:.1f} mm, "
+                     f"{d['k_pct_per_mm']:g} %/mm)")
+    over = sum(r.protocol.override is not None for r in recs)
+    if over:
+        parts.append(f"SAFETY OVERRIDE in {over} session(s)")
+    return "; ".join(parts)
 
 
 def repositioning_lines(course: Course) -> list[str]:
