@@ -209,11 +209,13 @@ def report_figures(course: Course) -> list:
     blocks = [("Delivery per day (continued)", dhead, c, DAY_COLS, 6.5) for c in _chunks(drest, ROWS_PER_PAGE)]
     if not s_on_1:
         blocks += [("Sessions", shead, c, SESSION_COLS, 6) for c in _chunks(srows, ROWS_PER_PAGE)]
-    pvd = planned_vs_delivered(course)
-    ph, pr = pvd_day_rows(pvd)
-    blocks += [(f"Planned against delivered per day: {course_line(pvd)}", ph, c, None, 7) for c in _chunks(pr, ROWS_PER_PAGE)]
-    blocks += [("Planned against delivered per session", pvd_session_rows(pvd)[0], c, PVD_SESSION_COLS, 6)
-               for c in _chunks(pvd_session_rows(pvd)[1], ROWS_PER_PAGE)]
+    if any(s.protocol is not None and s.protocol.record is not None for s in course.sessions):
+        pvd = planned_vs_delivered(course)     # pages only when a protocol record says what was planned
+        ph, pr = pvd_day_rows(pvd)
+        blocks += [(f"Planned against delivered per day: {course_line(pvd)}", ph, c, None, 7)
+                   for c in _chunks(pr, ROWS_PER_PAGE)]
+        blocks += [("Planned against delivered per session", pvd_session_rows(pvd)[0], c, PVD_SESSION_COLS, 6)
+                   for c in _chunks(pvd_session_rows(pvd)[1], ROWS_PER_PAGE)]
     for title, head, rows, cols, fs in blocks:
         f = plt.figure(figsize=A4_IN)
         h = (len(rows) + 1.7) * ROW_IN / A4_IN[1]
