@@ -126,6 +126,12 @@ class HuntResult:
     def pulses(self) -> int:
         return len(self.intensities)
 
+    def at_limit(self, s: "HuntSettings" = None) -> bool:
+        """The estimate or its interval reaches the floor or ceiling of the search (the
+        stimulator cannot reach the threshold, or the anchors decide it): not trustworthy."""
+        s = s or HuntSettings()
+        return self.ci_pct[1] >= s.ceiling_pct - 1.0 or self.ci_pct[0] <= s.floor_pct + 1.0
+
     def to_json(self) -> dict:
         return {"kind": "ml-pest", "threshold_pct": self.threshold_pct, "ci95_pct": list(self.ci_pct),
                 "pulses": self.pulses, "stopped": self.stopped, "intensities": list(self.intensities),

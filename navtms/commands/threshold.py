@@ -92,6 +92,9 @@ def _ml(args) -> int:
     r = m.ml_result()
     print(f"motor threshold: {m.threshold_pct:g}% MSO (ML threshold hunt, {r.pulses} pulses, 95% CI "
           f"{r.ci_pct[0]:.1f}-{r.ci_pct[1]:.1f}); recorded in {path}")
+    if r.at_limit(s):
+        print(f"warning: the interval reaches the edge of the search ({s.floor_pct:g}-{s.ceiling_pct:g}% MSO); "
+              "the threshold may lie outside what the stimulator reaches: check the coil and the EMG")
     return 0
 
 

@@ -10,6 +10,7 @@ import os
 import numpy as np
 import pytest
 
+from course_helpers import course_root, sphere_plan  # noqa: F401 (fixtures)
 from navtms.cli import main
 
 R_SCALP, R_BRAIN, SHIFT = 90.0, 75.0, np.array([0.0, 0.0, -6.0])
@@ -152,3 +153,21 @@ def test_protocols_command(capsys, tmp_path):
     assert main(["protocols", "--check", str(f)]) == 1
     assert main(["protocols", "--add", str(f), "--library", str(tmp_path / "lib.json")]) == 0
     assert main(["protocols", "--add", str(f), "--library", str(tmp_path / "lib.json")]) == 2
+
+
+def test_depth_adjusted_protocol_needs_a_brain_surface(sphere_plan, tmp_path, capsys):  # noqa: F811
+    """The sphere plan has no brain surface: a depth-adjusted protocol is refused with one
+    sentence and nothing is written; a protocol without depth adjustment is recorded."""
+    import shutil
+
+    from navtms.session import create_session
+
+    plan_dir = tmp_path / "plan"
+    shutil.copytree(sphere_plan[0], plan_dir)
+    folder = tmp_path / "s"
+    create_session(folder, [sphere_plan[2].target("dlpfc")], plan=os.path.relpath(plan_dir, folder))
+    assert main(["protocol", str(folder), "--use", "saint-accelerated-itbs", "--threshold-mso", "50"]) == 2
+    assert "no brain surface" in capsys.readouterr().err
+    assert not (folder / "protocol.json").exists()
+    assert main(["protocol", str(folder), "--use", "10hz-left-dlpfc", "--threshold-mso", "50"]) == 0
+    assert _read(folder)["intensity_pct_mso"] == 60

@@ -116,3 +116,9 @@ def test_population_is_within_the_stated_ranges():
     assert t.min() >= 30 and t.max() <= 75 and u.min() >= 0.02 and u.max() <= 0.06
     s0 = subs[0]
     assert s0.p_response(s0.threshold_pct) == pytest.approx(0.5, abs=0.03)
+
+
+def test_a_threshold_beyond_the_stimulator_is_flagged():
+    never = run_hunt(lambda x: False, S)                  # no response even at 100 % MSO
+    assert never.at_limit(S) and never.threshold_pct >= 95
+    assert not run_hunt(lambda x: x > 50.0, S).at_limit(S)
