@@ -67,8 +67,9 @@ class Protocol:
 
     def __post_init__(self):
         if self.intensity_pct_mso is None and self.intensity_pct_mt is not None and self.threshold_pct_mso is not None:
-            object.__setattr__(self, "intensity_pct_mso",
-                               float(round(self.threshold_pct_mso * self.intensity_pct_mt / 100.0)))
+            from therapy.dose import output_pct_mso
+
+            object.__setattr__(self, "intensity_pct_mso", output_pct_mso(self.threshold_pct_mso, self.intensity_pct_mt)[0])
 
     def to_json(self) -> dict:
         return {"date": self.date, "patient": self.patient, "frequency_hz": self.frequency_hz,

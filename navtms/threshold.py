@@ -5,10 +5,9 @@ maximum stimulator output, "% MSO") and the response to each pulse, either an ME
 (peak-to-peak uV; a response when >= `mep_criterion_uv`, 50 uV by default) or a twitch seen
 (yes/no).
 
-Relative-frequency rule (default): the threshold is the lowest intensity at which at least
-`min_responses` (5) of `n_trials` (10) pulses give a response. At an intensity, the first
-`n_trials` pulses count; with fewer pulses than that it qualifies only when the responses
-already reach `min_responses`. None when no intensity qualifies.
+Relative-frequency rule (default; the rule itself is therapy.threshold_rf, re-exported here):
+the threshold is the lowest intensity at which at least `min_responses` (5) of `n_trials` (10)
+pulses give a response. None when no intensity qualifies.
 
 threshold.json (PLAN_DIR/threshold.json, format_version 1, written atomically) keeps every
 measurement: {"format_version": 1, "measurements": [{date, recorded_utc, site, rule {...},
@@ -28,63 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-import numpy as np
-
 from navcore.errors import InputFileError, NavtmsError
 from navcore.fileio import read_json, write_json
+from therapy.threshold_rf import MEP_CRITERION_UV, ThresholdRule, Trial, qualifies, threshold_from_trials  # noqa: F401
 
 FORMAT_VERSION = 1
 THRESHOLD_FILE = "threshold.json"
-MEP_CRITERION_UV = 50.0
 ML_KIND = "ml-pest"
-
-
-@dataclass(frozen=True)
-class ThresholdRule:
-    """min_responses of n_trials pulses at one intensity; mep_criterion_uv for MEP amplitudes."""
-
-    min_responses: int = 5
-    n_trials: int = 10
-    mep_criterion_uv: float = MEP_CRITERION_UV
-
-    def __post_init__(self):
-        if not (1 <= self.min_responses <= self.n_trials) or not (self.mep_criterion_uv > 0):
-            raise NavtmsError(f"threshold rule {self.min_responses} of {self.n_trials} (criterion "
-                              f"{self.mep_criterion_uv} uV) is not possible")
-
-    def to_json(self) -> dict:
-        return {"kind": "relative-frequency", "min_responses": self.min_responses, "n_trials": self.n_trials,
-                "mep_criterion_uv": self.mep_criterion_uv}
-
-
-@dataclass(frozen=True)
-class Trial:
-    """Pulses at one intensity (% MSO): responses (bool per pulse) and, when measured, the MEP
-    amplitudes (uV per pulse) they came from."""
-
-    intensity_pct: float
-    responses: tuple[bool, ...]
-    mep_uv: Optional[tuple[float, ...]] = None
-
-    @staticmethod
-    def from_mep(intensity_pct: float, mep_uv: Sequence[float], criterion_uv: float = MEP_CRITERION_UV) -> "Trial":
-        m = tuple(float(v) for v in mep_uv)
-        return Trial(float(intensity_pct), tuple(v >= criterion_uv for v in m), m)
-
-
-def qualifies(responses: Sequence[bool], rule: ThresholdRule = ThresholdRule()) -> bool:
-    """Whether one intensity's responses meet the rule (first n_trials pulses count)."""
-    return int(np.sum(np.asarray(list(responses), dtype=bool)[: rule.n_trials])) >= rule.min_responses
-
-
-def threshold_from_trials(trials: Sequence[Trial], rule: ThresholdRule = ThresholdRule()) -> Optional[float]:
-    """Lowest intensity (% MSO) whose pooled responses meet the rule, or None. Trials at the
-    same intensity are pooled in the order given."""
-    pooled: dict[float, list[bool]] = {}
-    for t in trials:
-        pooled.setdefault(float(t.intensity_pct), []).extend(bool(r) for r in t.responses)
-    ok = [i for i, r in pooled.items() if qualifies(r, rule)]
-    return min(ok) if ok else None
 
 
 @dataclass(frozen=True)
@@ -242,8 +191,11 @@ def parse_trial_text(text: str, criterion_uv: float = MEP_CRITERION_UV) -> Trial
 
 
 def mso_from_threshold(threshold_pct: float, intensity_pct_of_mt: float) -> float:
-    """Stimulator output (% MSO) for an intensity given as % of motor threshold, rounded to 1 %."""
-    return float(round(threshold_pct * intensity_pct_of_mt / 100.0))
+    """Stimulator output (% MSO) for an intensity given as % of motor threshold, rounded to 1 %
+    (therapy.dose.output_pct_mso, capped at 100 % MSO)."""
+    from therapy.dose import output_pct_mso
+
+    return output_pct_mso(threshold_pct, intensity_pct_of_mt)[0]
 
 
 def trials_from_dict(d: Mapping[float, Sequence[bool]]) -> list[Trial]:
