@@ -104,14 +104,16 @@ class SafetyReport:
 
 def max_train_s(rate_hz: float, pct_mt: float) -> float | None:
     """Longest safe train (s) at rate_hz and pct_mt from the table, read conservatively: the
-    next tabulated frequency at or above rate_hz and the next intensity at or above pct_mt
-    (below 90% MT: the 90% column). None when outside the table (> 25 Hz or > 220% MT)."""
+    next tabulated frequency at or above rate_hz, the next intensity at or above pct_mt (below
+    90% MT: the 90% column), and never more than any lower intensity of that row allows (the
+    table is not monotone: at 10 Hz, 160% MT allows 0.9 s but 150% only 0.8 s). None when
+    outside the table (> 25 Hz or > 220% MT)."""
     rows = sorted(MAX_TRAIN_S)
     f = next((r for r in rows if r >= rate_hz - 1e-9), None)
     i = next((k for k, c in enumerate(INTENSITIES_PCT_MT) if c >= pct_mt - 1e-9), None)
     if f is None or i is None:
         return None
-    return float(MAX_TRAIN_S[f][i])
+    return float(min(MAX_TRAIN_S[f][: i + 1]))
 
 
 def check(protocol: Protocol) -> SafetyReport:

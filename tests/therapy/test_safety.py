@@ -2,6 +2,8 @@
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from therapy.library import standard_protocols
 from therapy.protocol import Override, Pattern, PatternKind, ThresholdKind, Trains
@@ -66,3 +68,13 @@ def test_patterned_and_accelerated_envelope():
     ctbs = lib()["ctbs-huang2005"]
     assert ctbs.intensity.of is ThresholdKind.ACTIVE and check(ctbs).ok
     assert not check(replace(ctbs, intensity=replace(ctbs.intensity, pct=90))).ok
+
+
+@given(f1=st.floats(1, 25), f2=st.floats(1, 25), i1=st.floats(50, 220), i2=st.floats(50, 220))
+def test_limit_never_grows_with_frequency_or_intensity(f1, f2, i1, i2):
+    """More frequency or more intensity never allows a longer train (the raw table would: 10 Hz
+    at 160% allows 0.9 s against 0.8 s at 150%)."""
+    (fa, fb), (ia, ib) = sorted((f1, f2)), sorted((i1, i2))
+    assert max_train_s(fb, ia) <= max_train_s(fa, ia)
+    assert max_train_s(fa, ib) <= max_train_s(fa, ia)
+    assert max_train_s(10, 160) == 0.8
