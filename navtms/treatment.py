@@ -21,7 +21,7 @@ from typing import Optional
 
 from navcore.errors import NavtmsError, PlanError
 from therapy.dose import DEFAULT_K, DEFAULT_MAX_ADJUST_PCT_MSO, adjust_mt, output_pct_mso
-from therapy.protocol import MotorThresholdRef, Override, Protocol
+from therapy.protocol import CoilRef, MotorThresholdRef, Override, Protocol, TargetRef
 from therapy.safety import require_safe
 
 
@@ -72,10 +72,13 @@ def axis_depths(plan, target_name: str, m1_name: Optional[str] = None) -> dict:
 
 def build_record(protocol: Protocol, mt: MotorThresholdRef, *, depths: Optional[dict] = None,
                  k_name: str = DEFAULT_K, max_adjust_pct_mso: float = DEFAULT_MAX_ADJUST_PCT_MSO,
-                 override: Optional[Override] = None) -> TreatmentRecord:
+                 override: Optional[Override] = None, target: Optional[TargetRef] = None,
+                 coil: Optional[CoilRef] = None) -> TreatmentRecord:
     """The record of one session: safety first (ProtocolSafetyError unless overridden), then the
-    dose. depths: axis_depths() when the protocol is depth-adjusted (NavtmsError without)."""
-    p = replace(protocol, intensity=replace(protocol.intensity, mt=mt))
+    dose. depths: axis_depths() when the protocol is depth-adjusted (NavtmsError without).
+    target, coil: what the session really used (default: the protocol's own)."""
+    p = replace(protocol, intensity=replace(protocol.intensity, mt=mt), target=target or protocol.target,
+                coil=coil or protocol.coil)
     if override is not None:
         p = p.with_override(override)
     rep = require_safe(p)

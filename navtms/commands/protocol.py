@@ -61,7 +61,7 @@ def _with_record(args, session):
     from navtms.treatment import axis_depths, build_record
     from targets.plan import load_plan
     from therapy.library import find_protocol
-    from therapy.protocol import MotorThresholdRef, Override
+    from therapy.protocol import CoilRef, MotorThresholdRef, Override, TargetRef
 
     for opt in ("frequency", "pulses", "intensity_mt", "output_mso"):
         if getattr(args, opt) is not None:
@@ -80,8 +80,12 @@ def _with_record(args, session):
             plan = load_plan(session.resolve(session.plan), checksum="skip")
         depths = axis_depths(plan, target, args.m1_target)
     override = Override(args.override_reason, args.override_by, args.date) if args.override_reason else None
+    real_target = TargetRef(target, "mri", f"the session's plan target; the protocol's: {proto.target.name} "
+                                          f"({proto.target.derivation})")
+    cm = session.coil_model.get("model") if isinstance(session.coil_model, dict) else None
+    coil = CoilRef(str(cm), proto.coil.orientation) if cm else None
     rec = build_record(proto, MotorThresholdRef(float(value), method, date, site), depths=depths, k_name=args.k,
-                       max_adjust_pct_mso=args.max_adjust, override=override)
+                       max_adjust_pct_mso=args.max_adjust, override=override, target=real_target, coil=coil)
     return Protocol(args.date, proto.pattern.rate_hz, proto.pulses_per_session, proto.intensity.pct, rec.mt_pct_mso,
                     rec.output_pct_mso, target=target, patient=args.patient, notes=args.notes, record=rec.to_json()), rec
 

@@ -85,6 +85,7 @@ def test_depth_adjusted_record_matches_the_phantom(phantom_plan, capsys):
     assert rec["protocol"]["intensity"]["mt"] == {"value_pct_mso": 50.0, "method": "given by the operator",
                                                   "date": "2026-11-10", "site": ""}
     assert rec["safety"]["ok"] and rec["protocol"]["name"] == "saint-accelerated-itbs"
+    assert rec["protocol"]["target"]["name"] == "dlpfc" and "dlpfc-left" in rec["protocol"]["target"]["derivation"]
     p = _read(s)
     assert p["pulses_planned"] == 1800 and p["intensity_pct_mso"] == rec["output_pct_mso"]
     from navtms.course import read_protocol
