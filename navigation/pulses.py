@@ -283,6 +283,19 @@ class ProtocolSpec:
         return self.at(0).times_ns()
 
 
+@dataclass(frozen=True)
+class PulseSchedule:
+    """Pulses at any offsets (s, ascending) after the first frame of the run: a pattern the
+    N,HZ,GAP_S,TRAINS,START_S form cannot say (theta bursts, a treatment protocol's trains:
+    therapy.protocol.Protocol.pulse_times_s shifted by a start). Used like a ProtocolSpec."""
+
+    offsets_s: tuple[float, ...]
+
+    def offsets_ns(self) -> list[int]:
+        """Pulse times (ns) after the first frame."""
+        return [int(round(t * 1e9)) for t in self.offsets_s]
+
+
 PROTOCOL_FORMAT = "N,HZ,GAP_S,TRAINS,START_S"
 
 

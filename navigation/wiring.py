@@ -26,7 +26,7 @@ from navigation.csvlog import CsvLog
 from navigation.loop import LoopStats, NavigationLoop
 from navigation.navigator import Navigator, Tolerances
 from navigation.pulses import (PULSE_COLUMNS, KeyTrigger, LineTrigger, ProtocolSpec, ProtocolTrigger, PulseDecision,
-                               PulseLog, TimedProtocol)
+                               PulseLog, PulseSchedule, TimedProtocol)
 from navigation.sinks import FrameLogSink, IGTLSink
 from navigation.sources import is_live, open_source
 
@@ -69,8 +69,8 @@ class RunOptions:
     exist). mode: LoopMode (EVERY implies the recorded clock: pose age 0, bit-exact logs).
     realtime: pace a recorded source to its capture times (live sources are realtime anyway).
     lock_to_target: refuse pulses off target (None: as the setup says). pulse_times_ns: pulses
-    at these times on the loop's clock; protocol: a ProtocolSpec (after the first frame) or a
-    TimedProtocol (absolute). retrack: re-estimate poses from images that carry poses.
+    at these times on the loop's clock; protocol: a ProtocolSpec or PulseSchedule (after the
+    first frame) or a TimedProtocol (absolute). retrack: re-estimate poses from images that carry poses.
     record_poses: a pose log of every processed frame's estimated poses. igtl_port: also
     publish over OpenIGTLink. pulse_line: a device/file whose each line is a pulse.
     on_pulse: called with each logged navigation.pulses.PulseSample (tracking thread)."""
@@ -82,7 +82,7 @@ class RunOptions:
     realtime: bool = True
     lock_to_target: Optional[bool] = None
     pulse_times_ns: Sequence[int] = ()
-    protocol: Union[ProtocolSpec, TimedProtocol, None] = None
+    protocol: Union[ProtocolSpec, PulseSchedule, TimedProtocol, None] = None
     retrack: bool = False
     record_poses: Optional[Path] = None
     igtl_port: Optional[int] = None
@@ -223,7 +223,7 @@ def build_run(setup: NavigationSetup, source_spec: str, options: RunOptions,
             closers.append(server.close)
             sinks.append(IGTLSink(server, nav, setup.fre_mm))
         times, offsets = list(options.pulse_times_ns or ()), []
-        if isinstance(options.protocol, ProtocolSpec):
+        if isinstance(options.protocol, (ProtocolSpec, PulseSchedule)):
             offsets = options.protocol.offsets_ns()
         elif options.protocol is not None:
             times += options.protocol.times_ns()

@@ -23,7 +23,7 @@ from navcore.errors import InputFileError, SessionError
 from navcore.fileio import write_json
 from navigation.csvlog import read_log
 from navigation.loop import LoopState
-from navigation.pulses import ProtocolSpec, TimedProtocol
+from navigation.pulses import ProtocolSpec, PulseSchedule, TimedProtocol
 from navigation.sources import is_live
 from navtms.report import plot_bullseye, plot_errors, summarize
 from navtms.session import (FRAMES_FILE, PULSES_FILE, TIMING_FILE, Session, body_paths, load_session,
@@ -118,14 +118,14 @@ def _prepare_out(out_dir: Path) -> None:
 
 def replay_session(recording: str | Path, session_dir: str | Path, out_dir: str | Path, headless: bool = True,
                    pulse_times_ns: Optional[Sequence[int]] = None,
-                   protocol: Optional[TimedProtocol | ProtocolSpec] = None,
+                   protocol: Optional[TimedProtocol | ProtocolSpec | PulseSchedule] = None,
                    lock_to_target: Optional[bool] = None, retrack: bool = False, snapshots: bool = True,
                    plots: bool = True) -> dict:
     """Replay `recording` through the session's navigation; write the report into out_dir.
     Returns the summary dict (also written to summary.json). headless=False also shows the
     live NavigationWindow (needs a display). retrack: re-estimate poses from the images even
     when the recording carries poses. protocol: a TimedProtocol (recorded clock) or a
-    ProtocolSpec (after the first frame). The run is wired by navigation.wiring.build_run."""
+    ProtocolSpec / PulseSchedule (after the first frame). The run is wired by navigation.wiring.build_run."""
     from navigation.wiring import LoopMode, RunOptions, build_run
 
     session = load_session(session_dir)

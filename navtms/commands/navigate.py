@@ -26,6 +26,9 @@ def add_arguments(p) -> None:
     p.add_argument("--protocol", metavar="N,HZ,GAP_S,TRAINS,START_S",
                    help="timed pulse trains for testing: N pulses at HZ, GAP_S between trains, TRAINS trains, "
                         "the first START_S after the first frame (e.g. 10,10,2,3,1.0)")
+    p.add_argument("--protocol-record", type=float, metavar="START_S",
+                   help="fire the session's recorded treatment protocol (navtms protocol --use): its trains and "
+                        "bursts, the first pulse START_S after the first frame")
     lock = p.add_mutually_exclusive_group()
     lock.add_argument("--lock-to-target", dest="lock", action="store_true", default=None,
                       help="refuse pulses while off target (default: as the session says)")
@@ -46,6 +49,12 @@ def run(args) -> int:
     from viewer.state import LatestState
 
     proto = parse_protocol(args.protocol) if args.protocol is not None else None   # bad input: before anything opens
+    if args.protocol_record is not None:
+        from navtms.treatment import session_schedule
+
+        if proto is not None:
+            raise NavtmsError("give --protocol or --protocol-record, not both")
+        proto = session_schedule(args.session, args.protocol_record)
     session = load_session(args.session)
     setup = navigation_setup(session)
     opts = RunOptions(frames_path=session.path(FRAMES_FILE), timing_path=session.path(TIMING_FILE),

@@ -20,6 +20,9 @@ def add_arguments(p) -> None:
     p.add_argument("--protocol", metavar="N,HZ,GAP_S,TRAINS,START_S",
                    help="timed pulse trains: N pulses at HZ, GAP_S between trains, TRAINS trains, "
                         "starting START_S after the first frame (e.g. 10,10,2,3,1.0)")
+    p.add_argument("--protocol-record", type=float, metavar="START_S",
+                   help="fire the session's recorded treatment protocol (navtms protocol --use): its trains and "
+                        "bursts, the first pulse START_S after the first frame")
     lock = p.add_mutually_exclusive_group()
     lock.add_argument("--lock-to-target", dest="lock", action="store_true", default=None,
                       help="refuse pulses while off target (default: as the session says)")
@@ -42,6 +45,13 @@ def run(args) -> int:
         rows = read_log(args.pulses, "pulse")
         times = [parse_time_ns(r["time_s"]) for r in rows]
     proto = parse_protocol(args.protocol) if args.protocol is not None else None
+    if args.protocol_record is not None:
+        from navcore.errors import NavtmsError
+        from navtms.treatment import session_schedule
+
+        if proto is not None:
+            raise NavtmsError("give --protocol or --protocol-record, not both")
+        proto = session_schedule(args.session, args.protocol_record)
     summary = replay_session(spec, args.session, args.out, headless=not args.show, pulse_times_ns=times,
                              protocol=proto, lock_to_target=args.lock, retrack=args.retrack)
     if args.json:
