@@ -132,8 +132,10 @@ def summarize(true_pct, results: list[MethodResult]) -> dict:
                                                      [-1e9, -4, -2, 0, 2, 4, 1e9])[0].tolist()))}
 
 
-def compare(n_subjects: int = 1000, seed: int = 17, settings: HuntSettings = HuntSettings()) -> dict:
-    """Both methods on the same simulated subjects (each method its own random pulses)."""
+def compare(n_subjects: int = 1000, seed: int = 17, settings: HuntSettings = HuntSettings(),
+            variants: dict | None = None) -> dict:
+    """Both methods on the same simulated subjects (each method its own random pulses).
+    variants: more ML hunts by name ({"ml_hunt_max15": HuntSettings(...)})."""
     rng = np.random.default_rng(seed)
     subs = population(n_subjects, rng)
     truth = [s.threshold_pct for s in subs]
@@ -143,6 +145,10 @@ def compare(n_subjects: int = 1000, seed: int = 17, settings: HuntSettings = Hun
     rf = [relative_frequency(s, rng_rf, start_pct=settings.start_pct) for s in subs]
     rf10 = [relative_frequency(s, rng_rf10, start_pct=settings.start_pct, early_stop=False) for s in subs]
     ml = [ml_hunt(s, rng_ml, settings) for s in subs]
+    more = {}
+    for k, (name, st) in enumerate((variants or {}).items()):
+        rng_v = np.random.default_rng(seed + 10 + k)
+        more[name] = summarize(truth, [ml_hunt(s, rng_v, st) for s in subs])
     return {"relative_frequency_5_of_10": summarize(truth, rf),
-            "relative_frequency_10_pulses_each": summarize(truth, rf10), "ml_hunt": summarize(truth, ml),
+            "relative_frequency_10_pulses_each": summarize(truth, rf10), "ml_hunt": summarize(truth, ml), **more,
             "settings": settings.__dict__, "seed": seed}

@@ -121,9 +121,11 @@ def test_bench_loop(capsys):
 def test_bench_threshold(capsys):
     r = _bench("threshold", capsys)
     assert all(math.isfinite(v) for v in _numbers(r))
-    for key in ("relative_frequency_5_of_10", "relative_frequency_10_pulses_each", "ml_hunt"):
+    for key in ("relative_frequency_5_of_10", "relative_frequency_10_pulses_each", "ml_hunt", "ml_hunt_max15",
+                "ml_hunt_max25"):
         m = r[key]
         _ordered(m, "pulses_median", "pulses_p90", "pulses_max")
         _ordered(m, "abs_error_median", "abs_error_p90", "abs_error_max")
         assert sum(m["error_histogram"].values()) == m["found"] == m["subjects"]
     assert r["goal"]["met"] and r["ml_hunt"]["pulses_max"] <= 25
+    assert r["ml_hunt_max15"]["pulses_max"] <= 15 and r["ml_hunt_max25"]["pulses_max"] <= 25
