@@ -9,14 +9,20 @@ with k, % MSO per mm, from:
 - stokes2005: 3.0  Stokes MG, Chambers CD, Gould IC, Henderson TR, Janko NE, Allen NB,
   Mattingley JB (2005) Simple metric for scaling motor threshold based on scalp-cortex
   distance: application to studies using transcranial magnetic stimulation. Journal of
-  Neurophysiology 94(6):4520-4527. (abstract: "an additional 3% of TMS output" per mm; verified)
-- stokes2007: 2.8  Stokes MG, Chambers CD, Gould IC, et al. (2007) Distance-adjusted motor
-  threshold for transcranial magnetic stimulation. Clinical Neurophysiology 118(7):1617-1625.
-  (UNVERIFIED: value as given in the issue, not checked against the paper)
+  Neurophysiology 94(6):4520-4527. VERIFIED, abstract (mendeley.com and concepedia copies):
+  "for every millimeter from the stimulating coil, an additional 3% of TMS output is required".
+- stokes2007: 2.8  Stokes MG, Chambers CD, Gould IC, English T, McNaught E, McDonald O,
+  Mattingley JB (2007) Distance-adjusted motor threshold for transcranial magnetic
+  stimulation. Clinical Neurophysiology 118(7):1617-1625. VERIFIED, abstract (c.coek.info copy
+  of the paper, Results): "For each additional millimetre separating the stimulating coil from
+  the scalp surface, an additional 2.8% of absolute stimulator output (0.062 T) was required to
+  reach MT"; coil-scalp distance set with 5 and 10 mm acrylic separators, 50 and 70 mm
+  figure-eight coils, no difference between hemispheres or coils.
 - stokes2013: 2.7  Stokes MG, Barker AT, Dervinis M, Verbruggen F, Maizey L, Adams RC,
   Chambers CD (2013) Biophysical determinants of transcranial magnetic stimulation: effects of
   excitability and depth of targeted area. Journal of Neurophysiology 109(2):437-444; figure-8
-  biphasic coil. (UNVERIFIED: value as given in the issue, not checked against the paper)
+  biphasic coil. UNVERIFIED: no stored copy of the paper or its abstract was found; value,
+  coil and citation as given in the issue.
 
 Capping (a clinic setting, not a published figure): the adjustment is limited to
 +/- max_adjust_pct_mso (default 15 % MSO) and the output to 100 % MSO; every cap sets a flag
@@ -30,8 +36,8 @@ from dataclasses import dataclass
 from navcore.errors import NavtmsError
 
 K_PCT_PER_MM = {
-    "stokes2005": (3.0, "Stokes et al. 2005, J Neurophysiol 94(6):4520-4527", True),
-    "stokes2007": (2.8, "Stokes et al. 2007, Clin Neurophysiol 118(7):1617-1625", False),
+    "stokes2005": (3.0, "Stokes et al. 2005, J Neurophysiol 94(6):4520-4527 (abstract)", True),
+    "stokes2007": (2.8, "Stokes et al. 2007, Clin Neurophysiol 118(7):1617-1625 (abstract)", True),
     "stokes2013": (2.7, "Stokes et al. 2013, J Neurophysiol 109(2):437-444 (figure-8 biphasic)", False),
 }
 DEFAULT_K = "stokes2005"

@@ -6,30 +6,50 @@ intensity (% of resting MT), Table 3 of
   Safety, ethical considerations, and application guidelines for the use of transcranial
   magnetic stimulation in clinical practice and research. Clinical Neurophysiology
   120(12):2008-2039,
-which reproduces Table 4 of Wassermann EM (1998) Risk and safety of repetitive transcranial
-magnetic stimulation. Electroencephalography and Clinical Neurophysiology 108(1):1-16, built on
-Pascual-Leone A et al. (1993) and Chen R et al. (1997). The 2021 update (Rossi S, Antal A,
-Bestmann S, et al. (2021) Safety and recommendations for TMS use in healthy subjects and patient
-populations, with updates on training, ethical and regulatory issues: Expert Guidelines.
-Clinical Neurophysiology 132(1):269-306) covers new issues only and leaves the 2009
-recommendations valid (abstract, verified); whether it holds a new duration table was not
-checked, so the 2009 table is used.
-UNVERIFIED: the cell values below were written from memory of the printed table and not
-checked against it in this session (`TABLE_VERIFIED`); check them before clinical use.
+said to reproduce Table 4 of Wassermann EM (1998) Risk and safety of repetitive transcranial
+magnetic stimulation: report and suggested guidelines from the International Workshop on the
+Safety of Repetitive Transcranial Magnetic Stimulation, June 5-7, 1996. Electroencephalography
+and Clinical Neurophysiology 108(1):1-16, built on Pascual-Leone A et al. (1993) and Chen R et
+al. (1997).
+
+What was checked (issue 17 source audit, `search` over stored copies of the papers; see
+`VERIFICATION` for every figure and where in its source it was read):
+- Rossi 2009: title, journal, volume, pages 2008-2039 and the abstract (stored copies on
+  vdocuments.mx and pdffox.com; front matter only). The TABLE ITSELF COULD NOT BE REACHED: every
+  stored copy is returned from its beginning, and no query on the table's words (frequencies,
+  intensities, "maximum safe duration") returned the table text. The cell values below are
+  therefore still the ones written from memory and remain UNVERIFIED (`TABLE_VERIFIED` False,
+  `VERIFIED_CELLS` empty); every train-duration finding says so. Check them against the printed
+  table before clinical use.
+- Wassermann 1998: title, journal, volume and pages read from its first page (scribd copy); its
+  Table 4 was not reached either.
+- Rossi S, Antal A, Bestmann S, et al. (2021) Safety and recommendations for TMS use in healthy
+  subjects and patient populations, with updates on training, ethical and regulatory issues:
+  Expert Guidelines. Clinical Neurophysiology 132(1):269-306. Abstract (scholars.duke.edu,
+  cris.bgu.ac.il): only emerging and new issues are covered, "leaving still valid the 2009
+  recommendations regarding the description of conventional or patterned TMS protocols, the
+  screening ..., the utilization of reference thresholds of stimulation, the managing of
+  seizures ...". Whether its body holds a new duration table was NOT checked; the 2009 table is
+  used.
 A '>' cell in the paper (the longest duration tested was safe) is taken as that duration.
 
 Inter-train interval: Chen R, Gerloff C, Classen J, Wassermann EM, Hallett M, Cohen LG (1997)
 Safety of different inter-train intervals for repetitive transcranial magnetic stimulation and
 recommendations for safe ranges of stimulation parameters. Electroencephalography and Clinical
-Neurophysiology 105(6):415-421 (abstract, verified): ten 1.6 s trains at 20 Hz and 110% MT were
-safe 5 s apart; intervals of 1 s or less were unsafe above 100% MT. Rule here: a repeated
-high-frequency (> 1 Hz) train above 100% MT needs >= 5 s between trains.
+Neurophysiology 105(6):415-421. Abstract (PubMed 9448642, VERIFIED): ten trains at 20 Hz for
+1.6 s at 110% MT were safe 5 s apart; intervals of 1 s or less were unsafe for such trains above
+100% MT; the authors also "suggest reducing the duration for individual rTMS trains by 25% from
+our previous recommendations" (their updated tables were not reached, and the table here is not
+reduced by 25%). Rule here (navtms's generalisation of that one tested condition, not a figure
+of the paper): a repeated high-frequency (> 1 Hz) train above 100% MT needs >= 5 s between
+trains.
 
 Patterned (theta burst) and accelerated schedules have no duration table; they are checked
-against the envelope of published use (not a safety limit, an experience limit): intensity
-<= 120% RMT (Blumberger et al. 2018, Lancet 391:1683-1692) or <= 80% AMT (Huang et al. 2005,
-Neuron 45:201-206), <= 1800 pulses a session, <= 10 sessions a day, >= 50 min between sessions
-(Cole et al. 2020, Am J Psychiatry 177:716-726, abstract, verified).
+against the envelope of published use (not a safety limit, an experience limit): <= 1800 pulses
+a session, <= 10 sessions a day, >= 50 min between sessions (Cole EJ, Stimpson KH, Bentzley BS,
+et al. (2020) Am J Psychiatry 177(8):716-726, abstract, VERIFIED); intensity <= 120% RMT
+(Blumberger et al. 2018, Lancet 391:1683-1692: NOT in the abstract, UNVERIFIED) or <= 80% AMT
+(Huang et al. 2005, Neuron 45(2):201-206: NOT in the abstract, UNVERIFIED).
 
 A protocol outside any rule is refused (`require_safe` raises ProtocolSafetyError) unless it
 carries an Override with a reason; the findings and the override go into the session record.
@@ -47,10 +67,31 @@ ROSSI_2009 = ("Rossi S, Hallett M, Rossini PM, Pascual-Leone A, et al. (2009) Cl
 CHEN_1997 = "Chen R, Gerloff C, Classen J, et al. (1997) Electroencephalogr Clin Neurophysiol 105(6):415-421"
 ENVELOPE = ("published use: Huang et al. 2005 Neuron 45:201-206; Blumberger et al. 2018 Lancet 391:1683-1692; "
             "Cole et al. 2020 Am J Psychiatry 177:716-726")
+COLE_2020 = "Cole EJ, Stimpson KH, Bentzley BS, et al. (2020) Am J Psychiatry 177(8):716-726, abstract"
+# The train-duration table was not reached in any stored copy of Rossi et al. 2009 (docstring).
 TABLE_VERIFIED = False
+# (frequency Hz, intensity % MT) -> seconds, for every cell read in the printed table. Empty: no
+# cell could be read. A test requires MAX_TRAIN_S to agree with every cell listed here and
+# TABLE_VERIFIED to be True only when every cell of MAX_TRAIN_S is listed.
+VERIFIED_CELLS: dict[tuple[int, int], float] = {}
+
+# Every figure the rules use: (value, unit, verified, source and where in it it was read).
+VERIFICATION = {
+    "max_train_s table (all cells)": (None, "s", False,
+                                      "Rossi et al. 2009 Table 3: table text not reached in the stored copies; from memory"),
+    "min_iti_s": (5.0, "s", True, "Chen et al. 1997 abstract (PubMed 9448642): ten 20 Hz, 1.6 s trains at 110% MT "
+                                  "safe 5 s apart; <= 1 s unsafe above 100% MT"),
+    "iti_applies_above_pct_mt": (100.0, "% MT", True, "Chen et al. 1997 abstract: '<= 1 s unsafe ... higher than 100% of MT'"),
+    "tbs_max_pct_rmt": (120.0, "% RMT", False, "Blumberger et al. 2018: intensity not in the abstract; recalled"),
+    "tbs_max_pct_amt": (80.0, "% AMT", False, "Huang et al. 2005: intensity not in the abstract; recalled"),
+    "max_pulses_per_session_patterned": (1800, "pulses", True, "Cole et al. 2020 abstract: '1,800 pulses per session'"),
+    "max_sessions_per_day": (10, "sessions", True, "Cole et al. 2020 abstract: '10 daily sessions over 5 consecutive days'"),
+    "min_gap_min": (50.0, "min", True, "Cole et al. 2020 abstract: '50-minute intersession interval'"),
+}
 
 INTENSITIES_PCT_MT = (90, 100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200, 210, 220)
-# Longest safe single train (s) by frequency (Hz) and intensity (% MT). UNVERIFIED (see above).
+# Longest safe single train (s) by frequency (Hz) and intensity (% MT). UNVERIFIED: written from
+# memory of Rossi et al. 2009 Table 3; the table text could not be reached to check it (above).
 MAX_TRAIN_S = {
     1: (1800, 1800, 360, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50),
     5: (10, 10, 10, 10, 10, 10, 7.6, 5.2, 3.6, 2.6, 2.4, 1.6, 1.4, 1.6),
@@ -138,14 +179,14 @@ def check(protocol: Protocol) -> SafetyReport:
         out.append(Finding("patterned-intensity", pct <= lim + 1e-9, pct, lim, unit, ENVELOPE, False,
                            f"theta burst at {pct:g}{unit}: published use up to {lim:g}{unit}"))
         out.append(Finding("patterned-pulses", protocol.pulses_per_session <= MAX_PULSES_PER_SESSION_PATTERNED,
-                           protocol.pulses_per_session, MAX_PULSES_PER_SESSION_PATTERNED, "pulses", ENVELOPE, True,
+                           protocol.pulses_per_session, MAX_PULSES_PER_SESSION_PATTERNED, "pulses", COLE_2020, True,
                            f"{protocol.pulses_per_session} pulses a session: published use up to "
                            f"{MAX_PULSES_PER_SESSION_PATTERNED}"))
     if s.sessions_per_day > 1:
         out.append(Finding("sessions-per-day", s.sessions_per_day <= MAX_SESSIONS_PER_DAY, s.sessions_per_day,
-                           MAX_SESSIONS_PER_DAY, "sessions", ENVELOPE, True,
+                           MAX_SESSIONS_PER_DAY, "sessions", COLE_2020, True,
                            f"{s.sessions_per_day} sessions a day: published use up to {MAX_SESSIONS_PER_DAY}"))
-        out.append(Finding("session-gap", s.gap_min >= MIN_GAP_MIN - 1e-9, s.gap_min, MIN_GAP_MIN, "min", ENVELOPE, True,
+        out.append(Finding("session-gap", s.gap_min >= MIN_GAP_MIN - 1e-9, s.gap_min, MIN_GAP_MIN, "min", COLE_2020, True,
                            f"{s.gap_min:g} min between sessions: published use at least {MIN_GAP_MIN:g} min"))
     return SafetyReport(protocol.name, tuple(out))
 
