@@ -8,7 +8,8 @@ Subject (the truth): a response (MEP >= 50 uV) at x % MSO occurs with probabilit
 T the true threshold (50 % point, as f = m here), s the logistic spread (% MSO; trial-to-trial
 excitability fluctuation, the input-side variability of Goetz SM, Luber B, Lisanby SH,
 Peterchev AV (2014) A novel model incorporating two variability sources for describing motor
-evoked potentials. Brain Stimulation 7(4):541-552), f the chance of a false response (EMG
+evoked potentials. Brain Stimulation 7(4):541-552; citation verified on PMC4108579; the model
+here borrows only its idea of input-side variability, no figure), f the chance of a false response (EMG
 noise, background contraction) and m of a missed one. MEP amplitudes (uV) are drawn log-normal
 around the criterion for the EMG-file path (above 50 uV for a response, below for none).
 

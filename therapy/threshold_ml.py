@@ -19,6 +19,14 @@ Two virtual pulses anchor the first estimates (no response at `floor_pct`, a res
 Stopping rule: at least `min_pulses`, then stop when the 95 % likelihood-ratio interval
 {t : 2 (LLmax - LL(t)) <= 3.84} is at most `ci_width_pct` wide, or at `max_pulses`.
 
+Source audit (issue 17): Awiszus 2003 itself was not found in the stored copies (UNVERIFIED);
+"on average 17 stimulation pulses" for ML threshold hunting appears in a secondary text (a book
+chapter on robotized TMS) citing it, and Ah Sen CB et al. (2017) PLoS One e0186007 (abstract,
+verified) report that ML-PEST needed 17 (AMT) and 15 (RMT) fewer stimuli than the
+relative-frequency method at no loss of accuracy. Duke's SAMT (tms-samt.github.io, verified):
+stochastic approximation, not ML-PEST, "on average 25 pulses ... median relative error |delta|
+of less than 1.5%" (relative error, % of the threshold, not % MSO).
+
 UNVERIFIED: the default relative spread r = 0.07 is the order of the spread Awiszus reported
 for MEP thresholds as recalled, not checked against the paper; it is a model setting, and the
 simulation (therapy.mep_sim) tests the hunt with subjects whose true spread differs from it.

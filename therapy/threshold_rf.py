@@ -3,6 +3,10 @@
 or a twitch seen). Rossini PM, Barker AT, Berardelli A, et al. (1994) Electroencephalography
 and Clinical Neurophysiology 91(2):79-92; Rossini PM, Burke D, Chen R, et al. (2015) Clinical
 Neurophysiology 126(6):1071-1107 (the IFCN update).
+Source audit (issue 17): the 2015 citation was read on its PMC copy (PMC6350257), which names the
+1994 report as its predecessor; the rule itself (>= 5 of 10 MEPs >= 50 uV, about 75 pulses) was
+found only in a secondary text (a book chapter on robotized TMS), not in either report: UNVERIFIED
+against the reports.
 
 At an intensity the first `n_trials` pulses count; with fewer pulses it qualifies only when the
 responses already reach `min_responses`. Trials at the same intensity are pooled.
