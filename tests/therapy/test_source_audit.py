@@ -19,12 +19,14 @@ Sources as read (the `search` tool over stored public copies):
 - Rossi et al. 2009 Table 3: NOT reached (no cell could be read), so no cell is pinned as
   verified; the tests below make sure nothing claims otherwise.
 """
+from dataclasses import replace
+
 import pytest
 
 from therapy import safety
 from therapy.dose import K_PCT_PER_MM, adjust_mt
 from therapy.library import standard_protocols
-from therapy.protocol import PatternKind, ThresholdKind
+from therapy.protocol import PatternKind, ThresholdKind, Trains
 
 # Typed from the sources above, not from the code.
 PAPER_K = {"stokes2005": 3.0, "stokes2007": 2.8}
@@ -78,8 +80,6 @@ def test_chen_1997_inter_train_interval():
     assert safety.MIN_ITI_S == CHEN_1997_SAFE_ITI_S
     assert safety.VERIFICATION["min_iti_s"][:3] == (CHEN_1997_SAFE_ITI_S, "s", True)
     p = lib()["10hz-left-dlpfc"]
-    from dataclasses import replace
-    from therapy.protocol import Trains
     short = replace(p, trains=Trains(4.0, CHEN_1997_SAFE_ITI_S - 0.5, 75))
     assert [f.rule for f in safety.check(short).failures] == ["inter-train-interval"]
     at = replace(short, intensity=replace(short.intensity, pct=CHEN_1997_UNSAFE_ABOVE_PCT_MT))
