@@ -63,7 +63,8 @@ def decimate_for_display(surface, max_triangles: int = DISPLAY_TRIANGLES) -> vtk
 
 
 class PlanScene:
-    """One renderer (`self.renderer`) with the head, markers and ghost coils.
+    """The head, markers and a ghost coil in `self.renderer`, markers again in the X-ray
+    `self.overlay` (attach(render_window) adds both).
 
     set_surfaces(scalp, brain) once per plan; set_markers / set_coil whenever the plan changes
     (they rebuild only the few small actors); pick(x, y) for clicks on the brain or scalp."""
@@ -75,11 +76,19 @@ class PlanScene:
         self.renderer.SetUseOIT(False)
         self.scalp_opacity = scalp_opacity
         self.max_display_triangles = max_display_triangles
+        # X-ray layer: markers drawn again on top of everything, half transparent, so a target
+        # inside the brain is seen through the cortex and the coil (same camera)
+        self.overlay = vtk.vtkRenderer()
+        self.overlay.SetLayer(1)
+        self.overlay.InteractiveOff()
+        self.overlay.SetActiveCamera(self.renderer.GetActiveCamera())
+        self.overlay.SetUseOIT(False)
+        self._xray_actors: list[vtk.vtkActor] = []
         self.scalp_actor: Optional[vtk.vtkActor] = None
         self.brain_actor: Optional[vtk.vtkActor] = None
         self._marker_actors: list[vtk.vtkActor] = []
         self._coil_matrix = vtk.vtkMatrix4x4()
-        self.coil_actor = mesh_actor(coil_polydata(None), GHOST_RGB, 0.55)
+        self.coil_actor = mesh_actor(coil_polydata(None), GHOST_RGB, 0.4)
         self.coil_actor.GetProperty().BackfaceCullingOn()
         self.coil_actor.SetUserMatrix(self._coil_matrix)
         self.coil_actor.SetVisibility(False)
@@ -117,9 +126,26 @@ class PlanScene:
         """Draw these markers as spheres (replacing the previous ones)."""
         for a in self._marker_actors:
             self.renderer.RemoveActor(a)
+        for a in self._xray_actors:
+            self.overlay.RemoveActor(a)
         self._marker_actors = [sphere_actor(m.position_mri_mm, m.radius_mm, m.rgb) for m in markers]
+        self._xray_actors = [sphere_actor(m.position_mri_mm, m.radius_mm, m.rgb) for m in markers]
         for a in self._marker_actors:
             self.renderer.AddActor(a)
+        for a in self._xray_actors:
+            a.GetProperty().SetOpacity(0.45)
+            self.overlay.AddActor(a)
+
+    @property
+    def renderers(self) -> list:
+        """The scene (layer 0) and its X-ray marker overlay (layer 1); add both to a render
+        window with SetNumberOfLayers(2) (attach() does)."""
+        return [self.renderer, self.overlay]
+
+    def attach(self, render_window) -> None:
+        render_window.SetNumberOfLayers(2)
+        for r in self.renderers:
+            render_window.AddRenderer(r)
 
     def set_coil(self, T_mri_from_coil: Optional[np.ndarray]) -> None:
         """Show the ghost coil (and its axis) at this planned pose, or hide it (None)."""
@@ -157,11 +183,32 @@ class PlanScene:
         cam.OrthogonalizeViewUp()
         r.ResetCameraClippingRange()
 
-    def pick(self, display_x: float, display_y: float) -> Optional[tuple[np.ndarray, str]]:
-        """The surface point under a display position (VTK display pixels, y up): the brain when
-        hit (seen through the translucent scalp), else the scalp; (point (3,) mri mm, "brain" or
-        "scalp"), or None."""
-        for name, actor in (("brain", self.brain_actor), ("scalp", self.scalp_actor)):
+    def look_at(self, T_mri_from_coil: np.ndarray, distance_mm: float = 520.0, elevation_deg: float = 50.0) -> None:
+        """Aim the camera at a planned coil from outside the head: from its outward normal
+        tilted `elevation_deg` towards the front of the head (mri +y), head upright (+z up)."""
+        T = np.asarray(T_mri_from_coil, dtype=np.float64)
+        z = T[:3, 2]
+        front = np.array([0.0, 1.0, 0.0]) - z[1] * z
+        front = front / np.linalg.norm(front) if np.linalg.norm(front) > 0.2 else -T[:3, 1]
+        e = np.deg2rad(elevation_deg)
+        d = -z * np.cos(e) + front * np.sin(e)
+        focus = T[:3, 3] + 25.0 * z
+        cam = self.renderer.GetActiveCamera()
+        up = np.array([0.0, 0.0, 1.0]) - d[2] * d / (d @ d)
+        cam.SetFocalPoint(*focus)
+        cam.SetPosition(*(focus + distance_mm * d / np.linalg.norm(d)))
+        cam.SetViewUp(*(up if np.linalg.norm(up) > 0.2 else T[:3, 1]))
+        cam.SetViewAngle(30.0)
+        cam.OrthogonalizeViewUp()
+        self.renderer.ResetCameraClippingRange()
+
+    def pick(self, display_x: float, display_y: float, order=("brain", "scalp")) -> Optional[tuple[np.ndarray, str]]:
+        """The surface point under a display position (VTK display pixels, y up), trying the
+        surfaces in `order` (default: the brain, seen through the translucent scalp, then the
+        scalp): (point (3,) mri mm, "brain" or "scalp"), or None."""
+        actors = {"brain": self.brain_actor, "scalp": self.scalp_actor}
+        for name in order:
+            actor = actors[name]
             if actor is None:
                 continue
             self._picker.InitializePickList()

@@ -5,7 +5,7 @@ without drag picks the brain (through the translucent scalp) or else the scalp a
 `surface_clicked(point (3,) mri mm, "brain" | "scalp")`.
 
 Public API: `scene` (the PlanScene: set_surfaces, set_markers, set_coil, reset_camera),
-`render()`, `pick_at(x, y)` (Qt widget pixels), signal surface_clicked(object, str).
+`render()`, `pick_at(x, y)` (Qt widget pixels), `pick_order`, signal surface_clicked(object, str).
 """
 from __future__ import annotations
 
@@ -30,15 +30,16 @@ class SceneView(VtkView):
         self.render_window.RemoveRenderer(self.renderer)
         self.scene = PlanScene()
         self.renderer = self.scene.renderer
-        self.render_window.AddRenderer(self.renderer)
+        self.scene.attach(self.render_window)
         self.interactor.SetInteractorStyle(vtk.vtkInteractorStyleTrackballCamera())
         self._press: Optional[tuple[float, float]] = None
+        self.pick_order = ("brain", "scalp")     # surfaces a click tries, in order
 
     def pick_at(self, x: float, y: float) -> Optional[tuple[np.ndarray, str]]:
         """The surface point under the Qt widget pixel (x, y): (point (3,) mri mm, which) or None."""
         dpr = float(self.devicePixelRatioF())
         _, h = self.render_window.GetSize()
-        return self.scene.pick(x * dpr, h - 1 - y * dpr)
+        return self.scene.pick(x * dpr, h - 1 - y * dpr, self.pick_order)
 
     def mouse_press(self, ev) -> bool:
         if ev.button() == Qt.MouseButton.LeftButton:
