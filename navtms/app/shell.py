@@ -83,6 +83,9 @@ class MainWindow(QMainWindow):
         self.ctx.task_started.connect(self._on_task_started)
         self.ctx.task_finished.connect(self._on_task_finished)
         self.confirm_discard = self._ask_discard     # replaced in tests
+        from targets.planner import PlanOptions
+
+        self.plan_options = PlanOptions()            # surfaces of new plans (cache folder, brain mask)
         self.steps.setCurrentRow(0)
         self.refresh_steps()
 
@@ -209,11 +212,13 @@ class MainWindow(QMainWindow):
 
     def new_plan(self, mri_path: str | Path, fiducials: str | Path | None = None):
         """Start a plan on this MRI (surfaces in the worker thread). Returns the Task."""
-        from targets.planner import PlanOptions, start_plan
+        from dataclasses import replace
+
+        from targets.planner import start_plan
 
         if self._dirty() and not self.confirm_discard():
             return None
-        opts = PlanOptions(log=lambda m: None)
+        opts = replace(self.plan_options, log=None)
 
         def work(path, fid, progress, cancelled):
             progress(0.1, "loading the MRI and making the scalp and brain surfaces")

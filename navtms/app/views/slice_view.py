@@ -119,7 +119,8 @@ class SliceView(VtkView):
         self._half = float(max(np.abs(rel @ self.u).max(), np.abs(rel @ self.v).max())) + 2.0
         vox = np.linalg.norm(A[:3, :3], axis=0)
         self._step = float(vox.min())
-        spacing = max(float(vox.min()), 2 * self._half / MAX_SLICE_PIXELS)
+        # half a voxel per sample (a feature drawn is off by at most a quarter voxel), capped
+        spacing = max(0.5 * float(vox.min()), 2 * self._half / MAX_SLICE_PIXELS)
         n = int(math.ceil(2 * self._half / spacing)) + 1
         self.reslice.SetOutputSpacing(spacing, spacing, 1.0)
         self.reslice.SetOutputOrigin(-self._half, -self._half, 0.0)

@@ -30,6 +30,11 @@ def _new_render_window() -> vtk.vtkRenderWindow:
         from vtkmodules.vtkRenderingOpenGL2 import vtkXOpenGLRenderWindow
 
         rw = vtkXOpenGLRenderWindow()
+        # draw through Qt's own X connection: a second one opened by VTK would outlive the
+        # application and die noisily (exit code 1) when the X server goes away
+        display = QGuiApplication.instance().nativeInterface().display()
+        if display:
+            rw.SetDisplayId("_%016x_p_void" % int(display))
     else:  # Windows, macOS, Wayland...: VTK's default for the platform
         rw = vtk.vtkRenderWindow()
     rw.SetMultiSamples(0)
@@ -114,6 +119,10 @@ class VtkView(QWidget):
         w, h, _ = img.GetDimensions()
         a = vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, -1)[:, :, :3]
         return np.ascontiguousarray(a[::-1])
+
+    def closeEvent(self, ev) -> None:
+        self.close_view()
+        super().closeEvent(ev)
 
     def close_view(self) -> None:
         """Release the GL window (call before the widget is destroyed)."""
