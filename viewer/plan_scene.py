@@ -183,7 +183,7 @@ class PlanScene:
         cam.OrthogonalizeViewUp()
         r.ResetCameraClippingRange()
 
-    def look_at(self, T_mri_from_coil: np.ndarray, distance_mm: float = 520.0, elevation_deg: float = 50.0) -> None:
+    def look_at(self, T_mri_from_coil: np.ndarray, distance_mm: float = 600.0, elevation_deg: float = 50.0) -> None:
         """Aim the camera at a planned coil from outside the head: from its outward normal
         tilted `elevation_deg` towards the front of the head (mri +y), head upright (+z up)."""
         T = np.asarray(T_mri_from_coil, dtype=np.float64)

@@ -359,8 +359,8 @@ class MainWindow(QMainWindow):
 
     def _on_progress(self, fraction: float, text: str) -> None:
         self.progress.setValue(int(round(1000 * max(0.0, min(1.0, fraction)))))
-        if text:
-            self.statusBar().showMessage(text, 15000)
+        if text and self._task is not None:
+            self.task_label.setText(f"{self._task.title}: {text}")
 
     def _on_task_finished(self, task) -> None:
         if task is self._task:

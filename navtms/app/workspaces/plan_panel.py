@@ -181,6 +181,8 @@ class PlanPanel(QWidget):
         """Fill the list, details and fiducials from `plan` (or None) with `selected` current."""
         self._filling = True
         try:
+            for w in self.findChildren(QGroupBox):
+                w.setEnabled(plan is not None)
             self.target_list.clear()
             names = [t.name for t in plan.targets] if plan is not None else []
             for n in names:
