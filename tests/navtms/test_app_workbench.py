@@ -16,44 +16,13 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from navtms.app.recent import RecentList
-from navtms.app.shell import MainWindow
+from app_helpers import DLPFC, click_at, make_window, open_sample, wait_idle
 from navtms.app.worker import TaskState
 from planning_helpers import SAMPLE_FIDUCIALS, SAMPLE_MRI, planning_dir, surface_cache_dir  # noqa: F401
 from targets.placement import handle_angle_of
 from targets.planner import plan_axes, signed_distance_to_surface
 
-DLPFC = np.array([-38.0, 44.0, 26.0])       # mri mm of the sample head (a left DLPFC spot)
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _window(qtbot, tmp_path, cache) -> MainWindow:
-    win = MainWindow(recent=RecentList(tmp_path / "recent.json"))
-    win.plan_options.cache_dir = cache
-    win.confirm_discard = lambda: True
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
-
-
-def _idle(qtbot, win, timeout=180_000):
-    qtbot.waitUntil(lambda: not win.ctx.busy(), timeout=timeout)
-
-
-def _open_sample(qtbot, win):
-    win.new_plan(SAMPLE_MRI, SAMPLE_FIDUCIALS)
-    _idle(qtbot, win)
-    ws = win.workspaces["plan"]
-    qtbot.waitUntil(lambda: ws.mri is not None, timeout=60_000)
-    _idle(qtbot, win)
-    return ws
-
-
-def _click(qtbot, view, p):
-    x, y = view.mri_to_display(p)
-    qtbot.mouseClick(view.interactor, Qt.MouseButton.LeftButton, pos=QPoint(int(round(x)), int(round(y))))
 
 
 def _plan_json(folder: Path) -> dict:
@@ -63,7 +32,7 @@ def _plan_json(folder: Path) -> dict:
 
 
 def test_steps_before_and_after_a_plan(qtbot, tmp_path, surface_cache_dir):
-    win = _window(qtbot, tmp_path, surface_cache_dir)
+    win = make_window(qtbot, tmp_path, surface_cache_dir)
     states = win.step_states()
     assert [k for k, _, _ in states] == ["plan", "calibrate", "register", "navigate", "review"]
     assert states[0][1] == "next" and "MRI" in states[0][2]
@@ -72,15 +41,15 @@ def test_steps_before_and_after_a_plan(qtbot, tmp_path, surface_cache_dir):
 
 
 def test_plan_click_handle_undo_redo_save_equals_cli_and_reopens(qtbot, tmp_path, surface_cache_dir):
-    win = _window(qtbot, tmp_path, surface_cache_dir)
-    ws = _open_sample(qtbot, win)
+    win = make_window(qtbot, tmp_path, surface_cache_dir)
+    ws = open_sample(qtbot, win)
     ctx, panel = win.ctx, ws.panel
     plans = [ctx.plan]
     # click a left-DLPFC target in the axial slice with the target tool
     qtbot.mouseClick(panel.tool_buttons["target"], Qt.MouseButton.LeftButton)
     ax = ws.slices[0]
     ax.set_cursor(DLPFC + [10.0, 10.0, 0.0])           # the axial slice through the spot
-    _click(qtbot, ax, DLPFC)
+    click_at(qtbot, ax, DLPFC)
     assert len(ctx.plan.targets) == 1
     t = ctx.plan.targets[0]
     assert np.linalg.norm(t.target_mri_mm - DLPFC) <= 0.5          # half a 1 mm voxel
@@ -104,7 +73,7 @@ def test_plan_click_handle_undo_redo_save_equals_cli_and_reopens(qtbot, tmp_path
     co = ws.slices[1]
     nasion = np.asarray(ctx.plan.fiducials["nasion"], dtype=float)
     co.set_cursor(nasion + [3.0, 0.0, 12.0])
-    _click(qtbot, co, nasion + [10.0, 0.0, 0.0])
+    click_at(qtbot, co, nasion + [10.0, 0.0, 0.0])
     assert np.linalg.norm(np.asarray(ctx.plan.fiducials["nasion"]) - (nasion + [10.0, 0.0, 0.0])) <= 0.5
     plans.append(ctx.plan)
     qtbot.mouseClick(panel.tool_buttons["browse"], Qt.MouseButton.LeftButton)
@@ -149,11 +118,11 @@ def test_plan_click_handle_undo_redo_save_equals_cli_and_reopens(qtbot, tmp_path
         else:
             assert a.read_bytes() == b.read_bytes(), name
     # a new window opens the saved plan and shows the same targets
-    win2 = _window(qtbot, tmp_path, surface_cache_dir)
+    win2 = make_window(qtbot, tmp_path, surface_cache_dir)
     assert win2.open_path(app_dir / "plan.json")
     ws2 = win2.workspaces["plan"]
     qtbot.waitUntil(lambda: ws2.mri is not None, timeout=60_000)
-    _idle(qtbot, win2)
+    wait_idle(qtbot, win2)
     names = [ws2.panel.target_list.item(i).text() for i in range(ws2.panel.target_list.count())]
     assert names == ["L-DLPFC"]
     got = win2.ctx.plan.targets[0]
@@ -173,8 +142,8 @@ def test_plan_click_handle_undo_redo_save_equals_cli_and_reopens(qtbot, tmp_path
 def test_a_click_on_the_brain_in_3d_places_a_target_on_it(qtbot, tmp_path, surface_cache_dir):
     import vtk
 
-    win = _window(qtbot, tmp_path, surface_cache_dir)
-    ws = _open_sample(qtbot, win)
+    win = make_window(qtbot, tmp_path, surface_cache_dir)
+    ws = open_sample(qtbot, win)
     qtbot.mouseClick(ws.panel.tool_buttons["target"], Qt.MouseButton.LeftButton)
     sv = ws.scene_view
     sv.scene.reset_camera(view_dir=(-1.0, 0.3, 0.4))
@@ -199,7 +168,7 @@ def test_a_click_on_the_brain_in_3d_places_a_target_on_it(qtbot, tmp_path, surfa
 
 
 def test_progress_bar_and_cancel(qtbot, tmp_path, surface_cache_dir):
-    win = _window(qtbot, tmp_path, surface_cache_dir)
+    win = make_window(qtbot, tmp_path, surface_cache_dir)
 
     def slow(progress, cancelled):
         for i in range(2000):
@@ -213,15 +182,15 @@ def test_progress_bar_and_cancel(qtbot, tmp_path, surface_cache_dir):
     qtbot.waitUntil(lambda: win.progress.value() > 0, timeout=10_000)
     assert win.progress.isVisible() and win.cancel_button.isVisible() and win.task_label.text() == "Slow job"
     qtbot.mouseClick(win.cancel_button, Qt.MouseButton.LeftButton)
-    _idle(qtbot, win, 10_000)
+    wait_idle(qtbot, win, 10_000)
     assert task.state is TaskState.CANCELLED
     assert not win.progress.isVisible()
     assert "cancelled" in win.statusBar().currentMessage()
 
 
 def test_refused_edits_say_why_and_change_nothing(qtbot, tmp_path, surface_cache_dir):
-    win = _window(qtbot, tmp_path, surface_cache_dir)
-    ws = _open_sample(qtbot, win)
+    win = make_window(qtbot, tmp_path, surface_cache_dir)
+    ws = open_sample(qtbot, win)
     ws.add_target_at(DLPFC, "a")
     ws.add_target_at(DLPFC + [0.0, 10.0, 0.0], "b")
     before = win.ctx.plan
@@ -250,11 +219,11 @@ def test_library_target_via_mni_registration_in_the_worker(qtbot, tmp_path, surf
     `navtms plan --target` does."""
     from navtms.cli import main
 
-    win = _window(qtbot, tmp_path, surface_cache_dir)
-    ws = _open_sample(qtbot, win)
+    win = make_window(qtbot, tmp_path, surface_cache_dir)
+    ws = open_sample(qtbot, win)
     task = ws.add_from("library", "dlpfc-fox2012")
     assert task is not None and win.progress.isVisible()
-    _idle(qtbot, win, 600_000)
+    wait_idle(qtbot, win, 600_000)
     assert task.state is TaskState.DONE
     app_t = win.ctx.plan.target("dlpfc-fox2012")
     assert win.ctx.plan.T_mri_from_mni is not None and app_t.mni_mm is not None

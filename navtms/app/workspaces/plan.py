@@ -75,8 +75,8 @@ class PlanWorkspace(Workspace):
         p.rename_requested.connect(self._rename)
         p.add_requested.connect(self.add_from)
         p.handle_preview.connect(self._preview_handle)
-        p.handle_commit.connect(lambda n, d: self._edit(f"handle {d:g}\u00b0", "set_target_options", n, handle_angle_deg=d))
-        p.offset_commit.connect(lambda n, mm: self._edit(f"offset {mm:g} mm", "set_target_options", n, offset_mm=mm))
+        p.handle_commit.connect(self._set_handle)
+        p.offset_commit.connect(self._set_offset)
         p.entry_commit.connect(lambda n, m: self._edit(f"entry {m}", "set_target_options", n, entry_method=m))
         p.fiducial_at_cursor.connect(lambda k: self.set_fiducial(k, self.slices[0].cursor))
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
@@ -250,6 +250,17 @@ class PlanWorkspace(Workspace):
             self._refresh()
         else:
             self._refresh()
+
+    def _set_handle(self, name: str, deg: float) -> None:
+        """One edit per new angle (the dial's release and the spin box both report it)."""
+        if self.ctx.plan.target(name).handle_angle_deg == float(deg):
+            self._refresh()                      # the ghost coil back at the planned pose
+            return
+        self._edit(f"handle {deg:g}\u00b0", "set_target_options", name, handle_angle_deg=deg)
+
+    def _set_offset(self, name: str, mm: float) -> None:
+        if self.ctx.plan.target(name).offset_mm != float(mm):
+            self._edit(f"offset {mm:g} mm", "set_target_options", name, offset_mm=mm)
 
     def _preview_handle(self, name: str, deg: float) -> None:
         """The ghost coil follows the dial while it turns (no edit until it is released)."""
