@@ -145,3 +145,15 @@ def set_fiducial(plan: Plan, name: str, position_mri_mm) -> Plan:
     if {"nasion", "lpa", "rpa"} <= set(fiducial_lookup(fid)) and key in FIDUCIAL_NAMES:
         new = replace(new, targets=tuple(_replan(new, t) for t in plan.targets))
     return new
+
+
+def set_fiducials(plan: Plan, points: NamedPoints) -> Plan:
+    """The plan with every fiducial in `points` (nasion, LPA, RPA, inion; other names refused)
+    set, targets re-planned once (e.g. a fiducials file imported into the workbench)."""
+    look = fiducial_lookup(points)
+    if not look:
+        raise PlanError("the points name no fiducial (nasion, LPA, RPA or inion)")
+    new = plan
+    for k, p in look.items():
+        new = set_fiducial(new, k, p)
+    return new

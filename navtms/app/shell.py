@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self.act_new = self._action(m, "New plan from MRI\u2026", self.new_plan_dialog, QKeySequence.StandardKey.New)
         self.act_open = self._action(m, "Open plan\u2026", self.open_plan_dialog, QKeySequence.StandardKey.Open)
         self._action(m, "Open session\u2026", self.open_session_dialog)
+        self._action(m, "Import fiducials\u2026", self.import_fiducials_dialog)
         self.recent_menu = m.addMenu("Open recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         m.addSeparator()
@@ -336,6 +337,15 @@ class MainWindow(QMainWindow):
             self._error("Save plan", NavtmsError(f"{p} exists; choose a new folder name"))
             return None
         return self.save_plan(p)
+
+    def import_fiducials_dialog(self) -> None:
+        ws = self.workspaces.get("plan")
+        if ws is None or self.ctx.plan is None:
+            self.ctx.message.emit("open an MRI or a plan first")
+            return
+        f, _ = QFileDialog.getOpenFileName(self, "Fiducials (nasion, LPA, RPA)", "", "Points (*.csv *.mrk.json *.json)")
+        if f:
+            ws.import_fiducials(f)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()

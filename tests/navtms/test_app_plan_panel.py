@@ -4,6 +4,7 @@ pictures, and opening a session folder (its plan comes with it)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from app_helpers import DLPFC, make_window, open_sample, wait_idle
@@ -83,3 +84,29 @@ def test_fiducial_pictures_and_open_session(qtbot, tmp_path, surface_cache_dir):
     wait_idle(qtbot, win2)
     assert not win2.open_path(tmp_path / "nothing-here")
     assert "not a plan folder" in win2.statusBar().currentMessage()
+
+
+def test_import_fiducials_is_one_edit_and_keys_scroll(qtbot, tmp_path, surface_cache_dir):
+    from PySide6.QtCore import Qt as _Qt
+
+    from navcore.points import NamedPoints, write_points
+
+    win = make_window(qtbot, tmp_path, surface_cache_dir)
+    ws = open_sample(qtbot, win)
+    ws.add_target_at(DLPFC, "t")
+    before = win.ctx.plan
+    f = write_points(tmp_path / "fid.csv", NamedPoints.from_dict(
+        {"Nasion": [2.0, 100.0, -25.0], "LPA": [-75.0, 5.0, -50.0], "RPA": [70.0, 0.0, -50.0]}, "mri"))
+    assert ws.import_fiducials(f)
+    look = {n.lower(): np.asarray(win.ctx.plan.fiducials[n]) for n in win.ctx.plan.fiducials.names}
+    np.testing.assert_allclose(look["nasion"], [2.0, 100.0, -25.0])
+    assert abs(handle_angle_of(win.ctx.plan.target("t").T_mri_from_coil, plan_axes(win.ctx.plan)) - 45.0) < 1e-6
+    win.act_undo.trigger()
+    assert win.ctx.plan is before                       # the three fiducials were one edit
+    assert not ws.import_fiducials(tmp_path / "missing.csv")
+    ax = ws.slices[0]
+    z = ax.cursor[2]
+    ax.setFocus()
+    qtbot.keyClick(ax.interactor, _Qt.Key.Key_Up)
+    qtbot.keyClick(ax.interactor, _Qt.Key.Key_PageDown)
+    assert ax.cursor[2] == pytest.approx(z + (1 - 10) * ax._step)          # one voxel per step (1.5 mm here)

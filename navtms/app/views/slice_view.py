@@ -14,7 +14,8 @@ Mouse (Qt widget pixels):
   `marker_released` at the end); elsewhere -> move the crosshair there (`cursor_moved`) and,
   if the mouse did not move before release, `clicked(point)` (the workspace decides whether
   a click places something);
-- wheel: next / previous slice (one voxel step); Ctrl+wheel: zoom about the mouse;
+- wheel or Up/Down (Page Up/Down: 10): next / previous slice (one voxel step); Ctrl+wheel: zoom
+  about the mouse; R: fit the view again;
 - right drag: window (horizontal) / level (vertical); middle or Shift+left drag: pan.
 
 Public API: set_volume, set_cursor / cursor, set_markers, set_window_level / window_level,
@@ -390,6 +391,18 @@ class SliceView(VtkView):
             self.zoom(1.15 ** steps, (ev.position().x(), ev.position().y()))
         else:
             self.scroll(int(round(steps)) or (1 if steps > 0 else -1))
+        return True
+
+    def key_press(self, ev) -> bool:
+        """Up / Page Up: next slice, Down / Page Down: previous one (10 at a time with Page);
+        R: fit the view again. Other keys are swallowed (VTK's own key bindings never act)."""
+        k = ev.key()
+        steps = {Qt.Key.Key_Up: 1, Qt.Key.Key_Down: -1, Qt.Key.Key_PageUp: 10, Qt.Key.Key_PageDown: -10}.get(k)
+        if steps and self._has_volume:
+            self.scroll(steps)
+        elif k == Qt.Key.Key_R:
+            self.reset_view()
+            self.render()
         return True
 
     def scroll(self, n_steps: int) -> None:

@@ -6,7 +6,8 @@ EGL window cannot draw into a Qt widget; asking for the X class by name lets bot
 process. Multisampling is off (VTK's default 8x costs ~40 ms a frame in software OpenGL at
 1280x720, see /work/shared/notes/qt-vtk-headless.md).
 
-Mouse and wheel events: subclasses override `mouse_press/move/release(event)` and `wheel(event)`
+Mouse, wheel and key events: subclasses override `mouse_press/move/release(event)`, `wheel(event)`
+and `key_press(event)`
 and return True when they handled the event; unhandled events go to VTK's interactor style
 (e.g. the trackball camera of the 3D view). Positions are Qt widget pixels (x right, y down).
 """
@@ -64,6 +65,10 @@ class _Interactor(QVTKRenderWindowInteractor):
         if not self._owner.wheel(ev):
             super().wheelEvent(ev)
 
+    def keyPressEvent(self, ev):
+        if not self._owner.key_press(ev):
+            super().keyPressEvent(ev)
+
     def mouseDoubleClickEvent(self, ev):
         if not self._owner.mouse_press(ev):
             super().mouseDoubleClickEvent(ev)
@@ -96,6 +101,9 @@ class VtkView(QWidget):
         return False
 
     def wheel(self, ev) -> bool:
+        return False
+
+    def key_press(self, ev) -> bool:
         return False
 
     # -- drawing ---------------------------------------------------------------------------

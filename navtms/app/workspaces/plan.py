@@ -240,6 +240,18 @@ class PlanWorkspace(Workspace):
     def set_fiducial(self, key: str, p_mri) -> bool:
         return self._edit(f"set {key}", "set_fiducial", key, np.asarray(p_mri, float))
 
+    def import_fiducials(self, path) -> bool:
+        """Nasion, LPA, RPA (and inion) from a CSV or Slicer .mrk.json file, as one edit."""
+        from navcore.errors import NavtmsError
+        from targets.plan import import_points
+
+        try:
+            pts = import_points(path)
+        except NavtmsError as e:
+            self.ctx.message.emit(f"import fiducials: {e}")
+            return False
+        return self._edit(f"import fiducials from {Path(path).name}", "set_fiducials", pts)
+
     def _reorder(self, name: str, delta: int) -> None:
         i = [t.name for t in self.ctx.plan.targets].index(name)
         self._edit(f"move {name}", "reorder_target", name, i + delta)
