@@ -170,3 +170,22 @@ def test_drag_a_marker_and_linked_crosshairs(qtbot):
     c = ax.cursor
     for v in views[1:]:
         np.testing.assert_allclose(v.cursor, c, atol=1e-9)
+
+
+def test_vtk_single_key_bindings_never_act(qtbot):
+    """'w' would turn VTK's surfaces to wireframe, 'e'/'q' would end the interactor: swallowed."""
+    from navtms.app.views.scene_view import SceneView
+    from planning_helpers import ellipsoid_mesh
+
+    sv = SceneView()
+    qtbot.addWidget(sv)
+    sv.resize(300, 300)
+    sv.show()
+    qtbot.waitExposed(sv)
+    sv.scene.set_surfaces(ellipsoid_mesh((80.0, 80.0, 80.0), res=60), None)
+    sv.scene.reset_camera()
+    sv.render()
+    for key in (Qt.Key.Key_W, Qt.Key.Key_E, Qt.Key.Key_Q, Qt.Key.Key_3):
+        qtbot.keyClick(sv.interactor, key)
+    assert sv.scene.scalp_actor.GetProperty().GetRepresentation() == 2      # VTK_SURFACE
+    assert sv.isVisible()

@@ -1,6 +1,7 @@
 """SceneView: the planner's 3D head in a Qt widget (viewer.plan_scene.PlanScene inside a VtkView).
 
-Left drag rotates (VTK trackball camera), right drag zooms, middle drag pans; a left click
+Left drag rotates (VTK trackball camera), right drag zooms, middle drag pans, R frames the head
+(VTK's own single-key bindings are off); a left click
 without drag picks the brain (through the translucent scalp) or else the scalp and emits
 `surface_clicked(point (3,) mri mm, "brain" | "scalp")`.
 
@@ -40,6 +41,14 @@ class SceneView(VtkView):
         dpr = float(self.devicePixelRatioF())
         _, h = self.render_window.GetSize()
         return self.scene.pick(x * dpr, h - 1 - y * dpr, self.pick_order)
+
+    def key_press(self, ev) -> bool:
+        """R: frame the head again; every other key is swallowed (VTK's own single-key bindings,
+        wireframe, stereo, quit, ..., never act)."""
+        if ev.key() == Qt.Key.Key_R:
+            self.scene.reset_camera()
+            self.render()
+        return True
 
     def mouse_press(self, ev) -> bool:
         if ev.button() == Qt.MouseButton.LeftButton:
