@@ -5,7 +5,9 @@ Every placement goes through targets.planner.place_target (the same code `navtms
 so a target clicked in the workbench is planned exactly as `navtms plan --mri X,Y,Z` would plan
 it. Positions are `mri` (scanner RAS+) mm, angles in degrees (screen values, `*_deg`).
 Changing a fiducial re-plans every target (the head axes, and so the handle direction, follow
-the fiducials), keeping each target's handle angle, offset and entry rule.
+the fiducials), keeping each target's handle angle, offset and entry rule. A coil pose imported
+from another tool (entry_method "imported") is kept exactly: fiducials leave it alone, its
+options cannot be changed, and moving it makes it a planned target.
 """
 from __future__ import annotations
 
@@ -49,8 +51,16 @@ def unique_name(plan: Plan, base: str) -> str:
     return f"{base}-{i}"
 
 
+IMPORTED = "imported"
+
+
 def _replan(plan: Plan, t: PlannedTarget, **changes) -> PlannedTarget:
     """t placed again on `plan` with some of its inputs changed (a scalp rule's entry is kept)."""
+    if t.entry_method == IMPORTED:
+        if not changes:
+            return t                          # an imported pose is kept exactly
+        raise PlanError(f"'{t.name}' is a coil pose imported from another tool and is kept as it is; "
+                        "move it to plan it here")
     given = t.entry_method == "given"
     args = dict(source=t.source, notes=t.notes, mni_mm=t.mni_mm, handle_angle_deg=t.handle_angle_deg,
                 offset_mm=t.offset_mm, entry_method="closest" if given else t.entry_method,
@@ -82,6 +92,8 @@ def move_target(plan: Plan, name: str, target_mri_mm) -> Plan:
         note = (note + " " if note else "") + f"Moved by the planner from: {was}."
     elif "Moved by the planner" in t.notes:
         note = t.notes
+    if t.entry_method == IMPORTED:            # planned here from now on, with the default coil rules
+        t = replace(t, entry_method="closest", handle_angle_deg=45.0, offset_mm=5.0, notes="")
     new = _replan(plan, t, target_mri_mm=np.asarray(target_mri_mm, float), source=CLICK_SOURCE, notes=note,
                   mni_mm=None, entry_mri_mm=None)
     return replace(plan, targets=plan.targets[:i] + (new,) + plan.targets[i + 1:])

@@ -170,3 +170,20 @@ def test_ten_twenty_point_and_request(base, sample_fiducials, surface_cache_dir)
     t = plan.targets[0]
     assert t.entry_method == "given" and np.linalg.norm(t.entry_mri_mm - tt.positions["F3"]) < 1.0
     assert "10-20" in t.source
+
+
+def test_an_imported_pose_is_kept_until_moved(base):
+    from targets.planner import imported_target
+
+    p = pe.add_target(base, "t1", P1)
+    T = p.targets[0].T_mri_from_coil.copy()
+    imp = imported_target("imp", T, "imported from a test", base.scalp, base.brain)
+    q = replace(p, targets=p.targets + (imp,))
+    fid = {n.lower(): np.asarray(q.fiducials[n]) for n in q.fiducials.names}
+    r = pe.set_fiducial(q, "nasion", fid["nasion"] + [20.0, 0.0, 0.0])
+    assert r.target("imp") is imp                               # fiducials leave it alone
+    assert r.target("t1") is not q.target("t1")                 # ... and re-plan the others
+    with pytest.raises(PlanError, match="imported"):
+        pe.set_target_options(q, "imp", handle_angle_deg=30.0)
+    m = pe.move_target(q, "imp", P1 + [0.0, 4.0, 0.0]).target("imp")
+    assert m.entry_method == "closest" and m.handle_angle_deg == 45.0 and "imported from a test" in m.notes

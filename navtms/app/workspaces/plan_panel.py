@@ -196,9 +196,13 @@ class PlanPanel(QWidget):
             t = plan.target(self._selected) if self._selected else None
             self.details.setEnabled(t is not None)
             if t is not None:
-                self.dial.setValue(int(round(t.handle_angle_deg)))
-                self.angle.setValue(t.handle_angle_deg)
-                self.offset.setValue(t.offset_mm)
+                imported = t.entry_method == "imported"      # a pose from another tool, kept as it is
+                for w in (self.dial, self.angle, self.offset, self.entry):
+                    w.setEnabled(not imported)
+                angle = t.handle_angle_deg if math.isfinite(t.handle_angle_deg) else 0.0
+                self.dial.setValue(int(round(angle)))
+                self.angle.setValue(angle)
+                self.offset.setValue(t.offset_mm if math.isfinite(t.offset_mm) else 0.0)
                 self.entry.setCurrentIndex(max(0, self.entry.findData(t.entry_method)))
                 self.readout.setText(self.describe(t))
             else:
