@@ -249,3 +249,42 @@ def _assert_close(a, b, atol, where="plan"):
         assert a == pytest.approx(b, abs=atol, nan_ok=True), where
     else:
         assert a == b, where
+
+
+def test_navtms_navigate_runs_on_the_plan_the_app_saved(qtbot, tmp_path, surface_cache_dir):
+    """The 'done when' of the workbench: the plan clicked and saved in the app is navigated by
+    the CLI; a recorded coil that arrives exactly on the planned pose ends on target (~0 mm)."""
+    from navcore.transforms import invert
+    from navigation.csvlog import read_log
+    from navloop_helpers import Scene, Target, approach
+    from navtms.cli import main
+    from navtms.session import create_session
+    from navtms.workflow import register_session
+    from targets.plan import load_plan
+    from tracking.poselog import PoseLogWriter
+
+    win = make_window(qtbot, tmp_path, surface_cache_dir)
+    ws = open_sample(qtbot, win)
+    qtbot.mouseClick(ws.panel.tool_buttons["target"], Qt.MouseButton.LeftButton)
+    ws.slices[0].set_cursor(DLPFC + [10.0, 10.0, 0.0])
+    click_at(qtbot, ws.slices[0], DLPFC)
+    ws.panel.dial.setValue(45)
+    assert win.save_plan(tmp_path / "plan") is not None
+    plan = load_plan(tmp_path / "plan")
+    t = plan.targets[0]
+    base = Scene.make(7)
+    scene = Scene(base.T_mri_from_head, base.T_coilbody_from_coil, Target(t.name, t.target_mri_mm, t.T_mri_from_coil))
+    frames, _ = approach(scene, 40)
+    with PoseLogWriter(tmp_path / "poses.csv") as w:
+        for f in frames:
+            w.write_frame(f.poses)
+    s = create_session(tmp_path / "session", plan.targets, plan=tmp_path / "plan",
+                       T_coilbody_from_coil=scene.T_coilbody_from_coil)
+    fid = plan.fiducials                                  # nasion, LPA, RPA in mri mm
+    register_session(s, fid, fid.transformed(invert(scene.T_mri_from_head), "head"))
+    assert main(["navigate", "--session", str(tmp_path / "session"), "--source", f"poses:{tmp_path / 'poses.csv'}",
+                 "--headless", "--no-keys"]) == 0
+    rows = read_log(tmp_path / "session" / "frames.csv", "frame")
+    assert rows[-1]["frame"] == "39" and rows[-1]["target"] == t.name
+    assert float(rows[-1]["distance_mm"]) < 0.01 and rows[-1]["on_target"] == "1"
+    assert float(rows[0]["distance_mm"]) > 10.0
