@@ -331,3 +331,22 @@ def five_cm_rule(scalp, hotspot_mri_mm, axes: HeadAxes, distance_mm: float = 50.
     return ScalpRuleResult(p, _cortex_under(scalp, p, brain),
                            f"{distance_mm / 10:g} cm rule: {distance_mm:g} mm anterior of the hotspot along the scalp "
                            "(parasagittal plane)", {"distance_mm": distance_mm})
+
+
+# ----------------------------------------------------------------------------- one 10-20 position
+def ten_twenty_point(scalp, nasion, lpa, rpa, label: str, inion_mri_mm=None, brain=None) -> ScalpRuleResult:
+    """The 10-20 position `label` (e.g. "F3", case-insensitive) on the scalp mesh and the
+    cortex under it (closest brain point, or 15 mm along the inward normal)."""
+    tt = ten_twenty(scalp, nasion, lpa, rpa, inion_mri_mm)
+    names = {k.lower(): k for k in tt.positions if not k.endswith("ring")}
+    key = names.get(str(label).strip().lower())
+    if key is None:
+        raise GeometryError(f"'{label}' is not a 10-20 position; use one of {', '.join(sorted(names.values()))}")
+    p = tt.positions[key]
+    return ScalpRuleResult(p, _cortex_under(scalp, p, brain),
+                           f"10-20 position {key} on the scalp" + (" (inion estimated)" if tt.inion_estimated else ""),
+                           {"nasion_inion_mm": tt.nasion_inion_mm, "tragus_tragus_mm": tt.tragus_tragus_mm})
+
+
+TEN_TWENTY_LABELS = ("Fp1", "Fpz", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8",
+                     "P7", "P3", "Pz", "P4", "P8", "O1", "Oz", "O2")

@@ -37,3 +37,29 @@ def shared_real() -> Path:
     if not (SHARED_REAL / "README.md").exists():
         pytest.skip(f"real recordings not found at {SHARED_REAL} (../shared must sit beside the checkout)")
     return SHARED_REAL
+
+
+
+def pytest_unconfigure(config):
+    """Keep pytest-xvfb's X server until this process has exited, then stop it.
+
+    VTK's X render window (the workbench's embedded views) opens one X connection of its own
+    for the life of the process and closes it in a C++ static destructor, after Python's atexit
+    handlers, where pytest-xvfb stops Xvfb. The close then fails and Xlib ends the run with
+    exit code 1 after every test passed. A small watcher stops Xvfb once we are gone."""
+    import subprocess
+    import sys
+
+    xv = sys.modules.get("pytest_xvfb")
+    inst = getattr(xv, "xvfb_instance", None)
+    vd = getattr(inst, "_virtual_display", None)
+    if vd is None or getattr(inst, "xauth", False) or not sys.platform.startswith("linux"):
+        return
+    try:
+        pid = int(vd.pid)
+    except Exception:  # noqa: BLE001 - an unknown pytest-xvfb: leave it to stop Xvfb itself
+        return
+    subprocess.Popen(["/bin/sh", "-c", f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 0.1; done; kill {pid}"],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
+    xv.xvfb_instance = None        # its atexit handler now leaves Xvfb alone

@@ -34,6 +34,8 @@ def add_arguments(p) -> None:
     p.add_argument("--beam-f3", action="append", default=[], metavar="TT,NI,CF",
                    help="Beam F3 from tragus-tragus, nasion-inion and circumference in cm ('auto': measured on the scalp)")
     p.add_argument("--beam-f4", action="append", default=[], metavar="TT,NI,CF", help="Beam F4 (right side), as --beam-f3")
+    p.add_argument("--ten-twenty", action="append", default=[], metavar="POS",
+                   help="a 10-20 position (e.g. F3) measured on the scalp; the target is the cortex under it")
     p.add_argument("--five-cm", action="append", default=[], metavar="X,Y,Z",
                    help="5 cm anterior of this motor hotspot (mri mm) along the scalp")
     p.add_argument("--targets-file", action="append", default=[], type=Path, metavar="FILE",
@@ -81,6 +83,7 @@ def run(args) -> int:
     for kind, vals in (("beam-f3", args.beam_f3), ("beam-f4", args.beam_f4)):
         reqs += [TargetRequest(kind, values=() if v.strip().lower() == "auto" else _triple(v, f"--{kind}"))
                  for v in vals]
+    reqs += [TargetRequest("ten-twenty", name=v.strip()) for v in args.ten_twenty]
     reqs += [TargetRequest("five-cm", values=_triple(v, "--five-cm")) for v in args.five_cm]
     for f in args.targets_file:
         from targets.plan import import_points
