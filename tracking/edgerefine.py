@@ -55,22 +55,30 @@ def _lin(k: int, lo: float, hi: float) -> np.ndarray:
 
 def refine_corners(gray: np.ndarray, corners: np.ndarray, bits: int = 6, iterations: int = 2,
                    samples_per_edge: int = 12, edge_margin: float = 0.15, max_jump_px: float = 3.0,
-                   return_spread: bool = False):
+                   return_spread: bool = False, return_status: bool = False):
     """Refine tag corners (N, 4, 2) px, ordered around each tag, by fitting its 4 outer edges.
 
     gray: (H, W) uint8 image; bits: modules across a tag including its black border (marker
     size + 2), which bounds the profile length so that a profile crosses only the outer edge.
-    Returns refined (N, 4, 2) float64 corners; a tag whose refinement fails (no contrast,
-    degenerate lines, a corner moving more than max_jump_px) keeps its input corners.
+    Returns refined (N, 4, 2) float64 corners. Each corner is the intersection of its two edges
+    when both fit; a corner whose edges do not fit (no contrast, a degenerate line, a move of
+    more than max_jump_px) keeps its input position, and the tag's other corners still use the
+    edges that did fit (a strongly foreshortened tag with a thin white margin often has one
+    unfittable edge; dropping the whole tag lost every tag of a real photo).
     return_spread: also return (N,) the width (px, weighted standard deviation of the
     dark-to-light step across the edge) of each tag's blurriest edge in the last pass: about
-    1 px for a sharp tag, 2.5-3.5 px for a motion-smeared one whose corners are off by pixels."""
+    1 px for a sharp tag, 2.5-3.5 px for a motion-smeared one whose corners are off by pixels.
+    return_status: also return (N, 4) bool, True where the corner came from the edge fit of the
+    last pass (implies return_spread: the result is then (corners, spread, status))."""
     c = np.asarray(corners, dtype=np.float64).reshape(-1, 4, 2)
     spread = np.zeros(len(c))
+    status = np.zeros((len(c), 4), bool)
     out = c.copy()
     if len(c):
         for _ in range(iterations):
-            out, spread = _refine_once(gray, out, c, bits, samples_per_edge, edge_margin, max_jump_px)
+            out, spread, status = _refine_once(gray, out, c, bits, samples_per_edge, edge_margin, max_jump_px)
+    if return_status:
+        return out, spread, status
     return (out, spread) if return_spread else out
 
 
@@ -127,9 +135,10 @@ def _refine_once(gray, cur, orig, bits, m, margin, max_jump_px):
         ta = (dx * cy - dy * cx) / np.where(np.abs(cross) < 1e-6, np.nan, cross)
     new = np.stack([ax + ta * adx, ay + ta * ady], axis=-1)                # (N, 4, 2)
     ok_edge = cnt >= max(3, m // 2)
-    ok = (np.all(ok_edge & ok_edge[:, _PREV], axis=1)
-          & np.all(np.isfinite(new), axis=(1, 2))
-          & np.all(np.sqrt(((new - orig) ** 2).sum(-1)) < max_jump_px, axis=1))
+    with np.errstate(invalid="ignore"):
+        ok = (ok_edge & ok_edge[:, _PREV]                                   # (N, 4) per corner
+              & np.all(np.isfinite(new), axis=-1)
+              & (np.sqrt(((new - orig) ** 2).sum(-1)) < max_jump_px))
     res = cur.copy()
     res[ok] = new[ok]
-    return res, spread.astype(np.float64)
+    return res, spread.astype(np.float64), ok

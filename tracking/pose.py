@@ -4,18 +4,27 @@ MarkerTracker.estimate(frame) -> {body name: BodyPose} for every configured body
 not. A body not found in a frame is reported not visible for that frame (never an old pose).
 
 Per frame: gray conversion (only inside the search regions when they are smaller than the
-image); tag detection with one cv2.aruco.ArucoDetector per dictionary, in regions predicted
-from the last poses of all bodies (steady tracking) or in the whole image (start, a lost body,
-optionally every `full_frame_every` frames), on crops scaled so a tag module is ~5 px; corners
-refined at full resolution by straight-edge fits (tracking.edgerefine: unbiased, unlike
-cornerSubPix; tags too smeared to fit are dropped); per body, all its corners go into one PnP
-solve (tracking.pnp: IPPE for flat bodies with the planar flip resolved by error and, when
-both fit, by the previous pose; SQPnP otherwise; then Levenberg-Marquardt); outlier tags are
-dropped and the pose re-solved. Poses are T_camera_from_body, 4x4, mm (OpenCV camera frame).
+image); tag detection (tracking.detection) in regions predicted from the last poses of all
+bodies (steady tracking, threshold windows bracketing the expected module size) or in the
+whole image (start, a lost body, optionally every `full_frame_every` frames; OpenCV's default
+windows); a region where a tag seen in the last frame is now missing is searched again at full
+resolution with OpenCV's default windows; a lost body not found by the reduced-size search is
+searched for at full resolution. Corners are refined at full resolution by straight-edge fits
+(tracking.edgerefine: unbiased, unlike cornerSubPix; corners whose edges do not fit get
+cornerSubPix); tags smeared well beyond the camera's usual edge spread are not used. Per body,
+all its corners go into one PnP solve (tracking.pnp: IPPE for flat bodies with the planar flip
+resolved by error and, when both fit, by the previous pose; SQPnP otherwise; then
+Levenberg-Marquardt). Outlier tags are found RELATIVE to the body's other tags (a tag that
+stands out from the median and still disagrees with the pose of the others, leave-one-out),
+never by a fixed pixel limit: with a poorly fitting camera model every tag fits at 1.5-2.5 px,
+and deleting one of them moved a real pose by 5.6 mm. When all of a body's tags fit badly the
+camera model is wrong: the tracker warns (last_warnings) instead of deleting tags. Poses are
+T_camera_from_body, 4x4, mm (OpenCV camera frame).
 """
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -23,11 +32,11 @@ import cv2
 import numpy as np
 
 from navcore.errors import TrackingError
-from tracking.bodies import MarkerBody, dictionary_by_name
+from tracking.bodies import MarkerBody
 from tracking.camera import CameraModel
-from tracking.edgerefine import refine_corners
+from tracking.detection import TagDetector
 from tracking.pnp import is_planar, solve_body_pose
-from tracking.tag_consistency import ConsistencySettings, inconsistent_tag
+from tracking.tag_consistency import ConsistencySettings, inconsistent_tag, leave_one_out, square_fit_rms
 from tracking.types import BodyPose, Frame
 from tracking.roi import Rect, merge_rects, predict_rect
 
@@ -49,7 +58,15 @@ class TrackerSettings:
     lost_search_every: int = 1
     max_frame_gap: int = 3            # frames may be dropped between two estimates up to this gap
     fallback_full_frame: bool = True  # a body lost in its region is searched in the whole image in the same frame
-    max_tag_error_px: float = 2.5     # a tag whose corners reproject worse than this (RMS) is an outlier
+    # Outlier tags (bodies of >= 3 tags): a tag whose RMS exceeds both outlier_floor_px and
+    # outlier_ratio x the median of the others' RMS is dropped when the pose of the others confirms
+    # it (leave-one-out, tracking.tag_consistency limits). 2 tags: the pair's worse tag is dropped
+    # above max_tag_error_px (there is no "others" to compare with).
+    outlier_ratio: float = 3.0
+    outlier_floor_px: float = 1.0
+    max_tag_error_px: float = 2.5
+    # a body whose tags' median RMS exceeds this fits the camera model badly: a warning (last_warnings)
+    misfit_px: float = 1.0
     max_body_rms_px: float = 3.0      # a body whose final RMS is worse than this is reported not visible
     # A body of several tags seen through fewer than this many (after outlier rejection) is not
     # visible: one 35 mm tag fixes the rotation only to ~1-7 deg (measured on blurred frames)
@@ -64,9 +81,25 @@ class TrackerSettings:
     # same pose accuracy (corners are refined at full resolution); a re-entering coil measured
     # found one frame later on 1 of 2 re-entries (docs/navigation.md "Latency budget")
     lost_search_max_width: int = 640
-    # A tag whose blurriest edge is wider than this (px, see edgerefine) is smeared by motion:
-    # its corners were measured 1-5 px off, so it is not used (sharp tags: ~1 px)
+    # A tag whose blurriest edge is wider than both this (px, see edgerefine) and smear_ratio x the
+    # camera's usual edge spread is smeared by motion: its corners were measured 1-5 px off on
+    # rendered frames, so it is not used (sharp rendered tags: ~1 px; real webcams: 1.8-2.4 px,
+    # so a fixed 2.5 px limit refused real tags under mild blur). The usual spread is the median,
+    # over the last `spread_history` frames, of each frame's sharpest tag.
     max_edge_spread_px: float = 2.5
+    smear_ratio: float = 1.6
+    spread_history: int = 30
+    # a region search that misses a tag seen in the last frame searches the body's region again
+    # at full resolution with OpenCV's default windows; a lost body that the reduced-size search
+    # (lost_search_max_width) did not find is searched for at full resolution in the same frame
+    # a tag whose edge fit failed at some corner (cornerSubPix used there) is used only when its quad
+    # fits a perspective view of a square within this RMS (px)
+    partial_square_px: float = 0.5
+    # ... and when its edges are no more than this times the usual spread (a failed edge fit on a
+    # smeared tag left corners 3-3.5 px off on rendered motion-blurred frames)
+    partial_smear_ratio: float = 1.5
+    retry_missing_tags: bool = True
+    lost_search_full_resolution: bool = True
     refine_iterations: int = 2        # edge-fit corner refinement passes (0 = integer-pixel contour corners)
     # tags that disagree with the body's other tags (partly covered) are dropped: tracking.tag_consistency
     consistency: ConsistencySettings = ConsistencySettings()
@@ -102,121 +135,25 @@ class MarkerTracker:
                 self._owner[key] = b.name
         self._planar = {b.name: is_planar(b.corners()) for b in self.bodies}
         self._all_corners = {b.name: np.ascontiguousarray(b.corners()) for b in self.bodies}
-        self._detectors = {d: self._make_detector(d) for d in sorted({b.dictionary for b in self.bodies})}
+        self._detector = TagDetector([b.dictionary for b in self.bodies])
         self._last_T: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
         self._last_uv: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
         self._prev_uv: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
         self._last_frame_number: Optional[int] = None
         self._since_full = 0
-        self._gray_buf: Optional[np.ndarray] = None
-        self._coarse: set[tuple[str, int]] = set()     # tags of the current frame whose corners could not be refined
+        self._body_rects: dict[str, Rect] = {}
+        self._bodies_by_name = {b.name: b for b in self.bodies}
+        self._partial: set[tuple[str, int]] = set()
+        self._last_tags: dict[str, set[int]] = {b.name: set() for b in self.bodies}
+        self._coarse: set[tuple[str, int]] = set()     # tags of the current frame too smeared to use
+        self._sharpest: deque = deque(maxlen=max(1, self.settings.spread_history))
+        self.last_warnings: list[str] = []
+        self._used_tags: dict[str, list[int]] = {}
+        self.misfit_frames = 0           # frames in which some body fitted the camera model badly
         # what the last estimate() did, for overlays and benchmarks
         self.last_mode = "none"          # "roi", "full" or "roi+full"
         self.last_rois: list[Rect] = []
         self.last_detections: dict[tuple[str, int], np.ndarray] = {}
-
-    # ----------------------------------------------------------------- detection
-    def _make_detector(self, dictionary: str) -> "cv2.aruco.ArucoDetector":
-        p = cv2.aruco.DetectorParameters()
-        # corners are refined by edge fits afterwards (tracking.edgerefine): cornerSubPix is biased
-        p.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_NONE
-        # two threshold scales instead of three: the main cost of detection
-        p.adaptiveThreshWinSizeMin = 5
-        p.adaptiveThreshWinSizeMax = 21
-        p.adaptiveThreshWinSizeStep = 16
-        p.perspectiveRemovePixelPerCell = 4
-        return cv2.aruco.ArucoDetector(dictionary_by_name(dictionary), p)
-
-    def _gray(self, image: np.ndarray, rects: list[Rect]) -> np.ndarray:
-        """Gray image, converted only inside the search regions (plus a margin for corner refinement)
-        when they are smaller than the image; other pixels of the returned buffer are undefined."""
-        if image.ndim == 2:
-            return image
-        if image.shape[2] == 1:
-            return image[:, :, 0]
-        code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
-        h, w = image.shape[:2]
-        if len(rects) == 1 and rects[0] == (0, 0, w, h):
-            return cv2.cvtColor(image, code)
-        if self._gray_buf is None or self._gray_buf.shape != (h, w):
-            self._gray_buf = np.empty((h, w), np.uint8)
-        m = 8
-        for (x0, y0, x1, y1) in rects:
-            x0, y0, x1, y1 = max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, w), min(y1 + m, h)
-            cv2.cvtColor(image[y0:y1, x0:x1], code, dst=self._gray_buf[y0:y1, x0:x1])
-        return self._gray_buf
-
-    def _detect(self, image: np.ndarray, rects: list[Rect], min_perimeter_px: float,
-                predicted_perimeter_px: Optional[float] = None,
-                max_width: Optional[int] = None) -> dict[tuple[str, int], list[np.ndarray]]:
-        """Detect tags of every dictionary in the given regions of a BGR or gray image;
-        returns (dictionary, id) -> [4x2 corners (px)]. max_width: a whole-image search runs on
-        the image scaled to at most this width (default settings.full_frame_max_width)."""
-        found: dict[tuple[str, int], list[np.ndarray]] = {}
-        self._coarse = set()
-        gray = self._gray(image, rects)
-        st = self.settings
-        w_img = gray.shape[1]
-        max_bits = max(dictionary_by_name(d).markerSize + 2 for d in self._detectors)
-        if predicted_perimeter_px:
-            # detect at a scale where the smallest expected tag module is still target_module_px;
-            # corners are refined at full resolution afterwards
-            module = predicted_perimeter_px / 4.0 / max_bits
-            scale = float(np.clip(st.target_module_px / module, st.min_detect_scale, 1.0))
-        else:
-            scale = min(1.0, (max_width or st.full_frame_max_width) / w_img)
-        for (x0, y0, x1, y1) in rects:
-            crop = gray[y0:y1, x0:x1]
-            sx = sy = 1.0
-            if scale <= 0.55:
-                # exactly half size: OpenCV's fast 2x2 area average (non-integer INTER_AREA is ~25x slower)
-                crop = cv2.resize(crop, ((x1 - x0) // 2, (y1 - y0) // 2), interpolation=cv2.INTER_AREA)
-                sx = sy = 0.5
-            elif scale < 0.95:
-                crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-                sx, sy = crop.shape[1] / (x1 - x0), crop.shape[0] / (y1 - y0)
-            # perimeter limits are relative to the larger crop side: keep them meaningful in small crops
-            side = max(crop.shape[:2])
-            for dic, det in self._detectors.items():
-                p = det.getDetectorParameters()
-                p.minMarkerPerimeterRate = min(0.9, min_perimeter_px * sx / side)
-                p.maxMarkerPerimeterRate = 4.0
-                if predicted_perimeter_px:
-                    # one adaptive-threshold scale matched to the expected tag module size
-                    module = sx * predicted_perimeter_px / 4.0 / (dictionary_by_name(dic).markerSize + 2)
-                    win = int(np.clip(round(1.2 * module), 5, 31)) | 1
-                    p.adaptiveThreshWinSizeMin = p.adaptiveThreshWinSizeMax = win
-                else:
-                    p.adaptiveThreshWinSizeMin, p.adaptiveThreshWinSizeMax = 5, 21
-                p.adaptiveThreshWinSizeStep = 16
-                det.setDetectorParameters(p)
-                corners, ids, _ = det.detectMarkers(crop)
-                if ids is None:
-                    continue
-                for c, i in zip(corners, ids.ravel()):
-                    c = c.reshape(4, 2).astype(np.float64)
-                    # pixel centres: x_full = (x_small + 0.5) / scale - 0.5
-                    c = (c + 0.5) / (sx, sy) - 0.5 + (x0, y0)
-                    found.setdefault((dic, int(i)), []).append(c)
-        if self.settings.refine_iterations > 0:
-            for dic in self._detectors:
-                keys = [k for k in found if k[0] == dic]
-                if not keys:
-                    continue
-                flat = [c for k in keys for c in found[k]]
-                bits = dictionary_by_name(dic).markerSize + 2
-                raw = np.array(flat)
-                ref, spread = refine_corners(gray, raw, bits, self.settings.refine_iterations, return_spread=True)
-                unrefined = np.all(ref == raw, axis=(1, 2)) | (spread > self.settings.max_edge_spread_px)
-                i = 0
-                for k in keys:
-                    nk = len(found[k])
-                    good = [c for c, bad in zip(ref[i:i + nk], unrefined[i:i + nk]) if not bad]
-                    found[k] = good or list(ref[i:i + nk])
-                    if not good:
-                        self._coarse.add(k)
-                    i += nk
-        return found
 
     # ----------------------------------------------------------------- main entry
     def estimate(self, frame: Frame) -> dict[str, BodyPose]:
@@ -231,6 +168,7 @@ class MarkerTracker:
         gap = None if self._last_frame_number is None else frame.frame_number - self._last_frame_number
         if gap is None or not 0 < gap <= self.settings.max_frame_gap:
             self.reset()
+        self.last_warnings = []
         rects = self._predicted_rects(w, h)
         full = [(0, 0, w, h)]
         # searching the whole image while some body is still tracked = looking for a lost one
@@ -239,34 +177,85 @@ class MarkerTracker:
         if rects is None:
             self.last_mode, search = "full", full
             self._since_full = 0
+            found = self._detect_full(image, lost_width)
         else:
             self.last_mode, search = "roi", rects
             self._since_full += 1
-        min_perim = self.settings.min_tag_perimeter_px
-        predicted = None
-        if search is not full:
-            predicted = self._predicted_min_perimeter()
-            min_perim = max(min_perim, 0.5 * predicted)
-        found = self._detect(image, search, min_perim, predicted, lost_width)
+            found = self._detect_regions(image, rects)
         poses = self._solve_all(found, frame)
         expected = [name for name, uv in self._last_uv.items() if uv is not None]
         if (self.last_mode == "roi" and self.settings.fallback_full_frame
                 and not all(poses[name].visible for name in expected)):
             self.last_mode = "roi+full"
-            found = self._detect(image, full, self.settings.min_tag_perimeter_px, max_width=lost_width)
+            found = self._detect_full(image, lost_width)
             poses = self._solve_all(found, frame)
             self._since_full = 0
+        if (lost_width is not None and self.settings.lost_search_full_resolution and self.last_mode != "roi"
+                and w > lost_width and not all(p.visible for p in poses.values())):
+            # a steep or small tag the reduced-size search could not decode: full resolution
+            self.last_mode += "+fullres"
+            found = self._detect_full(image, None)
+            poses = self._solve_all(found, frame)
         self.last_rois = search
         self._last_frame_number = frame.frame_number
         for name, p in poses.items():
             if p.visible:
+                self._last_tags[name] = set(self._used_tags.get(name, ()))
                 uv = self._project(self._all_corners[name], p.T_camera_from_body)
                 self._prev_uv[name] = self._last_uv[name]
                 self._last_uv[name] = uv
                 self._last_T[name] = p.T_camera_from_body
             else:
+                self._last_tags[name] = set()
                 self._prev_uv[name] = self._last_uv[name] = self._last_T[name] = None
         return poses
+
+    # ----------------------------------------------------------------- detection
+    def _detect_full(self, image: np.ndarray, max_width: Optional[int]) -> dict:
+        """Whole-image search (OpenCV's default windows) on the image scaled to at most max_width
+        (default settings.full_frame_max_width); corners refined at full resolution."""
+        h, w = image.shape[:2]
+        full = [(0, 0, w, h)]
+        gray = self._detector.gray(image, full)
+        scale = min(1.0, (max_width or self.settings.full_frame_max_width) / w)
+        found = self._detector.detect(gray, full, self.settings.min_tag_perimeter_px, scale)
+        return self._refine(gray, found)
+
+    def _detect_regions(self, image: np.ndarray, rects: list[Rect]) -> dict:
+        """Search the predicted regions on crops scaled so the smallest expected module is about
+        target_module_px, with windows bracketing it; a body's region where a tag of the last
+        frame is missing is searched again at full resolution with OpenCV's default windows."""
+        st = self.settings
+        side = self._predicted_min_perimeter() / 4.0
+        min_perim = max(st.min_tag_perimeter_px, 2.0 * side)
+        module = side / self._detector.max_bits
+        scale = float(np.clip(st.target_module_px / module, st.min_detect_scale, 1.0)) if module > 0 else 1.0
+        gray = self._detector.gray(image, rects)
+        found = self._detector.detect(gray, rects, min_perim, scale, side)
+        if st.retry_missing_tags:
+            retry = [self._body_rects[b.name] for b in self.bodies
+                     if b.name in self._body_rects
+                     and any((b.dictionary, t) not in found for t in self._last_tags[b.name])]
+            if retry:
+                extra = self._detector.detect(gray, merge_rects(retry), st.min_tag_perimeter_px)
+                for k, cs in extra.items():
+                    if k not in found:
+                        found[k] = cs
+        return self._refine(gray, found)
+
+    def _refine(self, gray: np.ndarray, found: dict) -> dict:
+        """Edge-fit corners; tags smeared beyond the usual edge spread go to self._coarse."""
+        st = self.settings
+        found, spreads, self._partial = self._detector.refine(gray, found, st.refine_iterations)
+        self._coarse = set()
+        owned = [v for k, v in spreads.items() if k in self._owner]
+        if st.refine_iterations > 0 and owned:
+            self._sharpest.append(min(owned))
+            usual = float(np.median(self._sharpest))
+            limit = max(st.max_edge_spread_px, st.smear_ratio * usual)
+            self._coarse = {k for k, v in spreads.items()
+                            if v > limit or (k in self._partial and v > st.partial_smear_ratio * usual)}
+        return found
 
     def _predicted_min_perimeter(self) -> float:
         """Smallest tag perimeter (px) in the last projections of the bodies."""
@@ -304,12 +293,14 @@ class MarkerTracker:
         if len(tracked) < len(self.bodies) and (s.lost_search_every <= 1 or self._since_full + 1 >= s.lost_search_every):
             return None
         rects = []
+        self._body_rects = {}
         for b in tracked:
             uv = self._last_uv[b.name]
             r = predict_rect(uv, self._prev_uv[b.name], s.roi_pad_px, s.roi_pad_rel, w, h)
             if r is None:
                 return None
             rects.append(r)
+            self._body_rects[b.name] = r
         rects = merge_rects(rects)
         area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects)
         if area > s.roi_max_area_frac * w * h:
@@ -324,6 +315,7 @@ class MarkerTracker:
     def _solve_all(self, found: dict, frame: Frame) -> dict[str, BodyPose]:
         per_body: dict[str, list[tuple[int, np.ndarray]]] = {b.name: [] for b in self.bodies}
         self.last_detections = {}
+        self._used_tags = {}
         for (dic, tid), cs in found.items():
             owner = self._owner.get((dic, tid))
             if owner is None:
@@ -332,16 +324,40 @@ class MarkerTracker:
             if c is None:        # the same id seen in two different places: trust neither
                 continue
             self.last_detections[(dic, tid)] = c
+            if (dic, tid) in self._coarse:
+                # smeared well beyond the camera's usual edge spread: measured on motion-blurred
+                # rendered frames, poses from such tags were off by up to 29 mm / 14 deg
+                continue
+            if (dic, tid) in self._partial and self._bad_partial_tag(owner, tid, c):
+                continue
             per_body[owner].append((tid, c))
-        for b in self.bodies:
-            # a tag whose corners could not be refined (strong motion blur, poor contrast, a cut
-            # edge) has corners off by pixels: measured on motion-blurred synthetic frames, poses
-            # from such tags were off by up to 29 mm / 14 deg, so they are never used
-            per_body[b.name] = [t for t in per_body[b.name] if (b.dictionary, t[0]) not in self._coarse]
-        out = {}
-        for b in self.bodies:
-            out[b.name] = self._solve_body(b, per_body[b.name], frame)
-        return out
+        return {b.name: self._solve_body(b, per_body[b.name], frame) for b in self.bodies}
+
+    def _bad_partial_tag(self, owner: str, tid: int, corners: np.ndarray) -> bool:
+        """True when a tag with cornerSubPix corners (its edge fit failed in places) does not fit a
+        perspective view of its square within partial_square_px: such a corner was dragged by motion
+        blur or an occluder (measured 3-3.5 px off on rendered motion-blurred frames)."""
+        body = self._bodies_by_name[owner]
+        return square_fit_rms(body.tags[tid], corners, self._K, self._dist) > self.settings.partial_square_px
+
+    def _outlier(self, body: MarkerBody, tags: list, T: np.ndarray, per_tag: np.ndarray) -> Optional[int]:
+        """Index of a tag that stands out from the body's other tags (module docstring), or None."""
+        s = self.settings
+        n = len(tags)
+        worst = int(np.argmax(per_tag))
+        if n == 2:
+            return worst if per_tag[worst] > s.max_tag_error_px else None
+        others = np.delete(per_tag, worst)
+        if n < 3 or per_tag[worst] <= max(s.outlier_floor_px, s.outlier_ratio * float(np.median(others))):
+            return None
+        # confirmed by leave-one-out: the pose of the others still disagrees with it
+        img = np.stack([c for _, c in tags])
+        obj = np.ascontiguousarray(body.corners([t for t, _ in tags]), np.float64)
+        edges = np.linalg.norm(np.roll(img, -1, axis=1) - img, axis=-1).mean(-1)
+        rvec = cv2.Rodrigues(T[:3, :3])[0]
+        err, limit, _ = leave_one_out(obj, img, rvec, T[:3, 3].reshape(3, 1).copy(), edges, self._K, self._dist,
+                                      s.consistency, [worst])
+        return worst if err[worst] > max(limit[worst], s.outlier_floor_px) else None
 
     def _solve_body(self, body: MarkerBody, tags: list[tuple[int, np.ndarray]], frame: Frame) -> BodyPose:
         s = self.settings
@@ -356,19 +372,24 @@ class MarkerTracker:
                 break
             res = (self._project(obj, T) - img).reshape(len(tags), 4, 2)
             per_tag = np.sqrt((res ** 2).sum(-1).mean(-1))
-            worst = int(np.argmax(per_tag))
-            if per_tag[worst] > s.max_tag_error_px and len(tags) > 1:
-                del tags[worst]
-                continue
-            # a partly covered tag disagrees with the others by less than max_tag_error_px (tracking.tag_consistency)
-            bad = inconsistent_tag([body.tags[t] for t, _ in tags], [c for _, c in tags], T, self._K, self._dist,
-                                   s.consistency, per_tag)
+            bad = self._outlier(body, tags, T, per_tag) if len(tags) > 1 else None
+            if bad is None:
+                # a partly covered tag disagrees with the others by less (tracking.tag_consistency)
+                bad = inconsistent_tag([body.tags[t] for t, _ in tags], [c for _, c in tags], T, self._K,
+                                       self._dist, s.consistency, per_tag)
             if bad is not None:
                 del tags[bad]
                 continue
             rms = float(np.sqrt((res ** 2).sum(-1).mean()))
+            median = float(np.median(per_tag))
+            if len(tags) >= 3 and median > s.misfit_px:
+                self.last_warnings.append(
+                    f"the camera model does not fit body {body.name!r}: its {len(tags)} tags reproject at "
+                    f"{median:.2f} px (median); calibrate the camera (poses are biased)")
+                self.misfit_frames += 1
             if rms > s.max_body_rms_px or T[2, 3] <= 0:
                 break
+            self._used_tags[body.name] = [t for t, _ in tags]
             return BodyPose(body.name, frame.frame_number, frame.capture_ns, True, T, len(tags), total, rms)
         return BodyPose.not_visible(body.name, frame.frame_number, frame.capture_ns, total)
 
