@@ -27,8 +27,9 @@ DEFAULT_BODIES = ("coil", "head", "pointer")
 def add_arguments(p) -> None:
     p.add_argument("source", help="camera:0, video:FILE, images:DIR, poses:FILE, replay:DIR")
     p.add_argument("--camera", type=Path,
-                   help="camera calibration JSON (navtms calibrate-camera); without it an uncalibrated guess "
-                        "is used and poses are only approximate")
+                   help="camera calibration JSON (navtms calibrate-camera); without it the camera stored in a "
+                        "replay:DIR recording is used, else the focal length is estimated from the bodies' own "
+                        "geometry over the first frames (and the command refuses when it cannot be)")
     p.add_argument("--body", action="append", default=[], metavar="NAME=FILE[@DICT]",
                    help="a marker body: navtms JSON body file or 16-column tag file, optionally with its "
                         "dictionary; repeat for several bodies (default: the coil, head and pointer bodies "
@@ -94,6 +95,12 @@ def run(args) -> int:
     if args.record is not None and args.record.exists():
         raise InputFileError(args.record, "the recording folder already exists; choose a new folder (nothing was changed)")
     source = open_source(_source_spec(args.source), realtime=args.realtime)
+    if camera is None and getattr(source, "camera", None) is not None:
+        camera = source.camera          # replay:DIR: the camera the recording was made with
+        print("navtms track: no --camera: using the camera stored in the recording "
+              f"(focal {camera.K[0, 0]:.1f} px)", file=sys.stderr)
+    pending: list = []                  # frames read to estimate the focal length, tracked first
+    warned = False
     writer = recorder = None
     tracker = None
     times_ms: list[float] = []
@@ -101,15 +108,12 @@ def run(args) -> int:
     n = 0
     try:
         while args.max_frames is None or n < args.max_frames:
-            frame = source.read()
+            frame = pending.pop(0) if pending else source.read()
             if frame is None:
                 break
             if tracker is None:
                 if frame.image is not None and camera is None:
-                    h, w = frame.image.shape[:2]
-                    camera = CameraModel.guess(w, h)
-                    print(f"navtms track: no --camera: guessing a {w}x{h} camera (focal {camera.K[0, 0]:.0f} px); "
-                          "poses are approximate", file=sys.stderr)
+                    camera, pending = _estimate_camera(frame, source, bodies)
                 if frame.image is not None:
                     camera.check_image(frame.image, f"{args.source} frame {frame.frame_number}")
                 if args.lost_search_every < 1:
@@ -124,6 +128,9 @@ def run(args) -> int:
             t0 = time.perf_counter()
             poses = tracker.estimate(frame)
             times_ms.append((time.perf_counter() - t0) * 1e3)
+            if tracker.last_warnings and not warned:
+                print(f"navtms track: warning (frame {frame.frame_number}): {tracker.last_warnings[0]}", file=sys.stderr)
+                warned = True
             if writer is not None:
                 writer.write_frame([poses[b.name] for b in bodies])
             if recorder is not None:
@@ -150,6 +157,32 @@ def run(args) -> int:
             recorder.close()
     _summary(n, bodies, stats, times_ms, args)
     return 0
+
+
+FOCAL_FRAMES = 10
+
+
+def _estimate_camera(first, source, bodies):
+    """No calibration: the focal length from the bodies' geometry over the first FOCAL_FRAMES
+    frames (tracking.focal). Returns (CameraModel, the frames read after `first`, to track next).
+    Raises TrackingError (no millimetre output) when the frames do not determine it."""
+    from tracking.focal import estimate_camera
+
+    frames = [first]
+    while len(frames) < FOCAL_FRAMES:
+        f = source.read()
+        if f is None or f.image is None:
+            break
+        frames.append(f)
+    h, w = first.image.shape[:2]
+    try:
+        camera, est = estimate_camera([f.image for f in frames], bodies)
+    except TrackingError as e:
+        raise TrackingError(f"no --camera, and {e}; give --camera (navtms calibrate-camera) for poses in mm") from None
+    print(f"navtms track: no --camera: focal length estimated from the bodies' geometry over the first "
+          f"{len(frames)} frames: {est.f_px:.1f} +- {est.sigma_px:.1f} px ({est.f_px / w:.2f} x the width), "
+          f"corner RMS {est.rms_px:.2f} px; principal point at the centre, no distortion", file=sys.stderr)
+    return camera, frames[1:]
 
 
 def _open_recorder(folder: Path, camera, body_names, source: str):

@@ -10,6 +10,14 @@ from tracking.poselog import COLUMNS, read_rows
 REAL = "webcam-aruco-sksurgery"
 
 
+def calibration_txt_camera(d, tmp_path):
+    """The upstream calibration.txt (3x3 K, then 5 distortion terms) as a navtms camera file."""
+    vals = np.array((d / "calibration.txt").read_text().split(), float)
+    path = tmp_path / "calibration.json"
+    CameraModel((640, 480), vals[:9].reshape(3, 3), vals[9:14]).save(path)
+    return path
+
+
 def test_track_real_video_writes_pose_log(shared_real, tmp_path, capsys):
     d = shared_real / REAL
     out = tmp_path / "poses.csv"
@@ -26,17 +34,26 @@ def test_track_real_video_writes_pose_log(shared_real, tmp_path, capsys):
     assert all(r.visible for r in rows)
     assert sorted({r.frame_number for r in rows}) == list(range(10))
     ref = [r for r in rows if r.body == "reference"]
-    assert all(r.tags_total == 12 and r.tags_seen >= 9 for r in ref)
+    assert all(r.tags_total == 12 for r in ref) and sum(r.tags_seen == 12 for r in ref) >= 8
+    # no --camera: the focal length comes from the bodies' geometry (~435 px fitted, README), not
+    # a guess of 1.3 x width (832 px), so the depth is ~184 mm, not ~345 mm
     z = np.array([r.T_camera_from_body[2, 3] for r in ref])
-    assert np.all((z > 200) & (z < 600))
+    assert np.all((z > 170) & (z < 200))
     text = capsys.readouterr()
-    assert "visible in 10/10 frames" in text.out and "guessing a 640x480 camera" in text.err
+    assert "visible in 10/10 frames" in text.out and "focal length estimated" in text.err
+    f = float(text.err.split("first 10 frames: ")[1].split()[0])
+    assert abs(f - 435) <= 0.05 * 435
 
 
-def test_track_default_bodies_absent_are_not_visible(shared_real, tmp_path):
+def test_track_default_bodies_absent_are_not_visible(shared_real, tmp_path, capsys):
     out = tmp_path / "p.csv"
+    # no --camera and no body seen with 2 tags: the focal length cannot be estimated, so no mm output
     assert main(["track", str(shared_real / REAL / "output.avi"), "--quiet", "--max-frames", "3",
-                 "--out", str(out)]) == 0
+                 "--out", str(out)]) == 2
+    assert "give --camera" in capsys.readouterr().err and not out.exists()
+    cam = calibration_txt_camera(shared_real / REAL, tmp_path)
+    assert main(["track", str(shared_real / REAL / "output.avi"), "--quiet", "--max-frames", "3",
+                 "--camera", str(cam), "--out", str(out)]) == 0
     rows = list(read_rows(out))
     assert len(rows) == 9 and {r.body for r in rows} == {"coil", "head", "pointer"}
     # output.avi shows DICT_4X4_50 tag 0 alone: it belongs to the 4-tag coil body, but one tag
@@ -60,16 +77,19 @@ def test_track_errors_leave_files_alone(shared_real, tmp_path, capsys):
     assert main(["track", video, "--body", "nonsense"]) == 2
 
 
-def test_track_record_then_replay(shared_real, tmp_path):
+def test_track_record_then_replay(shared_real, tmp_path, capsys):
     d = shared_real / REAL
     rec = tmp_path / "rec"
-    assert main(["track", f"video:{d / 'output.avi'}", "--quiet", "--max-frames", "4",
+    cam = calibration_txt_camera(d, tmp_path)
+    assert main(["track", f"video:{d / 'output.avi'}", "--quiet", "--max-frames", "4", "--camera", str(cam),
                  "--body", f"tag0={d / 'tag_0.txt'}", "--record", str(rec)]) == 0
     recorded = list(read_rows(rec / "poses.csv"))
     assert len(recorded) == 4 and all(r.visible for r in recorded)
     # replaying the recording through the tracker gives the same poses, bit for bit
     out = tmp_path / "replayed.csv"
     assert main(["track", f"replay:{rec}", "--quiet", "--body", f"tag0={d / 'tag_0.txt'}", "--out", str(out)]) == 0
+    # no --camera: the replay uses the camera stored in the recording (f 560 px), not a guess
+    assert "camera stored in the recording" in capsys.readouterr().err
     replayed = list(read_rows(out))
     assert [r.frame_number for r in replayed] == [r.frame_number for r in recorded]
     for a, b in zip(recorded, replayed):
