@@ -13,7 +13,9 @@ HELP = "calibrate a camera from photos of a chessboard or ChArUco board"
 DESCRIPTION = (
     "Calibrate a camera from photos of a printed chessboard (--chessboard COLSxROWS inner corners) "
     "or ChArUco board (--charuco COLSxROWS squares, --marker-mm, --dictionary). Prints the RMS "
-    "reprojection error and each image's error, rejects outlier views, and writes the camera file "
+    "reprojection error and each image's error, rejects outlier views, reports the 1-sigma uncertainty of "
+    "the intrinsics and warns when the focal length is poorly determined or the distortion model overfit, "
+    "and writes the camera file "
     "(JSON, format_version 1) used by tracking. IMAGES may be files, folders or quoted glob patterns.")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -93,6 +95,7 @@ def run(args) -> int:
         "board": report.board,
         "views_used": report.used, "views_rejected": report.rejected, "views_without_board": report.not_found,
         "view_errors_px": {v.name: v.error_px for v in report.views if v.found},
+        "sigma": report.sigma, "focal_k3_fixed_px": report.focal_k3_fixed_px, "warnings": report.warnings,
     }
     write_json(out, doc, format_version=1)
     K = model.K
@@ -102,7 +105,9 @@ def run(args) -> int:
     else:
         for line in report.lines():
             print(line)
-        print(f"fx {K[0, 0]:.2f} px, fy {K[1, 1]:.2f} px, cx {K[0, 2]:.2f} px, cy {K[1, 2]:.2f} px")
+        sg = report.sigma
+        print(f"fx {K[0, 0]:.2f} +- {sg.get('fx', float('nan')):.2f} px, fy {K[1, 1]:.2f} +- {sg.get('fy', float('nan')):.2f} px, "
+              f"cx {K[0, 2]:.2f} +- {sg.get('cx', float('nan')):.2f} px, cy {K[1, 2]:.2f} +- {sg.get('cy', float('nan')):.2f} px (1 sigma)")
         print("dist " + " ".join(f"{d:.5f}" for d in model.dist))
         print(f"wrote {out}")
     return 0

@@ -91,3 +91,17 @@ def test_calibrates_rendered_charuco_views(tmp_path, capsys, monkeypatch):
     assert code == 0
     assert abs(figures["fx"] / K_TRUE[0, 0] - 1) < 0.03 and abs(figures["fy"] / K_TRUE[1, 1] - 1) < 0.03
     assert len(figures["views_used"]) == 6 and CameraModel.load(out).rms_px == figures["rms_px"]
+
+
+def test_four_real_charuco_views_warn(shared_real, tmp_path, capsys):
+    # 4 views are few: the focal length is 457 +- 16 px and flips to 326 px with k3 held at 0
+    out = tmp_path / "camera.json"
+    code = main(["calibrate-camera", str(shared_real / "charuco-opencv" / "img_0*.jpg"), "--charuco", "5x7",
+                 "--square-mm", "40", "--marker-mm", "20", "--dictionary", "DICT_6X6_250", "--min-views", "4",
+                 "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "WARNING: the focal length is poorly determined" in text and "WARNING: the distortion model is overfit" in text
+    assert "fx 457." in text and "+- 15." in text
+    doc = json.loads(out.read_text())
+    assert len(doc["calibration"]["warnings"]) == 2 and 10 < doc["calibration"]["sigma"]["fx"] < 25

@@ -165,3 +165,51 @@ def test_specs_refuse_nonsense():
     assert cal.parse_grid("14x10") == (14, 10)
     with pytest.raises(TrackingError, match="not COLSxROWS"):
         cal.parse_grid("14-10")
+
+
+def test_rendered_views_report_an_honest_sigma(charuco_views):
+    # the known K lies within 3 reported sigma of the calibration, and the sigma is small: no warnings
+    spec, images, _ = charuco_views
+    model, report = cal.calibrate_views([(f"v{i}", cal.detect_board(img, spec)) for i, img in enumerate(images)],
+                                        SIZE, board=spec.describe())
+    for name, (r, c) in (("fx", (0, 0)), ("fy", (1, 1)), ("cx", (0, 2)), ("cy", (1, 2))):
+        assert 0 < report.sigma[name] and abs(model.K[r, c] - K_TRUE[r, c]) < 3 * report.sigma[name] + 0.5, name
+    assert report.warnings == [] and report.focal_k3_fixed_px is not None
+
+
+def test_real_chessboard_sigma_and_the_views_own_scatter(real_calibration):
+    # the jackknife (leave one view out) standard error of fx over the same 12 real views, computed
+    # here from separate calibrations: the report's matches it, and OpenCV's sigma (independent
+    # corner noise) is well below it on real photos (0.74 vs 6.3 px)
+    paths, (model, report) = real_calibration
+    assert not any("poorly determined" in w or "overfit" in w for w in report.warnings)
+    assert report.sigma["fx"] < 0.01 * model.K[0, 0]
+    views = [(p.name, cal.detect_board(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE), cal.ChessboardSpec(14, 10, 6.0)))
+             for p in paths]
+    fx = np.array([cal.calibrate_views(views[:i] + views[i + 1:], (640, 480), min_views=5)[0].K[0, 0]
+                   for i in range(len(views))])
+    n = len(fx)
+    jackknife = np.sqrt((n - 1) / n * ((fx - fx.mean()) ** 2).sum())
+    assert abs(report.sigma_jackknife["fx"] - jackknife) < 1e-6 * jackknife
+    assert 2 * report.sigma["fx"] < jackknife < 0.015 * model.K[0, 0], (report.sigma["fx"], jackknife)
+
+
+def test_real_charuco_four_views_warn(shared_real):
+    # OpenCV's 4 real ChArUco tutorial photos (README): fx 457.3 +- 15.8 px with k3 free, 326 +- 74 px
+    # with k3 held at 0, both at ~0.19 px RMS; the peer's published camera lies within 0.4 sigma
+    d = shared_real / "charuco-opencv"
+    paths = sorted(d.glob("img_0*.jpg"))
+    assert len(paths) == 4
+    spec = cal.CharucoSpec(5, 7, 40.0, 20.0, "DICT_6X6_250")
+    model, report = cal.calibrate_images(paths, spec, min_views=4)
+    assert report.rms_px < 0.25 and len(report.used) == 4
+    assert abs(model.K[0, 0] - 452.51) < 0.5 * report.sigma["fx"]       # the peer's fx
+    assert abs(model.K[1, 1] - 456.77) < 0.5 * report.sigma["fy"]
+    assert 10 < report.sigma["fx"] < 25                                 # ~3.5 % of f
+    assert any("poorly determined" in w for w in report.warnings)
+    assert any("overfit" in w for w in report.warnings)
+    assert abs(report.focal_k3_fixed_px - model.K[0, 0]) > 0.2 * model.K[0, 0]
+    fixed, rep3 = cal.calibrate_images(paths, spec, min_views=4, flags=cv2.CALIB_FIX_K3)
+    assert rep3.rms_px < 0.25 and rep3.sigma["fx"] > 40
+    assert any("poorly determined" in w for w in rep3.warnings)
+    assert any("WARNING" in line for line in report.lines())
