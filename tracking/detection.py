@@ -6,10 +6,14 @@ image pixel coordinates (OpenCV: pixel centres at integers). TagDetector.refine(
 them by straight-edge fits (tracking.edgerefine) and measures each tag's edge spread.
 
 Detection parameters (why, measured on ../shared/data/real/webcam-aruco-sksurgery):
-- adaptive-threshold windows: a whole-image search uses OpenCV's default windows (3, 13, 23 px),
-  which decode the small tags of a 640x480 webcam frame (module 3.5-4 px); a region search uses
-  two windows bracketing the module size expected there (about 1x and 3x the module). One window
-  of 1.2 x the module (navtms before) lost a reference tag in 3 of 10 frames.
+- adaptive-threshold windows: a whole-image search of an image up to SMALL_IMAGE_PX wide uses
+  OpenCV's default windows (3, 13, 23 px), which decode the small tags of a 640x480 webcam frame
+  (module 3.5-4 px); a wider image gets two windows (5, 21 px: at 720p the three default windows
+  cost ~40 % more) and the tracker retries, with the default windows, the region of every tag a
+  found body's pose predicts but the search missed; a region search uses one window of 1.5 x the
+  module size expected there, and a region where a tag seen in the last frame is missing is
+  searched again with the default windows (navtms before: one window of 1.2 x the module and no
+  retry lost a reference tag in 3 of 10 frames).
 - bit sampling: perspectiveRemovePixelPerCell 8 (OpenCV default 4) when modules are small (and in
   whole-image searches, where the module size is unknown): with 4 px per cell OpenCV's own
   default detector misses one small tag in 2 of the 10 frames; with 8 it decodes all 12.
@@ -38,11 +42,22 @@ def _odd(v: float, lo: int, hi: int) -> int:
     return int(np.clip(round(v), lo, hi)) | 1
 
 
+# region search: one window of 1.5 x the expected module (two, 1x and 3x, cost 12 % more per frame
+# at 720p and decoded no more tags on the real footage: a tag they miss is caught by the retry
+# with OpenCV's default windows)
+REGION_WINDOW_FACTORS = (1.5, 1.5)
+# whole-image search of an image wider than this: two windows (5, 21 px), then the caller retries
+# the regions of tags that a found body's pose predicts but the search missed
+SMALL_IMAGE_PX = 800
+WIDE_WINDOWS = (5, 21, 16)
+
+
 def region_windows(module_px: float) -> tuple[int, int, int]:
     """(min, max, step) adaptive-threshold windows (px) bracketing a module of module_px px:
     about 1x and 3x the module, never smaller than OpenCV's smallest default window (3 px)."""
-    lo = _odd(module_px, 3, 31)
-    hi = max(_odd(3.0 * module_px, 3, 61), lo)
+    a, b = REGION_WINDOW_FACTORS
+    lo = _odd(a * module_px, 3, 31)
+    hi = max(_odd(b * module_px, 3, 61), lo)
     return lo, hi, max(hi - lo, 1)
 
 
@@ -82,13 +97,15 @@ class TagDetector:
         return self._gray_buf
 
     def detect(self, gray: np.ndarray, rects: list[Rect], min_perimeter_px: float, scale: float = 1.0,
-               tag_side_px: Optional[float] = None, found: Optional[Found] = None) -> Found:
+               tag_side_px: Optional[float] = None, found: Optional[Found] = None,
+               windows: Optional[tuple[int, int, int]] = None) -> Found:
         """Tags in the regions of a gray image, corners (4, 2) px in full-image coordinates.
 
         scale: the regions are searched on crops resized by this factor (<= 1; 0.5 uses OpenCV's
         fast 2x2 area average); tag_side_px: the smallest tag side (px, full resolution) expected
         in the regions, or None for OpenCV's default windows and fine bit sampling (a search
-        that does not know what it will find). Detections are appended to `found` when given."""
+        that does not know what it will find; windows (min, max, step) px then overrides the choice
+        by image width). Detections are appended to `found` when given."""
         found = {} if found is None else found
         for (x0, y0, x1, y1) in rects:
             crop = gray[y0:y1, x0:x1]
@@ -112,8 +129,8 @@ class TagDetector:
                      p.adaptiveThreshWinSizeStep) = region_windows(module)
                     p.perspectiveRemovePixelPerCell = 8 if module < SMALL_MODULE_PX else 4
                 else:
-                    (p.adaptiveThreshWinSizeMin, p.adaptiveThreshWinSizeMax,
-                     p.adaptiveThreshWinSizeStep) = DEFAULT_WINDOWS
+                    (p.adaptiveThreshWinSizeMin, p.adaptiveThreshWinSizeMax, p.adaptiveThreshWinSizeStep) = (
+                        windows or (DEFAULT_WINDOWS if crop.shape[1] <= SMALL_IMAGE_PX else WIDE_WINDOWS))
                     p.perspectiveRemovePixelPerCell = 8
                 det.setDetectorParameters(p)
                 corners, ids, _ = det.detectMarkers(crop)
@@ -156,14 +173,14 @@ class TagDetector:
 
 
 def _subpix_fallback(gray: np.ndarray, raw: np.ndarray, ref: np.ndarray, ok: np.ndarray, bits: int) -> np.ndarray:
-    """cv2.cornerSubPix (OpenCV's SUBPIX corners, a window of about half a module) for the
+    """cv2.cornerSubPix (OpenCV's SUBPIX corners, a window of about a quarter module) for the
     corners (N, 4) whose edge fit failed; the others keep their edge-fit positions."""
     out = ref.copy()
     bad = np.argwhere(~ok)
     module = np.linalg.norm(np.roll(raw, -1, axis=1) - raw, axis=-1).mean(-1) / bits     # (N,) px
     h, w = gray.shape
     for n, k in bad:
-        half = int(np.clip(round(0.5 * module[n]), 2, 6))
+        half = int(np.clip(round(0.25 * module[n]), 2, 6))
         x, y = raw[n, k]
         if not (half + 1 <= x < w - half - 1 and half + 1 <= y < h - half - 1):
             continue
@@ -173,3 +190,14 @@ def _subpix_fallback(gray: np.ndarray, raw: np.ndarray, ref: np.ndarray, ok: np.
         if np.all(np.isfinite(pt)) and np.hypot(*(pt[0, 0] - raw[n, k])) < 3.0:
             out[n, k] = pt[0, 0]
     return out
+
+
+def dedupe(cs: list[np.ndarray], tol_px: float = 2.0) -> Optional[np.ndarray]:
+    """One detection per id: duplicates within tol_px (overlapping search regions) are averaged;
+    None when the same id was seen in two different places (trust neither)."""
+    if len(cs) == 1:
+        return cs[0]
+    ref = cs[0]
+    if all(np.abs(c - ref).max() <= tol_px for c in cs[1:]):
+        return np.mean(cs, axis=0)
+    return None

@@ -34,11 +34,11 @@ import numpy as np
 from navcore.errors import TrackingError
 from tracking.bodies import MarkerBody
 from tracking.camera import CameraModel
-from tracking.detection import TagDetector
+from tracking.detection import DEFAULT_WINDOWS, TagDetector, dedupe
 from tracking.pnp import is_planar, solve_body_pose
-from tracking.tag_consistency import ConsistencySettings, inconsistent_tag, leave_one_out, square_fit_rms
+from tracking.tag_consistency import ConsistencySettings, inconsistent_tag, outlier_tag, square_fit_rms
 from tracking.types import BodyPose, Frame
-from tracking.roi import Rect, merge_rects, predict_rect
+from tracking.roi import Rect, expected_quads, merge_rects, predict_rect
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,10 @@ class TrackerSettings:
     min_tag_perimeter_px: float = 32.0
     target_module_px: float = 5.0     # steady tracking detects on crops scaled so a tag module is about this big
     min_detect_scale: float = 0.5     # ... but never smaller than this
-    full_frame_max_width: int = 1280  # whole-image searches run on the image scaled to at most this width
+    # whole-image searches run on the image scaled to at most this width (corners are refined at full
+    # resolution; a body or a predicted tag the scaled search misses is searched for again at full
+    # resolution). 960: 720p re-acquisition at 1.0 x plain OpenCV's time (1280: 1.1 x)
+    full_frame_max_width: int = 960
     # ... except the search for a lost body while another is tracked (every frame the coil is out of
     # view; the same-frame fallback): at most this width. 720p: half size, 2.7 -> 1.6 ms p50,
     # same pose accuracy (corners are refined at full resolution); a re-entering coil measured
@@ -144,6 +147,8 @@ class MarkerTracker:
         self._body_rects: dict[str, Rect] = {}
         self._bodies_by_name = {b.name: b for b in self.bodies}
         self._partial: set[tuple[str, int]] = set()
+        self._full_raw = None
+        self.retries = 0                 # searches repeated because a predicted tag was missing
         self._last_tags: dict[str, set[int]] = {b.name: set() for b in self.bodies}
         self._coarse: set[tuple[str, int]] = set()     # tags of the current frame too smeared to use
         self._sharpest: deque = deque(maxlen=max(1, self.settings.spread_history))
@@ -178,24 +183,26 @@ class MarkerTracker:
             self.last_mode, search = "full", full
             self._since_full = 0
             found = self._detect_full(image, lost_width)
+            poses = self._retry_expected(self._solve_all(found, frame), found, frame)
         else:
             self.last_mode, search = "roi", rects
             self._since_full += 1
             found = self._detect_regions(image, rects)
-        poses = self._solve_all(found, frame)
+            poses = self._solve_all(found, frame)
         expected = [name for name, uv in self._last_uv.items() if uv is not None]
         if (self.last_mode == "roi" and self.settings.fallback_full_frame
                 and not all(poses[name].visible for name in expected)):
             self.last_mode = "roi+full"
             found = self._detect_full(image, lost_width)
-            poses = self._solve_all(found, frame)
+            poses = self._retry_expected(self._solve_all(found, frame), found, frame)
             self._since_full = 0
-        if (lost_width is not None and self.settings.lost_search_full_resolution and self.last_mode != "roi"
-                and w > lost_width and not all(p.visible for p in poses.values())):
+        searched = lost_width or self.settings.full_frame_max_width
+        if (self.settings.lost_search_full_resolution and self.last_mode != "roi"
+                and w > searched and not all(p.visible for p in poses.values())):
             # a steep or small tag the reduced-size search could not decode: full resolution
             self.last_mode += "+fullres"
-            found = self._detect_full(image, None)
-            poses = self._solve_all(found, frame)
+            found = self._detect_full(image, w)
+            poses = self._retry_expected(self._solve_all(found, frame), found, frame)
         self.last_rois = search
         self._last_frame_number = frame.frame_number
         for name, p in poses.items():
@@ -212,14 +219,51 @@ class MarkerTracker:
 
     # ----------------------------------------------------------------- detection
     def _detect_full(self, image: np.ndarray, max_width: Optional[int]) -> dict:
-        """Whole-image search (OpenCV's default windows) on the image scaled to at most max_width
-        (default settings.full_frame_max_width); corners refined at full resolution."""
+        """Whole-image search (tracking.detection windows) on the image scaled to at most max_width
+        (default settings.full_frame_max_width); corners refined at full resolution. Keeps the
+        gray image and raw detections for _retry_expected."""
         h, w = image.shape[:2]
         full = [(0, 0, w, h)]
         gray = self._detector.gray(image, full)
         scale = min(1.0, (max_width or self.settings.full_frame_max_width) / w)
         found = self._detector.detect(gray, full, self.settings.min_tag_perimeter_px, scale)
+        self._full_raw = (gray, {k: list(v) for k, v in found.items()})
         return self._refine(gray, found)
+
+    def _retry_expected(self, poses: dict[str, BodyPose], found: dict, frame: Frame) -> dict[str, BodyPose]:
+        """After a whole-image search: the regions of tags that a found body's pose puts in view
+        (inside the image, facing the camera, large enough) but the search missed are searched
+        again at full resolution with OpenCV's default windows; the bodies are re-solved when
+        that finds any."""
+        if not self.settings.retry_missing_tags or self._full_raw is None:
+            return poses
+        gray, raw = self._full_raw
+        h, w = gray.shape
+        rects = []
+        for b in self.bodies:
+            p = poses[b.name]
+            if not p.visible:
+                continue
+            missing = [t for t in b.ids if (b.dictionary, t) not in found]
+            if not missing:
+                continue
+            uv = self._project(b.corners(missing), p.T_camera_from_body).reshape(-1, 4, 2)
+            seen = [self.last_detections[(b.dictionary, t)] for t in b.ids if (b.dictionary, t) in self.last_detections]
+            expect = expected_quads(uv, seen, w, h, self.settings.min_tag_perimeter_px)
+            if np.any(expect):
+                r = predict_rect(uv[expect].reshape(-1, 2), None, self.settings.roi_pad_px, 0.0, w, h)
+                if r is not None:
+                    rects.append(r)
+        if not rects:
+            return poses
+        extra = self._detector.detect(gray, merge_rects(rects), self.settings.min_tag_perimeter_px,
+                                      windows=DEFAULT_WINDOWS)
+        new = {k: v for k, v in extra.items() if k not in raw}
+        if not new:
+            return poses
+        raw.update(new)
+        self.retries += 1
+        return self._solve_all(self._refine(gray, {k: list(v) for k, v in raw.items()}), frame)
 
     def _detect_regions(self, image: np.ndarray, rects: list[Rect]) -> dict:
         """Search the predicted regions on crops scaled so the smallest expected module is about
@@ -237,7 +281,9 @@ class MarkerTracker:
                      if b.name in self._body_rects
                      and any((b.dictionary, t) not in found for t in self._last_tags[b.name])]
             if retry:
-                extra = self._detector.detect(gray, merge_rects(retry), st.min_tag_perimeter_px)
+                self.retries += 1
+                extra = self._detector.detect(gray, merge_rects(retry), st.min_tag_perimeter_px,
+                                              windows=DEFAULT_WINDOWS)
                 for k, cs in extra.items():
                     if k not in found:
                         found[k] = cs
@@ -320,7 +366,7 @@ class MarkerTracker:
             owner = self._owner.get((dic, tid))
             if owner is None:
                 continue
-            c = _dedupe(cs)
+            c = dedupe(cs)
             if c is None:        # the same id seen in two different places: trust neither
                 continue
             self.last_detections[(dic, tid)] = c
@@ -343,21 +389,8 @@ class MarkerTracker:
     def _outlier(self, body: MarkerBody, tags: list, T: np.ndarray, per_tag: np.ndarray) -> Optional[int]:
         """Index of a tag that stands out from the body's other tags (module docstring), or None."""
         s = self.settings
-        n = len(tags)
-        worst = int(np.argmax(per_tag))
-        if n == 2:
-            return worst if per_tag[worst] > s.max_tag_error_px else None
-        others = np.delete(per_tag, worst)
-        if n < 3 or per_tag[worst] <= max(s.outlier_floor_px, s.outlier_ratio * float(np.median(others))):
-            return None
-        # confirmed by leave-one-out: the pose of the others still disagrees with it
-        img = np.stack([c for _, c in tags])
-        obj = np.ascontiguousarray(body.corners([t for t, _ in tags]), np.float64)
-        edges = np.linalg.norm(np.roll(img, -1, axis=1) - img, axis=-1).mean(-1)
-        rvec = cv2.Rodrigues(T[:3, :3])[0]
-        err, limit, _ = leave_one_out(obj, img, rvec, T[:3, 3].reshape(3, 1).copy(), edges, self._K, self._dist,
-                                      s.consistency, [worst])
-        return worst if err[worst] > max(limit[worst], s.outlier_floor_px) else None
+        return outlier_tag([body.tags[t] for t, _ in tags], [c for _, c in tags], T, self._K, self._dist, per_tag,
+                           s.outlier_ratio, s.outlier_floor_px, s.max_tag_error_px, s.consistency)
 
     def _solve_body(self, body: MarkerBody, tags: list[tuple[int, np.ndarray]], frame: Frame) -> BodyPose:
         s = self.settings
@@ -398,12 +431,3 @@ class MarkerTracker:
         return solve_body_pose(obj, img, self._K, self._dist, self._planar[name], self._last_T.get(name),
                                self.settings.ambiguity_ratio)
 
-
-def _dedupe(cs: list[np.ndarray], tol_px: float = 2.0) -> Optional[np.ndarray]:
-    """One detection per id: duplicates within tol_px (overlapping search regions) are averaged."""
-    if len(cs) == 1:
-        return cs[0]
-    ref = cs[0]
-    if all(np.abs(c - ref).max() <= tol_px for c in cs[1:]):
-        return np.mean(cs, axis=0)
-    return None

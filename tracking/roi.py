@@ -64,3 +64,22 @@ def merge_rects(rects: list[Rect]) -> list[Rect]:
             if merged:
                 break
     return out
+
+
+def _signed_area(q: np.ndarray) -> np.ndarray:
+    """Shoelace signed area (px^2) of (..., 4, 2) quads; its sign is the corner order's orientation."""
+    x, y = q[..., 0], q[..., 1]
+    return 0.5 * (x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y).sum(-1)
+
+
+def expected_quads(uv: np.ndarray, seen: list, width: int, height: int, min_perimeter_px: float) -> np.ndarray:
+    """Which of the projected tags uv (N, 4, 2) px a detector should find: inside the image (2 px
+    margin), perimeter at least min_perimeter_px, and facing the camera, i.e. with the corner
+    orientation of the body's detected quads `seen` (list of (4, 2) px; a tag seen from behind is
+    mirrored). (N,) bool."""
+    if not seen or not len(uv):
+        return np.zeros(len(uv), bool)
+    sign = np.sign(_signed_area(np.asarray(seen, np.float64)).sum())
+    inside = np.all((uv[..., 0] >= 2) & (uv[..., 0] <= width - 3) & (uv[..., 1] >= 2) & (uv[..., 1] <= height - 3), axis=1)
+    perimeter = np.linalg.norm(np.roll(uv, -1, axis=1) - uv, axis=-1).sum(1)
+    return inside & (perimeter >= min_perimeter_px) & (np.sign(_signed_area(uv)) == sign)

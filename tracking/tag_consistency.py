@@ -249,3 +249,32 @@ def _pair_check(obj_tags: Sequence[np.ndarray], img: np.ndarray, joint: np.ndarr
     if shape[bad] > s.pair_shape_min_px and shape[bad] > s.pair_shape_ratio * max(shape[1 - bad], s.noise_floor_px):
         scores[bad] = float(excess.max())
     return scores
+
+
+def outlier_tag(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T_camera_from_body: np.ndarray,
+                K: np.ndarray, dist: np.ndarray, joint_rms_px: np.ndarray, ratio: float = 3.0, floor_px: float = 1.0,
+                pair_limit_px: float = 2.5, settings: Optional[ConsistencySettings] = None) -> Optional[int]:
+    """A GROSS outlier tag, relative to the others (the tracker's first check, before inconsistent_tag).
+
+    >= 3 tags: the worst tag (joint_rms_px, (N,) px under T_camera_from_body) when its RMS exceeds
+    both floor_px and ratio x the median of the other tags' RMS, AND the pose refined from the other
+    tags still disagrees with it (leave_one_out: its error above the noise-relative limit and
+    floor_px). No fixed pixel limit: with a poorly fitting camera every tag fits at 1.5-2.5 px (real
+    webcam, guessed focal length) and dropping one moved the pose 5.6 mm. 2 tags: the worse one
+    above pair_limit_px (a pair has no "others"). Arguments otherwise as for inconsistent_tag."""
+    s = settings or ConsistencySettings()
+    per_tag = np.asarray(joint_rms_px, np.float64)
+    n = len(per_tag)
+    if n < 2:
+        return None
+    worst = int(np.argmax(per_tag))
+    if n == 2:
+        return worst if per_tag[worst] > pair_limit_px else None
+    if per_tag[worst] <= max(floor_px, ratio * float(np.median(np.delete(per_tag, worst)))):
+        return None
+    img = np.ascontiguousarray(np.stack(img_tags), np.float64).reshape(n, 4, 2)
+    obj = np.ascontiguousarray(np.concatenate(obj_tags, axis=0), np.float64)
+    rvec = cv2.Rodrigues(T_camera_from_body[:3, :3])[0]
+    err, limit, _ = leave_one_out(obj, img, rvec, T_camera_from_body[:3, 3].reshape(3, 1).copy(), _edge_px(img),
+                                  K, dist, s, [worst])
+    return worst if err[worst] > max(limit[worst], floor_px) else None

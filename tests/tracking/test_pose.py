@@ -208,7 +208,7 @@ def test_lost_body_searched_every_n_frames(coil, head, bg720):
         scene = [(coil, T_c)] + ([(head, T_h)] if k >= 2 else [])   # the head appears at frame 2
         out = tr.estimate(Frame(k, 0, render(CAM_720, scene, bg720)))
         assert out["coil"].visible
-        modes.append(tr.last_mode)
+        modes.append(tr.last_mode.replace("+fullres", ""))   # (the absent head is also looked for at full size)
         head_seen.append(out["head"].visible)
     assert modes[:4] == ["full", "roi", "roi", "full"]
     assert head_seen == [False, False, False, True, True, True, True]    # found at the next whole-image search
@@ -290,3 +290,48 @@ def test_one_tag_of_a_four_tag_body_is_not_enough(coil):
     assert not p.visible and p.T_camera_from_body is None and p.tags_total == 4
     p1 = MarkerTracker(CAM_VGA, [coil], TrackerSettings(min_tags=1)).estimate(Frame(0, 0, img))["coil"]
     assert p1.visible and p1.tags_seen == 1
+
+
+def test_lost_body_search_retried_at_full_resolution(coil, head):
+    # a 1056 px image: the head is tracked, a small steep coil (1 m away, tilted 63 deg) comes into
+    # view; the half-size search for the lost body cannot decode its tags, full resolution can
+    cam = CameraModel.guess(1056, 594, focal_factor=0.75)
+    bg = textured_background(cam.image_size, 5)
+    T_h = pose([-0.2, 0.4, 2.5], [150, -40, 560])
+    T_c = pose([1.1, 0.2, 0.3], [-120, 20, 1000])
+    img_h = render(cam, [(head, T_h)], bg, noise_sigma=2.0, seed=3)
+    img = render(cam, [(coil, T_c), (head, T_h)], bg, noise_sigma=2.0, blur_sigma=0.6, seed=4)
+    seen = {}
+    for retry in (False, True):
+        tr = MarkerTracker(cam, [coil, head], TrackerSettings(lost_search_full_resolution=retry))
+        assert tr.estimate(Frame(0, 0, img_h))["head"].visible
+        seen[retry] = tr.estimate(Frame(1, 0, img))["coil"]
+    assert not seen[False].visible                       # the reduced-size search alone misses it
+    assert seen[True].visible and seen[True].tags_seen == 4 and tr.last_mode == "full+fullres"
+    dt, dr = errors(seen[True].T_camera_from_body, T_c)
+    assert dt < 2.0 and dr < 0.5, (dt, dr)
+
+
+def test_partly_unfittable_tag_is_kept(coil):
+    # a dark band right outside one edge of tag 0 (a thin white margin): that edge cannot be fitted;
+    # the tag is still used (edge fits where they work, cornerSubPix elsewhere), the pose stays exact
+    from tracking.edgerefine import refine_corners
+    from tracking.tagrender import project
+
+    T = pose([0.5, -0.2, 0.1], [0, 10, 420])
+    img = render(CAM_720, [(coil, T)], None, noise_sigma=1.0)
+    c0 = project(CAM_720, T, coil.tags[coil.ids[0]])
+    module = np.linalg.norm(c0[1] - c0[0]) / 6
+    out_dir = c0[1] - c0[0]                              # outward across the edge from corner 1 to 2
+    out_dir /= np.linalg.norm(out_dir)
+    # the band starts 0.35 module outside the edge from corner 1 to corner 2 and ends at 1.2 modules
+    band = np.array([c0[1] + 0.35 * module * out_dir, c0[2] + 0.35 * module * out_dir,
+                     c0[2] + 1.2 * module * out_dir, c0[1] + 1.2 * module * out_dir])
+    cv2.fillConvexPoly(img, np.round(band).astype(np.int32), 0)
+    _, _, ok = refine_corners(img, c0[None], 6, 2, return_status=True)
+    assert not ok.all()                                  # the edge fit really fails there
+    tr = MarkerTracker(CAM_720, [coil])
+    p = tr.estimate(Frame(0, 0, img))["coil"]
+    assert p.visible and p.tags_seen == 4
+    dt, dr = errors(p.T_camera_from_body, T)
+    assert dt < 0.5 and dr < 0.25, (dt, dr)
