@@ -4,7 +4,9 @@ MarkerTracker.estimate(frame) -> {body name: BodyPose} for every configured body
 not. A body not found in a frame is reported not visible for that frame (never an old pose).
 
 Per frame: gray conversion (only inside the search regions when they are smaller than the
-image); tag detection (tracking.detection) in regions predicted from the last poses of all
+image); in steady tracking, when every body's tags of the last frame are found again at their
+predicted corners with their own codes (tracking.predicted), no detection at all (an ordinary
+detection at least every `predict_every_frames` frames); otherwise tag detection (tracking.detection) in regions predicted from the last poses of all
 bodies (steady tracking, threshold windows bracketing the expected module size) or in the
 whole image (start, a lost body, optionally every `full_frame_every` frames; OpenCV's default
 windows); a region where a tag seen in the last frame is now missing is searched again at full
@@ -36,6 +38,7 @@ from tracking.bodies import MarkerBody
 from tracking.camera import CameraModel
 from tracking.detection import DEFAULT_WINDOWS, TagDetector, dedupe
 from tracking.pnp import is_planar, solve_body_pose
+from tracking.predicted import verify_predicted
 from tracking.tag_consistency import ConsistencySettings, inconsistent_tag, outlier_tag, square_fit_rms
 from tracking.types import BodyPose, Frame
 from tracking.roi import Rect, expected_quads, merge_rects, predict_rect
@@ -101,6 +104,10 @@ class TrackerSettings:
     # ... and when its edges are no more than this times the usual spread (a failed edge fit on a
     # smeared tag left corners 3-3.5 px off on rendered motion-blurred frames)
     partial_smear_ratio: float = 1.5
+    # Steady tracking of bodies whose tags were all found again: refine the predicted corners and
+    # verify each tag's code instead of detecting (tracking.predicted), with an ordinary detection
+    # at least every this many frames (to pick up tags that came into view); <= 1 = always detect
+    predict_every_frames: int = 10
     retry_missing_tags: bool = True
     lost_search_full_resolution: bool = True
     refine_iterations: int = 2        # edge-fit corner refinement passes (0 = integer-pixel contour corners)
@@ -148,6 +155,8 @@ class MarkerTracker:
         self._bodies_by_name = {b.name: b for b in self.bodies}
         self._partial: set[tuple[str, int]] = set()
         self._full_raw = None
+        self._since_detect = 0
+        self.last_predicted = False      # the last frame was tracked from predicted corners (no detection)
         self.retries = 0                 # searches repeated because a predicted tag was missing
         self._last_tags: dict[str, set[int]] = {b.name: set() for b in self.bodies}
         self._coarse: set[tuple[str, int]] = set()     # tags of the current frame too smeared to use
@@ -187,8 +196,10 @@ class MarkerTracker:
         else:
             self.last_mode, search = "roi", rects
             self._since_full += 1
-            found = self._detect_regions(image, rects)
-            poses = self._solve_all(found, frame)
+            poses = self._track_predicted(image, rects, frame)
+            if poses is None:
+                found = self._detect_regions(image, rects)
+                poses = self._solve_all(found, frame)
         expected = [name for name, uv in self._last_uv.items() if uv is not None]
         if (self.last_mode == "roi" and self.settings.fallback_full_frame
                 and not all(poses[name].visible for name in expected)):
@@ -218,6 +229,53 @@ class MarkerTracker:
         return poses
 
     # ----------------------------------------------------------------- detection
+    def _track_predicted(self, image: np.ndarray, rects: list[Rect], frame: Frame) -> Optional[dict[str, BodyPose]]:
+        """Steady tracking without detection (tracking.predicted): every tracked body's tags of the
+        last frame, predicted at constant image velocity, refined and verified by their codes.
+        None (detect instead) when disabled, due for a periodic detection, or any tag fails."""
+        st = self.settings
+        self.last_predicted = False
+        if st.predict_every_frames <= 1 or self._since_detect + 1 >= st.predict_every_frames or not self._sharpest:
+            self._since_detect = 0
+            return None
+        gray = self._detector.gray(image, rects)
+        found, spreads = {}, []
+        per_dict: dict[str, tuple[list, list]] = {}          # dictionary -> (tag ids, predicted (4, 2) corners)
+        for b in self.bodies:
+            ids = sorted(self._last_tags[b.name])
+            last = self._last_uv[b.name]
+            if not ids or last is None:
+                return None
+            idx = [b.ids.index(t) for t in ids]
+            pred = last.reshape(-1, 4, 2)[idx]
+            prev = self._prev_uv[b.name]
+            if prev is not None:
+                pred = 2.0 * pred - prev.reshape(-1, 4, 2)[idx]
+            tags, quads = per_dict.setdefault(b.dictionary, ([], []))
+            tags.extend(ids)
+            quads.extend(pred)
+        for dic, (ids, quads) in per_dict.items():        # one vectorised pass per dictionary
+            ref, ok, spread = verify_predicted(gray, np.array(quads), dic, ids, st.refine_iterations)
+            if not ok.all():
+                self._since_detect = 0
+                return None
+            spreads.extend(spread.tolist())
+            for t, c in zip(ids, ref):
+                found[(dic, t)] = [c]
+        limit = max(st.max_edge_spread_px, st.partial_smear_ratio * float(np.median(self._sharpest)))
+        if max(spreads) > limit:
+            self._since_detect = 0
+            return None
+        self._sharpest.append(min(spreads))
+        self._coarse, self._partial = set(), set()
+        poses = self._solve_all(found, frame)
+        if not all(poses[b.name].visible and poses[b.name].tags_seen == len(self._last_tags[b.name]) for b in self.bodies):
+            self._since_detect = 0
+            return None
+        self._since_detect += 1
+        self.last_predicted = True
+        return poses
+
     def _detect_full(self, image: np.ndarray, max_width: Optional[int]) -> dict:
         """Whole-image search (tracking.detection windows) on the image scaled to at most max_width
         (default settings.full_frame_max_width); corners refined at full resolution. Keeps the
@@ -317,7 +375,8 @@ class MarkerTracker:
         """Forget all history (next frame is searched in full, with no previous pose)."""
         for name in self._last_T:
             self._last_T[name] = self._last_uv[name] = self._prev_uv[name] = None
-        self._since_full = 0
+            self._last_tags[name] = set()
+        self._since_full = self._since_detect = 0
 
     # ----------------------------------------------------------------- helpers
     def _passthrough(self, frame: Frame) -> dict[str, BodyPose]:

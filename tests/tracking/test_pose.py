@@ -335,3 +335,22 @@ def test_partly_unfittable_tag_is_kept(coil):
     assert p.visible and p.tags_seen == 4
     dt, dr = errors(p.T_camera_from_body, T)
     assert dt < 0.5 and dr < 0.25, (dt, dr)
+
+
+def test_steady_frames_tracked_from_predicted_corners_verify_each_tag_code(coil, bg720):
+    # the coil moves slowly: from the third frame the tags are refined at their predicted corners and
+    # verified by their codes (no detection), with the same pose as a detecting tracker
+    frames = [render(CAM_720, [(coil, pose([0.3, -0.2, 0.1 + 0.002 * k], [k, 0, 480]))], bg720, noise_sigma=1.0, seed=k)
+              for k in range(5)]
+    fast, slow = MarkerTracker(CAM_720, [coil]), MarkerTracker(CAM_720, [coil], TrackerSettings(predict_every_frames=1))
+    for k, img in enumerate(frames):
+        p, q = fast.estimate(Frame(k, 0, img))["coil"], slow.estimate(Frame(k, 0, img))["coil"]
+        assert fast.last_predicted == (k >= 1) and not slow.last_predicted
+        dt, dr = errors(p.T_camera_from_body, q.T_camera_from_body)
+        assert p.tags_seen == 4 and dt < 0.02 and dr < 0.01, (k, dt, dr)
+    # the printed tag 0 is swapped for tag 9 at the same place: its code no longer reads, so the
+    # frame is detected instead and the foreign tag is not used
+    swapped = MarkerBody("coil", coil.dictionary, {9 if t == 0 else t: c for t, c in coil.tags.items()})
+    img = render(CAM_720, [(swapped, pose([0.3, -0.2, 0.11], [5, 0, 480]))], bg720, noise_sigma=1.0, seed=9)
+    p = fast.estimate(Frame(5, 0, img))["coil"]
+    assert not fast.last_predicted and p.visible and p.tags_seen == 3
