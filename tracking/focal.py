@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+import cv2
 import numpy as np
 from scipy.optimize import minimize_scalar
 
@@ -79,7 +80,6 @@ def _sse(f: float, views: list, cx: float, cy: float) -> float:
     K = np.array([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]])
     dist = np.zeros(5)
     total = 0.0
-    import cv2
     for obj, img, planar in views:
         T = solve_body_pose(obj, img, K, dist, planar)
         if T is None:
