@@ -66,3 +66,53 @@ def raw_peer(connections, gap_s: float = 0.0, hold_s: float = 0.5, linger_s: flo
 
     threading.Thread(target=serve, daemon=True).start()
     return lsock, done
+
+
+def plus_motion(n: int, rate_hz: float = 60.0, head_speed_mm_s: float = 31.0, seed: int = 0, t0_s: float = 1.7e9):
+    """A PLUS-like session of n tracker frames: a fixed registration T_mri_from_head, a true
+    coil pose T_mri_from_coil held on the head, and the head moving at head_speed_mm_s (with a
+    slow turn). Returns (T_mri_from_head, T_mri_from_coil, frames) with frames a list of
+    (timestamp_s, T_tracker_from_coil, T_tracker_from_head), all 4x4 float64 mm."""
+    import numpy as np
+    from scipy.spatial.transform import Rotation
+
+    from navcore.transforms import invert, make_transform
+
+    rng = np.random.default_rng(seed)
+    T_mri_from_head = make_transform(Rotation.random(random_state=rng).as_matrix(), rng.uniform(-60, 60, 3))
+    T_mri_from_coil = make_transform(Rotation.random(random_state=rng).as_matrix(), rng.uniform(-80, 80, 3))
+    direction = rng.normal(size=3)
+    direction /= np.linalg.norm(direction)
+    frames = []
+    for k in range(n):
+        t = k / rate_hz
+        R = Rotation.from_rotvec([0.0, 0.2 * t, 0.05 * t]).as_matrix()
+        T_tracker_from_head = make_transform(R, np.array([20.0, -30.0, 900.0]) + head_speed_mm_s * t * direction)
+        T_tracker_from_coil = T_tracker_from_head @ invert(T_mri_from_head) @ T_mri_from_coil
+        frames.append((t0_s + t, T_tracker_from_coil, T_tracker_from_head))
+    return T_mri_from_head, T_mri_from_coil, frames
+
+
+def stream_plus_frames(server, frames, rate_hz: float = 60.0, stop=None,
+                       devices=("CoilToTracker", "HeadToTracker")):
+    """Send frames (plus_motion) through a pyigtl server the way PLUS does: the devices of one
+    tracker frame back to back with one header timestamp, paced at rate_hz. Runs in a daemon
+    thread; returns it."""
+    import threading
+
+    import pyigtl
+
+    def run():
+        start = time.monotonic()
+        for k, (ts, T_coil, T_head) in enumerate(frames):
+            if stop is not None and stop.is_set():
+                return
+            delay = start + k / rate_hz - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            for dev, T in zip(devices, (T_coil, T_head)):
+                server.send_message(pyigtl.TransformMessage(T, device_name=dev, timestamp=ts), wait=False)
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    return th
