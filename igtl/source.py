@@ -166,6 +166,7 @@ class IGTLSource:
             else:
                 poses[body] = BodyPose.not_visible(body, n, capture_ns)
         meta = {"source": f"igtl:{self.host}:{self.port}", "connected": connected, "link": link,
+                "link_message": "" if link == LINK_OK else self.last_error,
                 "stale": tf is None or not connected, "sender_timestamps_s": sender_ts,
                 "tracker_timestamp_s": tf.timestamp_s if tf is not None else math.nan,
                 "tracker_frames": self.grouper.frames, "reconnects": self.reconnects,

@@ -116,3 +116,62 @@ def stream_plus_frames(server, frames, rate_hz: float = 60.0, stop=None,
     th = threading.Thread(target=run, daemon=True)
     th.start()
     return th
+
+
+class SilentTracker:
+    """A raw-socket OpenIGTLink tracker on 127.0.0.1 that goes silent without closing: its
+    first connection streams `first_frames` PLUS-style frames at rate_hz and then sends nothing
+    while keeping the socket open (power loss, pulled cable, hung PLUS); every later connection
+    streams frames until close(). `silent_since` is the monotonic time of its last frame."""
+
+    def __init__(self, first_frames: int = 30, rate_hz: float = 60.0):
+        import threading
+
+        from navcore.transforms import random_rigid
+        import numpy as np
+
+        self.rate_hz = rate_hz
+        self.first_frames = first_frames
+        self.T = random_rigid(np.random.default_rng(5), 300.0)
+        self.lsock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.lsock.getsockname()[1]
+        self.stop = threading.Event()
+        self.silent_since = None
+        self.connections = 0
+        self._conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.lsock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn, self.connections == 1), daemon=True).start()
+
+    def _serve(self, conn, first):
+        from igtl import protocol as P
+
+        k = 0
+        while not self.stop.is_set():
+            if first and k == self.first_frames:
+                self.silent_since = time.monotonic()
+                self.stop.wait()          # silent, connection kept open
+                return
+            ts = 1.7e9 + k / self.rate_hz
+            try:
+                conn.sendall(P.pack_transform("CoilToTracker", self.T, ts) + P.pack_transform("HeadToTracker", self.T, ts))
+            except OSError:
+                return
+            k += 1
+            self.stop.wait(1 / self.rate_hz)
+
+    def close(self):
+        self.stop.set()
+        self.lsock.close()
+        for c in self._conns:
+            c.close()
