@@ -113,6 +113,9 @@ class IGTLSource:
         self.protocol_errors = 0
         self.silences = 0
         self.devices_seen: dict[tuple[str, str], int] = {}  # (type, device) -> messages, mapped or not
+        # body -> [tracker frames it was visible in, first and last frame time s (sender clock,
+        # or receive time when the sender leaves timestamps unused)]
+        self.body_frames: dict[str, list] = {b: [0, math.nan, math.nan] for b in self.bodies}
         self.last_error = ""
         self._sock: Optional[socket.socket] = None
         last: Exception | None = None
@@ -265,9 +268,26 @@ class IGTLSource:
             if not self._stop.is_set():
                 self._stop.wait(self.retry_interval_s)
 
+    def _count(self, tf: TrackerFrame) -> None:
+        for body, (T, recv_ns, ts) in tf.bodies.items():
+            st = self.body_frames.get(body)
+            t = ts if ts > 0 else recv_ns / 1e9
+            if T is None or st is None or t == st[2]:   # not visible, or this frame already counted
+                continue
+            st[0] += 1
+            st[1] = t if st[0] == 1 else st[1]
+            st[2] = t
+
+    def body_rate_hz(self, body: str) -> float:
+        """Tracker frames per second in which `body` was visible (0.0 when seen once or never)."""
+        n, first, last = self.body_frames[body]
+        return (n - 1) / (last - first) if n > 1 and last > first else 0.0
+
     def _release(self, frames: list[TrackerFrame]) -> None:
         if not frames:
             return
+        for tf in frames:
+            self._count(tf)
         with self._cond:
             for tf in frames:
                 self._latest.update(tf.bodies)
