@@ -5,15 +5,18 @@ A recording is a folder:
                     channels, fps (nominal), camera (CameraModel dict or null), bodies,
                     frame_count, complete, meta. Written at start (complete false) and
                     rewritten atomically at close with the final frame_count.
-    frames.avi      images, lossless FFV1 (when this OpenCV build can write it), or
+    frames.avi      images, lossless FFV1 in AVI written through PyAV (tracking.ffv1), or
     frames/         000000.png, 000001.png, ... (lossless PNG; kind "png"), written atomically.
     frames.csv      frame index, one row per frame in write order: "index,frame,time_s"
                     (time_s exact from capture_ns as in the pose log), flushed per frame.
     poses.csv       the pose log (tracking.poselog), flushed per frame.
 
-Per frame the image is written first, then the index row, then the pose rows, so a killed
-recorder leaves a consistent prefix: replay stops at the first frame missing from any of the
-three. FFV1 goes in AVI because an AVI cut by a kill still reads up to its last whole frame.
+Per frame the image is written first and is in the file before the frame's index row and pose
+rows are written (the pose row and the frame are durable together: tracking.ffv1 flushes each
+frame; PNGs are renamed into place), so a killed recorder leaves a consistent prefix and loses
+at most the frame it was writing: replay stops at the first frame missing from any of the
+three. A recording killed before its first frame was complete replays as empty. FFV1 goes in
+AVI because an AVI cut by a kill still reads up to its last whole frame.
 Images: (H, W, 3) BGR uint8 or (H, W) gray uint8, replayed identically.
 """
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Mapping, Optional, Sequence
 import cv2
 import numpy as np
 
+from tracking import ffv1
 from navcore.errors import InputFileError, TrackingError
 from navcore.fileio import atomic_write_bytes, read_json, write_json
 from tracking import poselog
@@ -43,29 +47,9 @@ PNG_DIR = "frames"
 FRAME_INDEX_VERSION_LINE = "# navtms frame index, format_version 1"
 FRAME_INDEX_HEADER = "index,frame,time_s"
 
-_FFV1_OK: Optional[bool] = None
-
-
 def ffv1_available() -> bool:
-    """True when this OpenCV build writes FFV1 video that reads back bit-exactly (checked once)."""
-    global _FFV1_OK
-    if _FFV1_OK is None:
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as d:
-            p = os.path.join(d, "probe.avi")
-            img = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
-            w = cv2.VideoWriter(p, cv2.VideoWriter_fourcc(*"FFV1"), 30.0, (16, 16))
-            ok = w.isOpened()
-            if ok:
-                w.write(img)
-                w.release()
-                cap = cv2.VideoCapture(p)
-                got, back = cap.read()
-                cap.release()
-                ok = bool(got) and back is not None and np.array_equal(back, img)
-        _FFV1_OK = ok
-    return _FFV1_OK
+    """True when FFV1 video can be written (PyAV) and read back bit-exactly (checked once)."""
+    return ffv1.available()
 
 
 class Recorder:
@@ -77,10 +61,11 @@ class Recorder:
     fsync: also fsync the logs per frame.
 
     background=True encodes the images on a worker thread so write() returns at once (image
-    encoding costs about 20 ms per 640x480 frame; see `navtms bench recording`). The frame index
-    and pose log are still written and flushed in write(); write() waits only when the encoder
-    is `max_queue` frames behind (frames are never dropped). A killed background recorder also
-    loses the images still queued; replay then stops at the first frame without its image."""
+    encoding costs about 15 ms per 640x480 frame; see `navtms bench recording`). The worker
+    writes each frame's index row and pose rows right after its image, so the recording stays
+    consistent (replay holds every frame of the pose log); write() waits only when the encoder
+    is `max_queue` frames behind (frames are never dropped). A killed background recorder loses
+    the frames still queued, images and rows together."""
 
     def __init__(self, folder: str | Path, camera: Optional[CameraModel] = None, bodies: Optional[Sequence[str]] = None,
                  fps: float = 30.0, video: str = "auto", fsync: bool = False, meta: Optional[dict] = None,
@@ -106,7 +91,7 @@ class Recorder:
         self.frame_count = 0
         self.image_size: Optional[tuple[int, int]] = None
         self.channels: Optional[int] = None
-        self._writer: Optional[cv2.VideoWriter] = None
+        self._writer: Optional[ffv1.FFV1Writer] = None
         self._index = open(self.folder / FRAMES_CSV, "w", encoding="utf-8", newline="")
         self._index.write(FRAME_INDEX_VERSION_LINE + "\n" + FRAME_INDEX_HEADER + "\n")
         self._index.flush()
@@ -142,17 +127,16 @@ class Recorder:
             self.image_size, self.channels = size, channels
             self._write_index(complete=False)
             if self.kind == "ffv1":
-                self._writer = cv2.VideoWriter(str(self.folder / VIDEO_FILE), cv2.VideoWriter_fourcc(*"FFV1"),
-                                               self.fps, size, isColor=channels == 3)
-                if not self._writer.isOpened():
-                    raise TrackingError(f"{self.folder / VIDEO_FILE}: the FFV1 video cannot be created")
+                self._writer = ffv1.FFV1Writer(self.folder / VIDEO_FILE, size, channels, self.fps)
             else:
                 (self.folder / PNG_DIR).mkdir()
         elif (size, channels) != (self.image_size, self.channels):
             raise TrackingError(f"frame {self.frame_count} is {size[0]}x{size[1]}x{channels} but the recording is "
                                 f"{self.image_size[0]}x{self.image_size[1]}x{self.channels}")
 
-    def _encode(self, index: int, image: np.ndarray) -> None:
+    def _encode(self, index: int, image: Optional[np.ndarray]) -> None:
+        if image is None:
+            return
         if self._writer is not None:
             self._writer.write(image)
         else:
@@ -168,9 +152,19 @@ class Recorder:
                 return
             if self._error is None:
                 try:
-                    self._encode(*item)
+                    self._encode(item[0], item[1])
+                    self._write_rows(item[0], *item[2:])
                 except BaseException as e:  # reported by the next write() or close()
                     self._error = e
+
+    def _write_rows(self, index: int, frame_number: int, capture_ns: int, poses: list) -> None:
+        """The frame's index row, then its pose rows, each flushed (after its image is in the file)."""
+        self._index.write(f"{index},{int(frame_number)},{poselog.format_time_ns(capture_ns)}\n")
+        self._index.flush()
+        if self.fsync:
+            os.fsync(self._index.fileno())
+        if poses:
+            self._poses.write_frame(poses)
 
     def _raise_worker_error(self) -> None:
         if self._error is not None:
@@ -197,16 +191,12 @@ class Recorder:
             raise TrackingError(f"frame {frame.frame_number}: a recording holds images in every frame or in none")
         if has_image:
             self._check_image(frame.image)
-            if self._queue is not None:
-                self._queue.put((self.frame_count, np.array(frame.image, copy=True)))
-            else:
-                self._encode(self.frame_count, frame.image)
-        self._index.write(f"{self.frame_count},{int(frame.frame_number)},{poselog.format_time_ns(frame.capture_ns)}\n")
-        self._index.flush()
-        if self.fsync:
-            os.fsync(self._index.fileno())
-        if poses:
-            self._poses.write_frame([poses[b] for b in self.bodies])
+        rows = (int(frame.frame_number), int(frame.capture_ns), [poses[b] for b in self.bodies] if poses else [])
+        if self._queue is not None:
+            self._queue.put((self.frame_count, np.array(frame.image, copy=True) if has_image else None) + rows)
+        else:
+            self._encode(self.frame_count, frame.image)
+            self._write_rows(self.frame_count, *rows)
         self.frame_count += 1
 
     def close(self) -> None:
@@ -219,7 +209,7 @@ class Recorder:
             self._queue.put(None)
             self._thread.join()
         if self._writer is not None:
-            self._writer.release()
+            self._writer.close()
         self._index.close()
         self._poses.close()
         self._write_index(complete=self._error is None)
@@ -307,17 +297,20 @@ class RecordingSource(BaseSource):
         self.kind = (self.info.get("video") or {}).get("kind")
         self.channels = self.info.get("channels")
         self._cap = None
-        if self.info.get("image_size") is not None and self.kind == "ffv1":
+        self._no_video = False   # an unfinished recording killed before its first image was whole
+        if self.info.get("image_size") is not None and self.kind == "ffv1" and self.index:
             video = self.folder / VIDEO_FILE
             self._cap = cv2.VideoCapture(str(video))
             if not self._cap.isOpened():
-                raise SourceFileError(video, "the recording's video cannot be opened (missing or corrupt)")
+                if self.complete:
+                    raise SourceFileError(video, "the recording's video cannot be opened (missing or corrupt)")
+                self._cap, self._no_video = None, True
         elif self.info.get("image_size") is not None and self.kind != "png":
             raise SourceFileError(self.folder / INDEX_NAME, f"video kind {self.kind!r} is unknown")
         self._i = 0
 
     def _image(self, i: int) -> Optional[np.ndarray]:
-        if self.info.get("image_size") is None:
+        if self.info.get("image_size") is None or self._no_video:
             return None
         if self._cap is not None:
             ok, image = self._cap.read()
