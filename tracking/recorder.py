@@ -298,10 +298,11 @@ class RecordingSource(BaseSource):
         self.channels = self.info.get("channels")
         self._cap = None
         self._no_video = False   # an unfinished recording killed before its first image was whole
-        if self.info.get("image_size") is not None and self.kind == "ffv1" and self.index:
+        if self.info.get("image_size") is not None and self.kind == "ffv1":
             video = self.folder / VIDEO_FILE
-            self._cap = cv2.VideoCapture(str(video))
-            if not self._cap.isOpened():
+            if self.index or self.complete:
+                self._cap = cv2.VideoCapture(str(video))
+            if self._cap is None or not self._cap.isOpened():
                 if self.complete:
                     raise SourceFileError(video, "the recording's video cannot be opened (missing or corrupt)")
                 self._cap, self._no_video = None, True
@@ -343,3 +344,28 @@ class RecordingSource(BaseSource):
         if not self._closed and self._cap is not None:
             self._cap.release()
         super().close()
+
+
+class LoopRecording:
+    """A Recorder fed by the navigation loop (navigation.loop.NavigationLoop): pass `on_frame`
+    as the loop's on_frame and this object as (or inside) its pose_log. Each processed frame is
+    recorded with its image (if any) and its poses as estimated, before any filter; a body the
+    estimator gave no pose for is recorded not visible. Replay it with replay:DIR."""
+
+    def __init__(self, recorder: Recorder):
+        self.recorder = recorder
+        self._frame: Optional[Frame] = None
+
+    def on_frame(self, frame: Frame) -> None:
+        self._frame = frame
+
+    def write_frame(self, poses: Mapping[str, BodyPose]) -> None:
+        f = self._frame
+        if f is None:
+            return
+        names = self.recorder.bodies if self.recorder.bodies is not None else sorted(poses)
+        full = {b: poses.get(b) or BodyPose.not_visible(b, f.frame_number, f.capture_ns) for b in names}
+        self.recorder.write(f, full)
+
+    def close(self) -> None:
+        self.recorder.close()
