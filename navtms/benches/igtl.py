@@ -3,7 +3,10 @@
 Each hop sends one TRANSFORM at a time and waits until the receiving side hands it to its
 caller; latency = that hand-off time minus the send call time, both on time.monotonic_ns().
 Hops: pyigtl server -> navtms IGTLSource, navtms IGTLServer -> pyigtl client,
-navtms IGTLServer -> navtms IGTLSource, and pyigtl client -> pyigtl server for comparison.
+navtms IGTLServer -> navtms IGTLSource, a PLUS-style tracker frame (CoilToTracker and
+HeadToTracker back to back with one timestamp, from a raw socket) -> IGTLSource, timed until
+read() returns the whole frame (the grouping into tracker frames included), and pyigtl client
+-> pyigtl server for comparison.
 Figures only; nothing is asserted (shared, noisy machines).
 """
 from __future__ import annotations
@@ -119,6 +122,39 @@ def _hop_navtms_to_navtms(n: int) -> list[int]:
         server.close()
 
 
+def _hop_plus_frame_to_navtms(n: int) -> list[int]:
+    import socket
+
+    from igtl import protocol as P
+    from igtl.source import IGTLSource
+
+    lsock = socket.create_server(("127.0.0.1", 0))
+    src = IGTLSource("127.0.0.1", lsock.getsockname()[1], read_timeout_s=1.0)
+    conn, _ = lsock.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def send(i):
+        ts = 1.7e9 + i / 60.0
+        conn.sendall(P.pack_transform("CoilToTracker", _pose(i), ts))
+        conn.sendall(P.pack_transform("HeadToTracker", _pose(i), ts))
+
+    def receive(i):
+        while True:
+            f = src.read()
+            c, h = f.poses["coil"], f.poses["head"]
+            if c.visible and h.visible and c.T_camera_from_body[0, 3] == i and h.T_camera_from_body[0, 3] == i:
+                now = time.monotonic_ns()
+                _OWN_NS.append(now - max(c.capture_ns, h.capture_ns))
+                return now
+
+    try:
+        return _time_hop(n, send, receive)
+    finally:
+        src.close()
+        conn.close()
+        lsock.close()
+
+
 def _hop_pyigtl_to_pyigtl(n: int) -> list[int]:
     import pyigtl
 
@@ -138,6 +174,7 @@ HOPS = {
     "pyigtl_server->navtms_source": _hop_pyigtl_to_navtms,
     "navtms_server->pyigtl_client": _hop_navtms_to_pyigtl,
     "navtms_server->navtms_source": _hop_navtms_to_navtms,
+    "plus_frame->navtms_source": _hop_plus_frame_to_navtms,
     "pyigtl_client->pyigtl_server": _hop_pyigtl_to_pyigtl,
 }
 

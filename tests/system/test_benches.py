@@ -74,7 +74,8 @@ def test_bench_planning(capsys):
 def test_bench_igtl(capsys):
     r = _bench("igtl", capsys)
     assert set(r["hops"]) == {"pyigtl_server->navtms_source", "navtms_server->pyigtl_client",
-                              "navtms_server->navtms_source", "pyigtl_client->pyigtl_server"}
+                              "navtms_server->navtms_source", "plus_frame->navtms_source",
+                              "pyigtl_client->pyigtl_server"}
     for hop in r["hops"].values():
         assert 0 < hop["p50_ms"] <= hop["p99_ms"] <= hop["max_ms"]
         if "navtms_receive_p50_ms" in hop:                 # navtms's share is part of the hop
