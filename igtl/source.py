@@ -7,8 +7,9 @@ Behaviour (the decisions this module makes):
   timestamp, as PLUS sends them) and releases the frame when it is complete. read() returns one
   Frame per tracker frame: the coil and head of a frame always come from the same tracker frame
   (never the coil of frame k with the head of frame k-1). The receive time
-  (time.monotonic_ns(), taken as the bytes arrive) is each pose's capture_ns; the sender's
-  header timestamps (s since 1970) go to Frame.meta.
+  (time.monotonic_ns(), taken as the bytes arrive) is the capture_ns; the sender's
+  header timestamps (s since 1970) go to Frame.meta. In a grouped stream every pose of a frame
+  carries the frame's capture time: when its last message arrived.
 - Latest-value hand-off: a slow reader skips whole tracker frames; nothing queues.
 - A grouped stream (a tracker frame of two or more devices was seen): a body absent from a
   tracker frame is not visible in it. A stream with timestamp 0 (unused) cannot be grouped:
@@ -151,7 +152,8 @@ class IGTLSource:
         self._frame_number += 1
         n = self._frame_number
         if tf is not None and tf.grouped and self.grouper.strict:
-            members = dict(tf.bodies)          # one tracker frame, nothing from another
+            # One tracker frame, nothing from another, and one capture time: when it was whole.
+            members = {b: (T, tf.complete_ns, ts) for b, (T, _, ts) in tf.bodies.items()}
         elif tf is not None:
             members = {b: v for b, v in latest.items() if now - v[1] <= self.stale_after_ns}
             members.update(tf.bodies)

@@ -21,9 +21,11 @@ Images: (H, W, 3) BGR uint8 or (H, W) gray uint8, replayed identically.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 import queue
+import tempfile
 import threading
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
@@ -81,7 +83,11 @@ class Recorder:
         if video == "ffv1" and not ffv1_available():
             raise TrackingError("this OpenCV build cannot write lossless FFV1 video; record with video='png'")
         self.kind = "ffv1" if video == "auto" and ffv1_available() else ("png" if video == "auto" else video)
-        self.folder.mkdir(exist_ok=True)
+        final = self.folder
+        # The folder appears whole or not at all: index, frame index and pose log headers are
+        # made in a temporary folder beside it, which is renamed into place (a kill in between
+        # leaves no half-made recording that could not be opened).
+        self.folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
         self.camera = camera
         self.bodies: Optional[list[str]] = None if bodies is None else list(bodies)
         self.fps = float(fps)
@@ -102,9 +108,15 @@ class Recorder:
         self._thread: Optional[threading.Thread] = None
         if background:
             self._queue = queue.Queue(maxsize=max(1, int(max_queue)))
-            self._thread = threading.Thread(target=self._encode_loop, name=f"recorder-{self.folder.name}", daemon=True)
+            self._thread = threading.Thread(target=self._encode_loop, name=f"recorder-{final.name}", daemon=True)
             self._thread.start()
         self._write_index(complete=False)
+        from navcore.fileio import _UMASK
+
+        os.chmod(self.folder, 0o777 & ~_UMASK)   # as mkdir would make it (mkdtemp gives 0o700)
+        os.replace(self.folder, final)   # onto a missing or empty folder
+        self.folder = final
+        self._poses.path = final / POSES_CSV   # for its messages
 
     def _write_index(self, complete: bool) -> None:
         video = {"kind": self.kind, "file": VIDEO_FILE if self.kind == "ffv1" else PNG_DIR + "/"}
@@ -191,7 +203,11 @@ class Recorder:
             raise TrackingError(f"frame {frame.frame_number}: a recording holds images in every frame or in none")
         if has_image:
             self._check_image(frame.image)
-        rows = (int(frame.frame_number), int(frame.capture_ns), [poses[b] for b in self.bodies] if poses else [])
+        # A frame's rows carry the frame's number and capture time (a source may stamp its
+        # bodies apart, e.g. OpenIGTLink messages arriving one by one; the log keeps one time per frame).
+        rows = (int(frame.frame_number), int(frame.capture_ns),
+                [dataclasses.replace(poses[b], frame_number=int(frame.frame_number), capture_ns=int(frame.capture_ns))
+                 for b in self.bodies] if poses else [])
         if self._queue is not None:
             self._queue.put((self.frame_count, np.array(frame.image, copy=True) if has_image else None) + rows)
         else:
@@ -350,16 +366,20 @@ class LoopRecording:
     """A Recorder fed by the navigation loop (navigation.loop.NavigationLoop): pass `on_frame`
     as the loop's on_frame and this object as (or inside) its pose_log. Each processed frame is
     recorded with its image (if any) and its poses as estimated, before any filter; a body the
-    estimator gave no pose for is recorded not visible. Replay it with replay:DIR."""
+    estimator gave no pose for is recorded not visible. Replay it with replay:DIR. also: another
+    pose log (tracking.poselog.PoseLogWriter) that gets the same poses first."""
 
-    def __init__(self, recorder: Recorder):
+    def __init__(self, recorder: Recorder, also=None):
         self.recorder = recorder
+        self.also = also
         self._frame: Optional[Frame] = None
 
     def on_frame(self, frame: Frame) -> None:
         self._frame = frame
 
     def write_frame(self, poses: Mapping[str, BodyPose]) -> None:
+        if self.also is not None:
+            self.also.write_frame(poses)
         f = self._frame
         if f is None:
             return
