@@ -7,7 +7,8 @@ of tracker frame k with the head of frame k-1 (a torn frame: 0.6 mm off at 31 mm
 motion). FrameGrouper therefore collects the messages that share a header timestamp and
 releases them as one TrackerFrame when the frame is known to be complete:
 - every device expected in a frame has arrived (expected = the mapped devices seen in the last
-  `expected_window` tracker frames: instant in steady state, no added latency), or
+  `expected_window` tracker frames: instant in steady state, no added latency), or the stream
+  has not shown a frame of two or more devices yet (each message is then its own update), or
 - a message with another timestamp arrives (the next tracker frame has begun), or
 - nothing more arrived for `gap_s` after the last member (half a tracker period by default,
   measured from the sender's timestamps, 1-20 ms; 5 ms until a period is known): a tool the
@@ -191,7 +192,9 @@ class FrameGrouper:
         p["devices"].add(msg.device)
         p["last_ns"] = recv_ns
         expected = frozenset().union(*self._recent) if self._recent else frozenset()
-        if expected and expected <= p["devices"]:
+        if not self.strict or (expected and expected <= p["devices"]):
+            # Not (yet) a grouped stream: every message is its own update, no waiting. (A PLUS
+            # stream shows itself grouped at its first frame, whose second member re-releases it.)
             out.append(self._release())
         return out
 
@@ -204,12 +207,15 @@ class FrameGrouper:
     def _emit(self, ts: float, bodies: dict, devices, complete_ns: int, grouped: bool, count: bool,
               late: bool = False) -> TrackerFrame:
         mapped = frozenset(d for d in devices if d in self.device_map)
+        if len(mapped) >= 2 or (grouped and len(bodies) >= 2):
+            self.strict = True
+        if mapped:
+            if late and self._recent:
+                self._recent[-1] = mapped      # the same tracker frame, now with its late member
+            else:
+                self._recent.append(mapped)
         if count:
             self.frames += 1
-            if mapped:
-                self._recent.append(mapped)
-            if len(mapped) >= 2 or (grouped and len(bodies) >= 2):
-                self.strict = True
             if ts > 0 and self._last_ts is not None and ts > self._last_ts:
                 self._intervals.append(ts - self._last_ts)
             if ts > 0:

@@ -67,13 +67,20 @@ def test_timestamp_zero_is_not_grouped_and_tdata_is_one_frame():
     assert f.bodies["pointer"][0] is None and g.strict
 
 
-def test_late_member_re_releases_its_own_frame_only():
+def test_first_frame_shows_a_grouped_stream_then_late_member_re_releases_its_own_frame_only():
     rng = np.random.default_rng(3)
     g = FrameGrouper(MAP, gap_s=0.002)
     Tc, Th = random_rigid(rng), random_rigid(rng)
-    assert g.feed(_msg("CoilToTracker", 7.0, Tc), 0) == []
-    (first,) = g.expire(3_000_000)
+    # Not yet known to be grouped: the coil goes out at once; the head of the same frame then
+    # re-releases that frame whole, and the stream is known to be grouped (strict).
+    (a,) = g.feed(_msg("CoilToTracker", 6.0, Tc), 0)
+    assert set(a.bodies) == {"coil"} and not g.strict
+    (b,) = g.feed(_msg("HeadToTracker", 6.0, Th), 1000)
+    assert b.late and set(b.bodies) == {"coil", "head"} and g.strict
+    # Grouped: frame 7's coil waits for the head; the gap passes first.
+    assert g.feed(_msg("CoilToTracker", 7.0, Tc), 20_000_000) == []
+    (first,) = g.expire(23_000_000)
     assert set(first.bodies) == {"coil"} and not first.late
-    (second,) = g.feed(_msg("HeadToTracker", 7.0, Th), 4_000_000)   # expected set {coil} is complete
+    (second,) = g.feed(_msg("HeadToTracker", 7.0, Th), 24_000_000)   # late: re-released at once, whole
     assert second.late and set(second.bodies) == {"coil", "head"} and second.timestamp_s == 7.0
-    assert g.frames == 1 and g.late_messages == 1
+    assert g.frames == 2 and g.late_messages == 2
