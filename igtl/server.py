@@ -15,7 +15,18 @@ Never blocks the caller: publish_*() packs the message, stores it as the latest 
 the I/O thread, which writes with non-blocking sockets (selectors, no polling). A client whose
 socket stays full for `stall_timeout_s` is dropped; so is a client that closes, errors, or
 sends a malformed or oversized message (the server itself keeps serving the others). Incoming
-valid messages are read and ignored. Binds 127.0.0.1 unless `host` says otherwise.
+valid messages are read and ignored.
+
+Idle clients and a full server: a client from which nothing has been received for
+`idle_timeout_s` (10 s) is idle. A viewer always gets in: when all `max_clients` slots are
+taken, a new connection evicts the client idle the longest (it is refused only when every
+client has sent something within idle_timeout_s). drop_idle=True also drops idle clients at
+once (for setups whose viewers send keepalives; 3D Slicer only listens, so it is off by
+default). TCP keepalive (1 s idle, 1 s interval, 3 probes) drops a client whose host vanished.
+
+Binds 127.0.0.1 unless `host` says otherwise. OpenIGTLink has no authentication: any program
+that can reach the port can read the navigation, so serve another interface only on a
+trusted network.
 """
 from __future__ import annotations
 
@@ -32,6 +43,7 @@ import numpy as np
 
 from navcore.errors import TrackingError
 from igtl import protocol as P
+from igtl.source import set_keepalive
 
 DEFAULT_PORT = 18945  # 18944 is the usual PLUS port; navtms serves next to it
 
@@ -45,6 +57,7 @@ class _Client:
     out: memoryview = memoryview(b"")
     stalled_since: float = 0.0
     want_write: bool = False
+    last_heard: float = field(default_factory=time.monotonic)   # monotonic s: accept or last bytes in
 
 
 def _finite_or_none(x) -> Optional[float]:
@@ -68,19 +81,22 @@ class IGTLServer:
     def __init__(self, port: int = DEFAULT_PORT, host: str = "127.0.0.1", *,
                  coil_device: str = "CoilToMRI", target_device: str = "TargetToMRI",
                  point_device: str = "Target", errors_device: str = "NavErrors",
-                 max_clients: int = 8, max_body_size: int = P.MAX_BODY_SIZE, stall_timeout_s: float = 5.0):
+                 max_clients: int = 8, max_body_size: int = P.MAX_BODY_SIZE, stall_timeout_s: float = 5.0,
+                 idle_timeout_s: float = 10.0, drop_idle: bool = False):
         self.coil_device, self.target_device = coil_device, target_device
         self.point_device, self.errors_device = point_device, errors_device
         self.max_clients = max_clients
         self.max_body_size = max_body_size
         self.stall_timeout_s = stall_timeout_s
+        self.idle_timeout_s = idle_timeout_s
+        self.drop_idle = drop_idle
         self._lock = threading.Lock()
         self._clients: dict[int, _Client] = {}
         self._sticky: dict[str, bytes] = {}  # latest target messages, given to clients that join
         self._closed = False
         self._woken = False
         self._last_target_key: object = None
-        self.dropped = {"protocol": 0, "closed": 0, "stalled": 0, "refused": 0}
+        self.dropped = {"protocol": 0, "closed": 0, "stalled": 0, "refused": 0, "idle": 0}
         self.last_error = ""
         try:
             self._lsock = socket.create_server((host, port), reuse_port=False)
@@ -202,6 +218,9 @@ class IGTLServer:
         try:
             while not self._closed:
                 timeout = 1.0 if any(c.out for c in self._clients.values()) else None
+                if self.drop_idle and self._clients:
+                    due = min(c.last_heard for c in self._clients.values()) + self.idle_timeout_s - time.monotonic()
+                    timeout = max(0.0, due) if timeout is None else min(timeout, max(0.0, due))
                 for key, mask in self._sel.select(timeout):
                     if key.data == "listen":
                         self._accept()
@@ -218,6 +237,8 @@ class IGTLServer:
                         self._flush(c)
                     if c.out and c.stalled_since and time.monotonic() - c.stalled_since > self.stall_timeout_s:
                         self._drop(c, "stalled", "client stopped reading")
+                    elif self.drop_idle and self._idle_for(c) >= self.idle_timeout_s:
+                        self._drop(c, "idle", f"nothing received for {self.idle_timeout_s:g} s")
         finally:
             for c in list(self._clients.values()):
                 self._drop(c, "closed", "server closed")
@@ -225,6 +246,10 @@ class IGTLServer:
             self._lsock.close()
             self._wake_r.close()
             self._wake_w.close()
+
+    @staticmethod
+    def _idle_for(c: _Client) -> float:
+        return time.monotonic() - c.last_heard
 
     def _drain_wake(self) -> None:
         # Drain first, then clear the flag: clearing first lets a _wake() byte be swallowed by
@@ -243,11 +268,15 @@ class IGTLServer:
         except BlockingIOError:
             return
         if len(self._clients) >= self.max_clients:
-            self.dropped["refused"] += 1
-            sock.close()
-            return
+            idle = max(self._clients.values(), key=self._idle_for)
+            if self._idle_for(idle) < self.idle_timeout_s:
+                self.dropped["refused"] += 1
+                sock.close()
+                return
+            self._drop(idle, "idle", f"idle for {self._idle_for(idle):.1f} s; its slot went to {addr}")
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        set_keepalive(sock)
         c = _Client(sock, addr, P.StreamParser(self.max_body_size))
         with self._lock:
             c.pending.update(self._sticky)
@@ -267,6 +296,7 @@ class IGTLServer:
         if not data:
             self._drop(c, "closed", "client closed the connection")
             return
+        c.last_heard = time.monotonic()
         try:
             c.parser.feed(data)  # validated, then ignored: navtms only publishes
         except P.IGTLProtocolError as e:

@@ -11,6 +11,10 @@ Sinks run on the tracking thread and must not block: the viewer sink only stores
 ViewState (viewer.state.LatestState; the window renders it on its own timer), log sinks
 append one flushed row, the OpenIGTLink server posts to its own thread.
 
+A source whose frames say their link state (meta["link"]: "ok", "tracker silent",
+"disconnected"; igtl.source.IGTLSource) has each change passed to the sinks'
+link(state, message), so the screen says "tracker silent" rather than "coil not visible".
+
 A source that raises (camera unplugged, broken file) is reported: the loop state becomes
 LoopState.SOURCE_LOST, sinks get a status call, the viewer shows the pose as stale; nothing crashes
 and the session (logs, registration) is kept. A frame the estimator cannot handle gives
@@ -109,6 +113,7 @@ class NavigationLoop:
         self._now_ns = 0
         self._threads: list[threading.Thread] = []
         self._done = threading.Event()
+        self._link = "ok"
         if not live:
             navigator.clock = self.clock
 
@@ -245,9 +250,20 @@ class NavigationLoop:
             self.stats.estimator_errors += 1
             return {}
 
+    def _check_link(self, frame: Frame) -> None:
+        """Tell the sinks when the source's link state changes (see the module docstring)."""
+        link = (frame.meta or {}).get("link")
+        if link is None or link == self._link:
+            return
+        self._link = link
+        message = str((frame.meta or {}).get("link_message", ""))
+        for s in self.sinks:
+            s.link(link, message)
+
     def _process(self, frame: Frame, entered_ns: int) -> None:
         if not self.live:
             self._now_ns = frame.capture_ns
+        self._check_link(frame)
         if self.on_frame is not None:
             self.on_frame(frame)
         poses = self._poses(frame)

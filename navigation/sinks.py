@@ -3,8 +3,10 @@ sink is viewer.sink.ViewSink: navigation never imports the viewer).
 
 A sink (the `Sink` Protocol) is called with one navigation.navigator.NavOutput per frame on the
 tracking thread and must not block; status(state, message) is called when the loop's
-LoopState changes (source lost, ended, ...) and stale() when no fresh frame came for the stale
-limit. BaseSink gives no-op status/stale; as_sink wraps a plain callable.
+LoopState changes (source lost, ended, ...), stale() when no fresh frame came for the stale
+limit, and link(state, message) when the source's link changes ("ok", "tracker silent",
+"disconnected": igtl.source.IGTLSource). BaseSink gives no-op status/stale/link; as_sink wraps a
+plain callable.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ class Sink(Protocol):
 
     def stale(self) -> None: ...
 
+    def link(self, state: str, message: str) -> None: ...
+
 
 class BaseSink:
     """A Sink whose status() and stale() do nothing; subclasses define __call__."""
@@ -40,6 +44,9 @@ class BaseSink:
         pass
 
     def stale(self) -> None:
+        pass
+
+    def link(self, state: str, message: str) -> None:
         pass
 
 
@@ -89,6 +96,11 @@ class IGTLSink(BaseSink):
 
     def stale(self) -> None:
         self.server.publish_lost("stale")
+
+    def link(self, state: str, message: str) -> None:
+        """The tracker went silent or away: clients hide the coil and see why."""
+        if state != "ok":
+            self.server.publish_lost(state if not message else f"{state}: {message}")
 
 
 class CallbackSink(BaseSink):

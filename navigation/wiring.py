@@ -72,8 +72,13 @@ class RunOptions:
     at these times on the loop's clock; protocol: a ProtocolSpec or PulseSchedule (after the
     first frame) or a TimedProtocol (absolute). retrack: re-estimate poses from images that carry poses.
     record_poses: a pose log of every processed frame's estimated poses. igtl_port: also
-    publish over OpenIGTLink. pulse_line: a device/file whose each line is a pulse.
-    on_pulse: called with each logged navigation.pulses.PulseSample (tracking thread)."""
+    publish over OpenIGTLink; igtl_host: the interface it listens on (None: 127.0.0.1; a host
+    without a port serves on igtl.server.DEFAULT_PORT). pulse_line: a device/file whose each
+    line is a pulse. on_pulse: called with each logged navigation.pulses.PulseSample (tracking
+    thread). source_options: passed to open_source (e.g. an igtl: source's device_map, from
+    igtl.devices.source_options). record: a new recording folder getting every processed frame
+    (image and poses as estimated; tracking.recorder.LoopRecording, images encoded off the
+    tracking thread)."""
 
     frames_path: Path
     pulses_path: Path
@@ -88,6 +93,9 @@ class RunOptions:
     igtl_port: Optional[int] = None
     pulse_line: Optional[str] = None
     on_pulse: Optional[Callable] = None
+    source_options: Mapping = field(default_factory=dict)
+    igtl_host: Optional[str] = None
+    record: Optional[Path] = None
 
 
 def make_navigator(setup: NavigationSetup, **kw) -> Navigator:
@@ -202,7 +210,8 @@ def build_run(setup: NavigationSetup, source_spec: str, options: RunOptions,
     navigator) and before any output is created, so bad input leaves no output behind (e.g.
     to create a report folder). On any error everything opened so far is closed."""
     live = is_live(source_spec)
-    source = open_source(source_spec) if live else open_source(source_spec, realtime=options.realtime)
+    source = (open_source(source_spec, **options.source_options) if live
+              else open_source(source_spec, realtime=options.realtime, **options.source_options))
     closers: list = [source.close]
     try:
         nav = make_navigator(setup)
@@ -216,10 +225,10 @@ def build_run(setup: NavigationSetup, source_spec: str, options: RunOptions,
         flog = FrameLogSink(options.frames_path, options.timing_path)
         closers.append(flog.close)
         sinks: list = [flog]
-        if options.igtl_port:
-            from igtl.server import IGTLServer
+        if options.igtl_port or options.igtl_host:
+            from igtl.server import DEFAULT_PORT, IGTLServer
 
-            server = IGTLServer(options.igtl_port)
+            server = IGTLServer(options.igtl_port or DEFAULT_PORT, host=options.igtl_host or "127.0.0.1")
             closers.append(server.close)
             sinks.append(IGTLSink(server, nav, setup.fre_mm))
         times, offsets = list(options.pulse_times_ns or ()), []
@@ -237,6 +246,17 @@ def build_run(setup: NavigationSetup, source_spec: str, options: RunOptions,
 
             pose_log = PoseLogWriter(options.record_poses)
             closers.append(pose_log.close)
+        on_frame = None
+        if options.record is not None:
+            from tracking.recorder import LoopRecording, Recorder
+
+            camera = getattr(estimator, "camera", None) or getattr(source, "camera", None)
+            recording = LoopRecording(Recorder(options.record, camera=camera,
+                                               background=True,
+                                               meta={"recorded_by": "navtms navigation", "source": source_spec}),
+                                      also=pose_log)
+            closers.append(recording.close)
+            pose_log, on_frame = recording, recording.on_frame
         pose_filter = None
         if setup.filter:
             from tracking.filters import PoseFilter
@@ -245,7 +265,7 @@ def build_run(setup: NavigationSetup, source_spec: str, options: RunOptions,
         every = LoopMode(options.mode) == LoopMode.EVERY
         loop = NavigationLoop(source, nav, estimator=estimator, pose_filter=pose_filter, sinks=sinks, pulses=pulses,
                               protocol=trigger, mode=LoopMode(options.mode).value, live=live and not every,
-                              retrack=options.retrack, pose_log=pose_log)
+                              retrack=options.retrack, pose_log=pose_log, on_frame=on_frame)
         flog.loop = loop
     except BaseException:
         for c in reversed(closers):

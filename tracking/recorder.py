@@ -5,22 +5,27 @@ A recording is a folder:
                     channels, fps (nominal), camera (CameraModel dict or null), bodies,
                     frame_count, complete, meta. Written at start (complete false) and
                     rewritten atomically at close with the final frame_count.
-    frames.avi      images, lossless FFV1 (when this OpenCV build can write it), or
+    frames.avi      images, lossless FFV1 in AVI written through PyAV (tracking.ffv1), or
     frames/         000000.png, 000001.png, ... (lossless PNG; kind "png"), written atomically.
     frames.csv      frame index, one row per frame in write order: "index,frame,time_s"
                     (time_s exact from capture_ns as in the pose log), flushed per frame.
     poses.csv       the pose log (tracking.poselog), flushed per frame.
 
-Per frame the image is written first, then the index row, then the pose rows, so a killed
-recorder leaves a consistent prefix: replay stops at the first frame missing from any of the
-three. FFV1 goes in AVI because an AVI cut by a kill still reads up to its last whole frame.
+Per frame the image is written first and is in the file before the frame's index row and pose
+rows are written (the pose row and the frame are durable together: tracking.ffv1 flushes each
+frame; PNGs are renamed into place), so a killed recorder leaves a consistent prefix and loses
+at most the frame it was writing: replay stops at the first frame missing from any of the
+three. A recording killed before its first frame was complete replays as empty. FFV1 goes in
+AVI because an AVI cut by a kill still reads up to its last whole frame.
 Images: (H, W, 3) BGR uint8 or (H, W) gray uint8, replayed identically.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 import queue
+import tempfile
 import threading
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
@@ -28,6 +33,7 @@ from typing import Mapping, Optional, Sequence
 import cv2
 import numpy as np
 
+from tracking import ffv1
 from navcore.errors import InputFileError, TrackingError
 from navcore.fileio import atomic_write_bytes, read_json, write_json
 from tracking import poselog
@@ -43,29 +49,9 @@ PNG_DIR = "frames"
 FRAME_INDEX_VERSION_LINE = "# navtms frame index, format_version 1"
 FRAME_INDEX_HEADER = "index,frame,time_s"
 
-_FFV1_OK: Optional[bool] = None
-
-
 def ffv1_available() -> bool:
-    """True when this OpenCV build writes FFV1 video that reads back bit-exactly (checked once)."""
-    global _FFV1_OK
-    if _FFV1_OK is None:
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as d:
-            p = os.path.join(d, "probe.avi")
-            img = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
-            w = cv2.VideoWriter(p, cv2.VideoWriter_fourcc(*"FFV1"), 30.0, (16, 16))
-            ok = w.isOpened()
-            if ok:
-                w.write(img)
-                w.release()
-                cap = cv2.VideoCapture(p)
-                got, back = cap.read()
-                cap.release()
-                ok = bool(got) and back is not None and np.array_equal(back, img)
-        _FFV1_OK = ok
-    return _FFV1_OK
+    """True when FFV1 video can be written (PyAV) and read back bit-exactly (checked once)."""
+    return ffv1.available()
 
 
 class Recorder:
@@ -77,10 +63,11 @@ class Recorder:
     fsync: also fsync the logs per frame.
 
     background=True encodes the images on a worker thread so write() returns at once (image
-    encoding costs about 20 ms per 640x480 frame; see `navtms bench recording`). The frame index
-    and pose log are still written and flushed in write(); write() waits only when the encoder
-    is `max_queue` frames behind (frames are never dropped). A killed background recorder also
-    loses the images still queued; replay then stops at the first frame without its image."""
+    encoding costs about 15 ms per 640x480 frame; see `navtms bench recording`). The worker
+    writes each frame's index row and pose rows right after its image, so the recording stays
+    consistent (replay holds every frame of the pose log); write() waits only when the encoder
+    is `max_queue` frames behind (frames are never dropped). A killed background recorder loses
+    the frames still queued, images and rows together."""
 
     def __init__(self, folder: str | Path, camera: Optional[CameraModel] = None, bodies: Optional[Sequence[str]] = None,
                  fps: float = 30.0, video: str = "auto", fsync: bool = False, meta: Optional[dict] = None,
@@ -96,7 +83,11 @@ class Recorder:
         if video == "ffv1" and not ffv1_available():
             raise TrackingError("this OpenCV build cannot write lossless FFV1 video; record with video='png'")
         self.kind = "ffv1" if video == "auto" and ffv1_available() else ("png" if video == "auto" else video)
-        self.folder.mkdir(exist_ok=True)
+        final = self.folder
+        # The folder appears whole or not at all: index, frame index and pose log headers are
+        # made in a temporary folder beside it, which is renamed into place (a kill in between
+        # leaves no half-made recording that could not be opened).
+        self.folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
         self.camera = camera
         self.bodies: Optional[list[str]] = None if bodies is None else list(bodies)
         self.fps = float(fps)
@@ -106,7 +97,7 @@ class Recorder:
         self.frame_count = 0
         self.image_size: Optional[tuple[int, int]] = None
         self.channels: Optional[int] = None
-        self._writer: Optional[cv2.VideoWriter] = None
+        self._writer: Optional[ffv1.FFV1Writer] = None
         self._index = open(self.folder / FRAMES_CSV, "w", encoding="utf-8", newline="")
         self._index.write(FRAME_INDEX_VERSION_LINE + "\n" + FRAME_INDEX_HEADER + "\n")
         self._index.flush()
@@ -117,9 +108,15 @@ class Recorder:
         self._thread: Optional[threading.Thread] = None
         if background:
             self._queue = queue.Queue(maxsize=max(1, int(max_queue)))
-            self._thread = threading.Thread(target=self._encode_loop, name=f"recorder-{self.folder.name}", daemon=True)
+            self._thread = threading.Thread(target=self._encode_loop, name=f"recorder-{final.name}", daemon=True)
             self._thread.start()
         self._write_index(complete=False)
+        from navcore.fileio import _UMASK
+
+        os.chmod(self.folder, 0o777 & ~_UMASK)   # as mkdir would make it (mkdtemp gives 0o700)
+        os.replace(self.folder, final)   # onto a missing or empty folder
+        self.folder = final
+        self._poses.path = final / POSES_CSV   # for its messages
 
     def _write_index(self, complete: bool) -> None:
         video = {"kind": self.kind, "file": VIDEO_FILE if self.kind == "ffv1" else PNG_DIR + "/"}
@@ -142,17 +139,16 @@ class Recorder:
             self.image_size, self.channels = size, channels
             self._write_index(complete=False)
             if self.kind == "ffv1":
-                self._writer = cv2.VideoWriter(str(self.folder / VIDEO_FILE), cv2.VideoWriter_fourcc(*"FFV1"),
-                                               self.fps, size, isColor=channels == 3)
-                if not self._writer.isOpened():
-                    raise TrackingError(f"{self.folder / VIDEO_FILE}: the FFV1 video cannot be created")
+                self._writer = ffv1.FFV1Writer(self.folder / VIDEO_FILE, size, channels, self.fps)
             else:
                 (self.folder / PNG_DIR).mkdir()
         elif (size, channels) != (self.image_size, self.channels):
             raise TrackingError(f"frame {self.frame_count} is {size[0]}x{size[1]}x{channels} but the recording is "
                                 f"{self.image_size[0]}x{self.image_size[1]}x{self.channels}")
 
-    def _encode(self, index: int, image: np.ndarray) -> None:
+    def _encode(self, index: int, image: Optional[np.ndarray]) -> None:
+        if image is None:
+            return
         if self._writer is not None:
             self._writer.write(image)
         else:
@@ -168,9 +164,19 @@ class Recorder:
                 return
             if self._error is None:
                 try:
-                    self._encode(*item)
+                    self._encode(item[0], item[1])
+                    self._write_rows(item[0], *item[2:])
                 except BaseException as e:  # reported by the next write() or close()
                     self._error = e
+
+    def _write_rows(self, index: int, frame_number: int, capture_ns: int, poses: list) -> None:
+        """The frame's index row, then its pose rows, each flushed (after its image is in the file)."""
+        self._index.write(f"{index},{int(frame_number)},{poselog.format_time_ns(capture_ns)}\n")
+        self._index.flush()
+        if self.fsync:
+            os.fsync(self._index.fileno())
+        if poses:
+            self._poses.write_frame(poses)
 
     def _raise_worker_error(self) -> None:
         if self._error is not None:
@@ -197,16 +203,16 @@ class Recorder:
             raise TrackingError(f"frame {frame.frame_number}: a recording holds images in every frame or in none")
         if has_image:
             self._check_image(frame.image)
-            if self._queue is not None:
-                self._queue.put((self.frame_count, np.array(frame.image, copy=True)))
-            else:
-                self._encode(self.frame_count, frame.image)
-        self._index.write(f"{self.frame_count},{int(frame.frame_number)},{poselog.format_time_ns(frame.capture_ns)}\n")
-        self._index.flush()
-        if self.fsync:
-            os.fsync(self._index.fileno())
-        if poses:
-            self._poses.write_frame([poses[b] for b in self.bodies])
+        # A frame's rows carry the frame's number and capture time (a source may stamp its
+        # bodies apart, e.g. OpenIGTLink messages arriving one by one; the log keeps one time per frame).
+        rows = (int(frame.frame_number), int(frame.capture_ns),
+                [dataclasses.replace(poses[b], frame_number=int(frame.frame_number), capture_ns=int(frame.capture_ns))
+                 for b in self.bodies] if poses else [])
+        if self._queue is not None:
+            self._queue.put((self.frame_count, np.array(frame.image, copy=True) if has_image else None) + rows)
+        else:
+            self._encode(self.frame_count, frame.image)
+            self._write_rows(self.frame_count, *rows)
         self.frame_count += 1
 
     def close(self) -> None:
@@ -219,7 +225,7 @@ class Recorder:
             self._queue.put(None)
             self._thread.join()
         if self._writer is not None:
-            self._writer.release()
+            self._writer.close()
         self._index.close()
         self._poses.close()
         self._write_index(complete=self._error is None)
@@ -307,17 +313,21 @@ class RecordingSource(BaseSource):
         self.kind = (self.info.get("video") or {}).get("kind")
         self.channels = self.info.get("channels")
         self._cap = None
+        self._no_video = False   # an unfinished recording killed before its first image was whole
         if self.info.get("image_size") is not None and self.kind == "ffv1":
             video = self.folder / VIDEO_FILE
-            self._cap = cv2.VideoCapture(str(video))
-            if not self._cap.isOpened():
-                raise SourceFileError(video, "the recording's video cannot be opened (missing or corrupt)")
+            if self.index or self.complete:
+                self._cap = cv2.VideoCapture(str(video))
+            if self._cap is None or not self._cap.isOpened():
+                if self.complete:
+                    raise SourceFileError(video, "the recording's video cannot be opened (missing or corrupt)")
+                self._cap, self._no_video = None, True
         elif self.info.get("image_size") is not None and self.kind != "png":
             raise SourceFileError(self.folder / INDEX_NAME, f"video kind {self.kind!r} is unknown")
         self._i = 0
 
     def _image(self, i: int) -> Optional[np.ndarray]:
-        if self.info.get("image_size") is None:
+        if self.info.get("image_size") is None or self._no_video:
             return None
         if self._cap is not None:
             ok, image = self._cap.read()
@@ -350,3 +360,32 @@ class RecordingSource(BaseSource):
         if not self._closed and self._cap is not None:
             self._cap.release()
         super().close()
+
+
+class LoopRecording:
+    """A Recorder fed by the navigation loop (navigation.loop.NavigationLoop): pass `on_frame`
+    as the loop's on_frame and this object as (or inside) its pose_log. Each processed frame is
+    recorded with its image (if any) and its poses as estimated, before any filter; a body the
+    estimator gave no pose for is recorded not visible. Replay it with replay:DIR. also: another
+    pose log (tracking.poselog.PoseLogWriter) that gets the same poses first."""
+
+    def __init__(self, recorder: Recorder, also=None):
+        self.recorder = recorder
+        self.also = also
+        self._frame: Optional[Frame] = None
+
+    def on_frame(self, frame: Frame) -> None:
+        self._frame = frame
+
+    def write_frame(self, poses: Mapping[str, BodyPose]) -> None:
+        if self.also is not None:
+            self.also.write_frame(poses)
+        f = self._frame
+        if f is None:
+            return
+        names = self.recorder.bodies if self.recorder.bodies is not None else sorted(poses)
+        full = {b: poses.get(b) or BodyPose.not_visible(b, f.frame_number, f.capture_ns) for b in names}
+        self.recorder.write(f, full)
+
+    def close(self) -> None:
+        self.recorder.close()

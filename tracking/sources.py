@@ -17,6 +17,7 @@ and igtl.source's streams too) without an import cycle.
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 from typing import Iterator, Optional
@@ -26,6 +27,11 @@ import numpy as np
 
 from navcore.errors import InputFileError, TrackingError
 from tracking.types import Frame
+
+# FFmpeg inside OpenCV logs its own lines ("moov atom not found", "slice CRC mismatch") to stderr
+# before navtms can say one clear sentence; silence it (read when OpenCV first opens a video;
+# set OPENCV_FFMPEG_LOGLEVEL yourself to see them).
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEFAULT_FPS = 30.0

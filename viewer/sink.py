@@ -45,13 +45,25 @@ class ViewSink:
         self.latest, self.fre_mm, self.pulses = latest, float(fre_mm), pulses
         self.last = None
         self.status_text = ""
+        self.link_text = ""
 
     def _count(self) -> int:
         return 0 if self.pulses is None else self.pulses.fired_count
 
     def __call__(self, out) -> None:
-        self.last = view_state(out, self.fre_mm, self._count(), self.status_text)
+        self.last = view_state(out, self.fre_mm, self._count(), self.link_text or self.status_text)
+        if self.link_text:   # the tracker is gone: its own state, shown stale, never on target
+            self.last = self.last.with_(stale=True, on_target=False)
         self.latest.put(self.last)
+
+    def link(self, state: str, message: str) -> None:
+        """The source's link changed (igtl.source.IGTLSource): "tracker silent" or
+        "disconnected" is shown, stale, until the link is "ok" again."""
+        self.link_text = "" if state == "ok" else (f"{state}: {message}" if message else str(state))
+        if self.last is not None:
+            self.last = self.last.with_(stale=self.last.stale or bool(self.link_text), on_target=False,
+                                        status=self.link_text or self.status_text)
+            self.latest.put(self.last)
 
     def stale(self) -> None:
         """No fresh frame: the last pose is shown as STALE, never as current."""

@@ -3,7 +3,14 @@
 Each hop sends one TRANSFORM at a time and waits until the receiving side hands it to its
 caller; latency = that hand-off time minus the send call time, both on time.monotonic_ns().
 Hops: pyigtl server -> navtms IGTLSource, navtms IGTLServer -> pyigtl client,
-navtms IGTLServer -> navtms IGTLSource, and pyigtl client -> pyigtl server for comparison.
+navtms IGTLServer -> navtms IGTLSource, a PLUS-style tracker frame (CoilToTracker and
+HeadToTracker back to back with one timestamp, from a raw socket) -> IGTLSource, timed until
+read() returns the whole frame (the grouping into tracker frames included), and pyigtl client
+-> pyigtl server for comparison. Then a PLUS-like stream: a pyigtl server sends 570 tracker
+frames (120 with --quick) at 60 Hz, CoilToTracker and HeadToTracker back to back with one
+timestamp, the head moving at 31 mm/s and the coil held on it; printed: outputs per tracker
+frame, the share of torn outputs (coil and head from different tracker frames: chain off by
+more than 0.05 mm) and the largest chain error.
 Figures only; nothing is asserted (shared, noisy machines).
 """
 from __future__ import annotations
@@ -119,6 +126,39 @@ def _hop_navtms_to_navtms(n: int) -> list[int]:
         server.close()
 
 
+def _hop_plus_frame_to_navtms(n: int) -> list[int]:
+    import socket
+
+    from igtl import protocol as P
+    from igtl.source import IGTLSource
+
+    lsock = socket.create_server(("127.0.0.1", 0))
+    src = IGTLSource("127.0.0.1", lsock.getsockname()[1], read_timeout_s=1.0)
+    conn, _ = lsock.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def send(i):
+        ts = 1.7e9 + i / 60.0
+        conn.sendall(P.pack_transform("CoilToTracker", _pose(i), ts))
+        conn.sendall(P.pack_transform("HeadToTracker", _pose(i), ts))
+
+    def receive(i):
+        while True:
+            f = src.read()
+            c, h = f.poses["coil"], f.poses["head"]
+            if c.visible and h.visible and c.T_camera_from_body[0, 3] == i and h.T_camera_from_body[0, 3] == i:
+                now = time.monotonic_ns()
+                _OWN_NS.append(now - max(c.capture_ns, h.capture_ns))
+                return now
+
+    try:
+        return _time_hop(n, send, receive)
+    finally:
+        src.close()
+        conn.close()
+        lsock.close()
+
+
 def _hop_pyigtl_to_pyigtl(n: int) -> list[int]:
     import pyigtl
 
@@ -138,8 +178,62 @@ HOPS = {
     "pyigtl_server->navtms_source": _hop_pyigtl_to_navtms,
     "navtms_server->pyigtl_client": _hop_navtms_to_pyigtl,
     "navtms_server->navtms_source": _hop_navtms_to_navtms,
+    "plus_frame->navtms_source": _hop_plus_frame_to_navtms,
     "pyigtl_client->pyigtl_server": _hop_pyigtl_to_pyigtl,
 }
+
+
+def _plus_stream(n: int) -> dict:
+    """Outputs, torn outputs and chain error of IGTLSource behind a PLUS-like pyigtl stream."""
+    from scipy.spatial.transform import Rotation
+
+    import pyigtl
+
+    from igtl.source import IGTLSource
+    from navcore.transforms import invert, make_transform
+
+    rng = np.random.default_rng(0)
+    T_mri_from_head = make_transform(Rotation.random(random_state=rng).as_matrix(), rng.uniform(-60, 60, 3))
+    T_mri_from_coil = make_transform(Rotation.random(random_state=rng).as_matrix(), rng.uniform(-80, 80, 3))
+    server = _pyigtl_server()
+    src = IGTLSource("127.0.0.1", server.server_address[1], read_timeout_s=0.3)
+    outputs = torn = 0
+    worst = 0.0
+    try:
+        import threading
+
+        def stream():
+            start = time.monotonic()
+            for k in range(n):
+                delay = start + k / 60.0 - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                T_head = make_transform(Rotation.from_rotvec([0, 0.2 * k / 60, 0]).as_matrix(),
+                                        [20.0 + 31.0 * k / 60, -30.0, 900.0])
+                T_coil = T_head @ invert(T_mri_from_head) @ T_mri_from_coil
+                for dev, T in (("CoilToTracker", T_coil), ("HeadToTracker", T_head)):
+                    server.send_message(pyigtl.TransformMessage(T, device_name=dev, timestamp=1.7e9 + k / 60), wait=False)
+
+        th = threading.Thread(target=stream, daemon=True)
+        th.start()
+        while True:
+            f = src.read()
+            if f.meta["stale"]:
+                if not th.is_alive():
+                    break
+                continue
+            c, h = f.poses["coil"], f.poses["head"]
+            if c.visible and h.visible:
+                outputs += 1
+                T = T_mri_from_head @ invert(h.T_camera_from_body) @ c.T_camera_from_body
+                err = float(np.linalg.norm(T[:3, 3] - T_mri_from_coil[:3, 3]))
+                worst = max(worst, err)
+                torn += err > 0.05
+    finally:
+        src.close()
+        server.stop()
+    return {"tracker_frames": n, "outputs": outputs, "outputs_per_tracker_frame": round(outputs / n, 3),
+            "torn_percent": round(100.0 * torn / max(outputs, 1), 2), "max_chain_error_mm": round(worst, 4)}
 
 
 def run(json_out: bool = False, quick: bool = False) -> dict:
@@ -161,4 +255,10 @@ def run(json_out: bool = False, quick: bool = False) -> dict:
             if not json_out:
                 print(f"{'':32s}   of which IGTLSource recv->read(): p50 {fig['navtms_receive_p50_ms']:.3f} ms"
                       f"   p99 {fig['navtms_receive_p99_ms']:.3f} ms", flush=True)
+    plus = _plus_stream(120 if quick else 570)
+    result["plus_stream"] = plus
+    if not json_out:
+        print(f"PLUS-like 60 Hz stream (pyigtl): {plus['tracker_frames']} tracker frames -> {plus['outputs']} outputs "
+              f"({plus['outputs_per_tracker_frame']:.2f} per tracker frame), torn {plus['torn_percent']:.1f} %, "
+              f"max chain error {plus['max_chain_error_mm']:.4f} mm", flush=True)
     return result

@@ -36,6 +36,22 @@ def add_arguments(p) -> None:
     p.add_argument("--igtl-port", type=int, help="also publish the coil pose and errors over OpenIGTLink")
     p.add_argument("--record-poses", metavar="FILE",
                    help="append every processed frame's estimated poses to a pose log (replay it with navtms replay)")
+    _add_igtl_and_record_options(p)
+
+
+def _add_igtl_and_record_options(p) -> None:
+    from pathlib import Path
+
+    from igtl.devices import DEVICE_HELP
+
+    p.add_argument("--device", action="append", default=[], metavar="BODY=DEVICE", help=DEVICE_HELP)
+    p.add_argument("--igtl-host", metavar="HOST",
+                   help="interface the OpenIGTLink output listens on (default 127.0.0.1, this machine only; "
+                        "0.0.0.0 serves other machines - OpenIGTLink has no authentication, so only on a "
+                        "trusted network); implies --igtl-port 18945 when no port is given")
+    p.add_argument("--record", type=Path, metavar="DIR",
+                   help="record every processed frame (image, if any, and poses as estimated) to a new "
+                        "recording folder; replay it with replay:DIR")
 
 
 def run(args) -> int:
@@ -47,6 +63,8 @@ def run(args) -> int:
     from viewer.display import has_display
     from viewer.sink import ViewSink
     from viewer.state import LatestState
+    from igtl.devices import source_options
+    from navtms.commands.track import check_outputs
 
     proto = parse_protocol(args.protocol) if args.protocol is not None else None   # bad input: before anything opens
     if args.protocol_record is not None:
@@ -55,12 +73,15 @@ def run(args) -> int:
         if proto is not None:
             raise NavtmsError("give --protocol or --protocol-record, not both")
         proto = session_schedule(args.session, args.protocol_record)
+    check_outputs(None, args.record)
+    device_options = source_options(args.source, args.device)
     session = load_session(args.session)
     setup = navigation_setup(session)
     opts = RunOptions(frames_path=session.path(FRAMES_FILE), timing_path=session.path(TIMING_FILE),
                       pulses_path=session.path(PULSES_FILE), mode=LoopMode.LATEST, realtime=True,
                       lock_to_target=args.lock, protocol=proto, record_poses=args.record_poses,
-                      igtl_port=args.igtl_port, pulse_line=args.pulse_line,
+                      igtl_port=args.igtl_port, pulse_line=args.pulse_line, source_options=device_options,
+                      igtl_host=args.igtl_host, record=args.record,
                       on_pulse=lambda s: print(_pulse_line(s), flush=True))
     with build_run(setup, args.source, opts) as run:
         nav = run.navigator

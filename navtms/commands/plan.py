@@ -66,14 +66,25 @@ def add_arguments(p) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing plan folder")
 
 
+def _check_out(out: Path, force: bool) -> None:
+    """The checks save_plan makes on its folder, made before the planning run starts."""
+    from targets.plan import PLAN_FILE
+
+    if out.exists() and not force:
+        raise PlanError(f"{out}: the plan folder already exists; give --force to replace it")
+    if out.exists() and not (out / PLAN_FILE).is_file():
+        raise PlanError(f"{out}: exists and is not a plan folder; refusing to replace it")
+    if not out.resolve().parent.is_dir():
+        raise InputFileError(out.resolve().parent, "the folder that should hold the plan does not exist")
+
+
 def run(args) -> int:
     from targets.mni_io import load_mni_transform
     from targets.plan import save_plan
     from targets.planner import PlanOptions, TargetRequest, build_plan
 
     out = Path(args.out)
-    if out.exists() and not args.force:  # refuse before any slow work
-        raise PlanError(f"{out}: the plan folder already exists; give --force to replace it")
+    _check_out(out, args.force)   # refuse a bad --out before any slow work
     mri = Path(args.mri)
     if not mri.exists():
         raise InputFileError(mri, "the MRI file does not exist")

@@ -41,6 +41,7 @@ def add_arguments(p) -> None:
     cal.add_argument("--source", required=True)
     cal.add_argument("--pivot", action="store_true", help="pivot calibration of the pointer tip")
     cal.add_argument("--coil", action="store_true", help="touch coil centre, handle and side")
+    cal.add_argument("--device", action="append", default=[], metavar="BODY=DEVICE", help=_device_help())
     reg = sub.add_parser("register", help="collect the plan's fiducials with the pointer and register")
     reg.add_argument("folder")
     reg.add_argument("--source", required=True)
@@ -49,6 +50,7 @@ def add_arguments(p) -> None:
     reg.add_argument("--fle-mm", type=float, default=2.0,
                      help="RMS fiducial localisation error, mm, for the TRE and the surface fit (default 2, as navtms register)")
     reg.add_argument("--override", action="store_true", help="accept an FRE above 3 mm")
+    reg.add_argument("--device", action="append", default=[], metavar="BODY=DEVICE", help=_device_help())
     show = sub.add_parser("show", help="print the session")
     show.add_argument("folder")
     cap = sub.add_parser("digitise-cap", help="touch EEG electrodes with the pointer; save and export them")
@@ -60,6 +62,12 @@ def add_arguments(p) -> None:
     cap.add_argument("--samples", type=int, default=20, help="samples per electrode (median)")
     cap.add_argument("--out", help="also write the electrodes (.elc, .sfp, .bvct or .csv; mri frame when registered)")
     cap.add_argument("--force", action="store_true", help="replace an existing --out file")
+
+
+def _device_help() -> str:
+    from igtl.devices import DEVICE_HELP
+
+    return DEVICE_HELP
 
 
 def _vec3(text: str, what: str):
@@ -100,12 +108,13 @@ def _new(args) -> int:
     return 0
 
 
-def _open(session, spec, names):
+def _open(session, spec, names, devices=()):
+    from igtl.devices import source_options
     from navtms.replay import build_estimator
     from navtms.workflow import pose_reader
     from navigation.sources import open_source
 
-    source = open_source(spec)
+    source = open_source(spec, **source_options(spec, devices))
     return source, pose_reader(source, build_estimator(session, source, names))
 
 
@@ -116,7 +125,7 @@ def _calibrate(args) -> int:
     s = load_session(args.folder)
     if not (args.pivot or args.coil):
         raise SessionError("say what to calibrate: --pivot, --coil or both")
-    source, read = _open(s, args.source, ("pointer", "coil", "head"))
+    source, read = _open(s, args.source, ("pointer", "coil", "head"), args.device)
     try:
         if args.pivot:
             input("Put the pointer tip in a divot; press Enter and swing it in two directions: ")
@@ -151,7 +160,7 @@ def _register(args) -> int:
     plan = load_plan(s.resolve(s.plan), load_surfaces=args.head_points > 0)
     if len(plan.fiducials) < 3:
         raise SessionError(f"{s.plan}: the plan has {len(plan.fiducials)} fiducials; registration needs 3 or more")
-    source, read = _open(s, args.source, ("pointer", "head"))
+    source, read = _open(s, args.source, ("pointer", "head"), args.device)
     try:
         fids = collect_fiducials_interactive(read, s.pointer_tip_mm, plan.fiducials.names, n=args.samples)
         write_points(s.path(FIDUCIALS_FILE), fids)

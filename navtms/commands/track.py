@@ -56,7 +56,26 @@ def _source_spec(spec: str) -> str:
         return f"images:{spec}"
     if path.is_file():
         return f"video:{spec}"
+    if path.suffix or "/" in spec or "\\" in spec:   # meant as a file: say so, not "not SCHEME:VALUE"
+        raise InputFileError(path, "the file does not exist")
     return spec
+
+
+def check_outputs(out: Path | None, record: Path | None) -> None:
+    """Every output refused before anything is read or written: an existing pose log or
+    recording folder (nothing is overwritten), a missing parent folder, or both the same path."""
+    if out is not None:
+        if out.exists():
+            raise InputFileError(out, "the pose log already exists; choose a new file name (nothing was changed)")
+        if not out.parent.is_dir():
+            raise InputFileError(out, "the pose log's folder does not exist (nothing was changed)")
+    if record is not None:
+        if record.exists():
+            raise InputFileError(record, "the recording folder already exists; choose a new folder (nothing was changed)")
+        if not record.parent.is_dir():
+            raise InputFileError(record, "the recording folder's parent does not exist (nothing was changed)")
+    if out is not None and record is not None and out.resolve() == record.resolve():
+        raise InputFileError(out, "--out and --record name the same path")
 
 
 def parse_body_arg(text: str, dictionary: str | None):
@@ -88,12 +107,9 @@ def run(args) -> int:
     from tracking.pose import MarkerTracker, TrackerSettings
     from navigation.sources import open_source
 
+    check_outputs(args.out, args.record)
     bodies = load_bodies(args)
     camera = CameraModel.load(args.camera) if args.camera else None
-    if args.out is not None and args.out.exists():
-        raise InputFileError(args.out, "the pose log already exists; choose a new file name (nothing was changed)")
-    if args.record is not None and args.record.exists():
-        raise InputFileError(args.record, "the recording folder already exists; choose a new folder (nothing was changed)")
     source = open_source(_source_spec(args.source), realtime=args.realtime)
     if camera is None and getattr(source, "camera", None) is not None:
         camera = source.camera          # replay:DIR: the camera the recording was made with

@@ -74,11 +74,15 @@ def test_bench_planning(capsys):
 def test_bench_igtl(capsys):
     r = _bench("igtl", capsys)
     assert set(r["hops"]) == {"pyigtl_server->navtms_source", "navtms_server->pyigtl_client",
-                              "navtms_server->navtms_source", "pyigtl_client->pyigtl_server"}
+                              "navtms_server->navtms_source", "plus_frame->navtms_source",
+                              "pyigtl_client->pyigtl_server"}
     for hop in r["hops"].values():
         assert 0 < hop["p50_ms"] <= hop["p99_ms"] <= hop["max_ms"]
         if "navtms_receive_p50_ms" in hop:                 # navtms's share is part of the hop
             assert hop["navtms_receive_p50_ms"] <= hop["max_ms"]
+    plus = r["plus_stream"]                                # accuracy: never a torn tracker frame
+    assert plus["torn_percent"] == 0 and plus["max_chain_error_mm"] < 1e-3
+    assert 0.5 <= plus["outputs_per_tracker_frame"] <= 1.0
 
 
 @pytest.mark.timeout(120)
