@@ -120,3 +120,28 @@ def pivot_calibration_ransac(poses, threshold_mm: float = 1.0, iterations: int =
     res = pivot_calibration(P[best])
     r = _residuals(P, res.tip_tool, res.pivot_tracker)
     return PivotResult(res.tip_tool, res.pivot_tracker, r, float(np.sqrt(np.mean(r[best] ** 2))), best)
+
+
+def tip_covariance(poses, result: PivotResult) -> np.ndarray:
+    """Covariance (3, 3) mm^2 of `result.tip_tool` from the least-squares fit on its inlier
+    poses: sigma^2 (A^T A)^-1 restricted to the tip, with sigma^2 the residual variance of the
+    3n equations over 3n - 6 degrees of freedom (ordinary least-squares theory; it holds for
+    independent, equal noise on the poses' translations). The square root of its largest
+    eigenvalue is the tip uncertainty (1 sd, mm) along the worst direction."""
+    P = _check_poses(poses)[np.asarray(result.inliers, bool)]
+    n = len(P)
+    if n < 3:
+        raise RegistrationError("the tip uncertainty needs at least 3 inlier poses")
+    A = np.zeros((3 * n, 6))
+    A[:, :3] = P[:, :3, :3].reshape(3 * n, 3)
+    A[:, 3:] = -np.tile(np.eye(3), (n, 1))
+    b = -P[:, :3, 3].reshape(3 * n)
+    x = np.concatenate([result.tip_tool, result.pivot_tracker])
+    r = A @ x - b
+    sigma2 = float(r @ r) / max(3 * n - 6, 1)
+    return sigma2 * np.linalg.inv(A.T @ A)[:3, :3]
+
+
+def tip_uncertainty_mm(poses, result: PivotResult) -> float:
+    """1-sd tip uncertainty (mm) along its worst direction (see tip_covariance)."""
+    return float(np.sqrt(max(np.linalg.eigvalsh(tip_covariance(poses, result))[-1], 0.0)))

@@ -88,3 +88,30 @@ def test_refusals():
                      for _ in range(20)])
     with pytest.raises(RegistrationError, match="no consistent pivot"):
         pivot_calibration_ransac(junk, threshold_mm=0.5)
+
+
+def test_tip_uncertainty_matches_the_spread_of_repeated_calibrations():
+    """Independent model of the truth: calibrate the same swing 300 times with fresh tracker noise
+    (0.3 mm on the translations); the predicted covariance must match the observed scatter."""
+    from registration.pivot import tip_covariance, tip_uncertainty_mm
+
+    rng = np.random.default_rng(7)
+    P0, tip, pivot = _poses(rng, n=80, swing_deg=20.0)
+    tips, covs = [], []
+    for _ in range(300):
+        P = P0.copy()
+        P[:, :3, 3] += rng.normal(0, 0.3, (len(P), 3))
+        res = pivot_calibration(P)
+        tips.append(res.tip_tool)
+        covs.append(tip_covariance(P, res))
+    observed = np.cov(np.array(tips).T)
+    predicted = np.mean(covs, axis=0)
+    w_obs, w_pred = np.linalg.eigvalsh(observed)[-1], np.linalg.eigvalsh(predicted)[-1]
+    assert 0.75 < w_pred / w_obs < 1.33
+    np.testing.assert_allclose(np.trace(predicted), np.trace(observed), rtol=0.25)
+    # more noise -> proportionally more uncertainty; exact poses -> none
+    P = P0.copy()
+    P[:, :3, 3] += rng.normal(0, 1.2, (len(P), 3))
+    big = tip_uncertainty_mm(P, pivot_calibration(P))
+    assert 3.0 < big / np.sqrt(w_obs) < 5.5
+    assert tip_uncertainty_mm(P0, pivot_calibration(P0)) < 1e-6

@@ -1,0 +1,93 @@
+"""Shared helpers of the workbench (navtms/app) tests: recorded pose logs of an operator's
+steps with a known truth, and a session whose tools deliver poses (no camera needed).
+
+Frames: poses are T_camera_from_body 4x4 mm (camera = the tracker's frame); the pointer tip is
+POINTER_TIP_MM in the pointer frame. Capture times run at `fps` so a paced replay is quick."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from navcore.transforms import apply, invert, make_transform
+from tracking.poselog import write_log
+from tracking.types import BodyPose
+from navloop_helpers import POINTER_TIP_MM, head_pose
+
+FPS = 400.0
+
+
+def _t(i: int, fps: float = FPS) -> int:
+    return 10**9 + int(round(i * 1e9 / fps))
+
+
+def _vis(name, i, T, fps=FPS):
+    return BodyPose(name, i, _t(i, fps), True, T, 4, 4, 0.2)
+
+
+def _hidden(name, i, fps=FPS):
+    return BodyPose.not_visible(name, i, _t(i, fps), 4)
+
+
+def pivot_frames(pivot_camera_mm, n=200, swing_deg=20.0, noise_mm=0.15, slipped=(), seed=0,
+                 tip_pointer_mm=POINTER_TIP_MM):
+    """Pointer swung about its tip resting at pivot_camera_mm (camera mm); frames in `slipped`
+    have the tip 6 mm off the divot (outliers). The head body is seen beside it."""
+    rng = np.random.default_rng(seed)
+    base = Rotation.from_rotvec([0.3, -0.2, 0.1])
+    out = []
+    for i in range(n):
+        a = 2 * np.pi * i / n
+        swing = Rotation.from_rotvec(np.radians(swing_deg) * np.array([np.cos(a), np.sin(2 * a), 0.2 * np.sin(a)]))
+        R = (swing * base).as_matrix()
+        pivot = np.asarray(pivot_camera_mm, float) + (np.array([6.0, 0, 0]) if i in slipped else 0.0)
+        t = pivot - R @ tip_pointer_mm + rng.normal(0, noise_mm, 3)
+        out.append({"pointer": _vis("pointer", i, make_transform(R, t)), "head": _vis("head", i, head_pose(i))})
+    return out
+
+
+def touch_frames(point_body_mm, body="coil", T_camera_from_body=None, n=60, jitter_mm=0.1, hidden=(),
+                 seed=0, tip_pointer_mm=POINTER_TIP_MM):
+    """Pointer whose tip rests on point_body_mm (frame of `body`), held at a random tilt, while the
+    body is seen at T_camera_from_body (default: head_pose over time). Frames in `hidden` lose
+    the pointer. jitter_mm: tip noise (a large value = the pointer moving)."""
+    rng = np.random.default_rng(seed)
+    R = Rotation.from_rotvec([0.4, 0.1, -0.3]).as_matrix()
+    out = []
+    for i in range(n):
+        T_cb = head_pose(i) if T_camera_from_body is None else np.asarray(T_camera_from_body, float)
+        tip_body = np.asarray(point_body_mm, float) + rng.normal(0, jitter_mm, 3)
+        T_body_pointer = make_transform(R, tip_body - R @ tip_pointer_mm)
+        frame = {body: _vis(body, i, T_cb),
+                 "pointer": _hidden("pointer", i) if i in hidden else _vis("pointer", i, T_cb @ T_body_pointer)}
+        if body != "head":
+            frame["head"] = _vis("head", i, head_pose(i))
+        out.append(frame)
+    return out
+
+
+def sweep_frames(points_head_mm, tip_pointer_mm=POINTER_TIP_MM):
+    """Pointer tip visiting each head point (head frame) once per frame (a sweep of the scalp)."""
+    R = Rotation.from_rotvec([0.2, 0.3, 0.1]).as_matrix()
+    out = []
+    for i, p in enumerate(np.asarray(points_head_mm, float)):
+        T_ch = head_pose(i)
+        T_hp = make_transform(R, p - R @ tip_pointer_mm)
+        out.append({"head": _vis("head", i, T_ch), "pointer": _vis("pointer", i, T_ch @ T_hp)})
+    return out
+
+
+def write_frames(path, frames):
+    return write_log(path, frames)
+
+
+def tool_session(folder, targets, plan=None, pointer_tip_mm=None, T_coilbody_from_coil=None, tolerances=None):
+    """A session for pose-delivering sources (no camera), with the repository's body files."""
+    from navigation.navigator import Tolerances
+    from navtms.session import create_session
+
+    return create_session(folder, targets, plan=plan, pointer_tip_mm=pointer_tip_mm,
+                          T_coilbody_from_coil=T_coilbody_from_coil, tolerances=tolerances or Tolerances())
+
+
+__all__ = ["POINTER_TIP_MM", "pivot_frames", "touch_frames", "sweep_frames", "write_frames", "tool_session",
+           "apply", "invert"]
