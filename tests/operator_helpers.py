@@ -91,3 +91,30 @@ def tool_session(folder, targets, plan=None, pointer_tip_mm=None, T_coilbody_fro
 
 __all__ = ["POINTER_TIP_MM", "pivot_frames", "touch_frames", "sweep_frames", "write_frames", "tool_session",
            "apply", "invert"]
+
+
+def write_run(folder, scene, n=240, hidden=range(100, 120), pulse_frames=(60, 110, 200, 230), lock=True,
+              fps=120.0):
+    """A run folder (frames.csv, pulses.csv, timing.csv) from the real loop on an approach to the
+    scene's target (navloop_helpers.approach), with pulses at the capture times of pulse_frames
+    (lock to target: the early ones are refused). Returns (frames written, pulse times ns)."""
+    from navigation.csvlog import CsvLog
+    from navigation.loop import NavigationLoop
+    from navigation.navigator import Navigator, Tolerances
+    from navigation.pulses import PULSE_COLUMNS, ProtocolTrigger, PulseLog
+    from navigation.sinks import FrameLogSink
+    from navloop_helpers import ListSource, approach
+
+    folder.mkdir(parents=True, exist_ok=True)
+    frames, _truth = approach(scene, n, hidden=set(hidden), fps=fps)
+    nav = Navigator([scene.target], scene.T_mri_from_head, scene.T_coilbody_from_coil, 1.2, Tolerances(3.0, 3.0))
+    plog = CsvLog(folder / "pulses.csv", "pulse", PULSE_COLUMNS)
+    pulses = PulseLog(nav, plog, lock_to_target=lock)
+    times = [frames[i].capture_ns + 1000 for i in pulse_frames]
+    flog = FrameLogSink(folder / "frames.csv", folder / "timing.csv")
+    loop = NavigationLoop(ListSource(frames), nav, sinks=[flog], pulses=pulses,
+                          protocol=ProtocolTrigger(pulses, times), mode="every", live=False)
+    loop.run()
+    flog.close()
+    plog.close()
+    return frames, times

@@ -49,14 +49,15 @@ class TouchPicture(QWidget):
         self.current, self.done = name, set(done)
         self.update()
 
-    def _dot(self, p: QPainter, c: QPointF, hot: bool, done: bool, label: str) -> None:
+    def _dot(self, p: QPainter, c: QPointF, hot: bool, done: bool, label: str,
+             label_at: Optional[QPointF] = None) -> None:
         colour = HIGHLIGHT if hot else (DONE if done else QColor(150, 150, 160))
         p.setPen(QPen(QColor(20, 20, 20), 1.5))
         p.setBrush(colour)
         p.drawEllipse(c, 11 if hot else 7, 11 if hot else 7)
         p.setPen(colour)
         p.setFont(QFont("Sans", 10, QFont.Bold))
-        p.drawText(c + QPointF(14, 5), label)
+        p.drawText(label_at if label_at is not None else c + QPointF(14, 5), label)
 
     def paintEvent(self, _event) -> None:
         p = QPainter(self)
@@ -83,8 +84,9 @@ class TouchPicture(QWidget):
         p.setPen(QColor(200, 200, 210))
         p.drawText(QPointF(-100, 95), "face down, handle away from you")
         p.drawText(QPointF(-100, -88), "+x (LEFT)")
-        for name, c in (("centre", QPointF(0, 10)), ("handle", QPointF(0, -22)), ("side", QPointF(-40, 10))):
-            self._dot(p, c, name == self.current, name in self.done, name)
+        for name, c, at in (("centre", QPointF(0, 10), QPointF(8, 62)), ("handle", QPointF(0, -22), QPointF(14, -26)),
+                            ("side", QPointF(-40, 10), QPointF(-108, 56))):
+            self._dot(p, c, name == self.current, name in self.done, name, at)
 
     def _head(self, p: QPainter) -> None:
         p.setPen(QPen(QColor(200, 200, 210), 2))

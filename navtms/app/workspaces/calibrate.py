@@ -69,6 +69,7 @@ class CalibrateWorkspace(LiveWorkspace):
         split.addWidget(side)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([820, 600])
         root.addWidget(split, 1)
         self.hint = QLabel()
         self.hint.setWordWrap(True)

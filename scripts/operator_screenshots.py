@@ -1,0 +1,86 @@
+"""Screenshots of the operator's workspaces (navtms/app) into docs/img/, from real windows.
+
+Run under a display (e.g. Xvfb :92): DISPLAY=:92 python scripts/operator_screenshots.py [--out docs/img]
+Uses the embedded demo data (data/demo) in a temporary session folder; nothing in the
+repository other than the PNGs is written.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _settle(app, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _shot(app, widget, path: Path, seconds: float = 1.5) -> None:
+    widget.resize(1440, 880)
+    widget.show()
+    _settle(app, seconds)
+    img = app.primaryScreen().grabWindow(widget.winId())
+    img.save(str(path))
+    print(f"wrote {path}")
+
+
+def calibrate(app, ctx, out: Path) -> None:
+    from navtms.app.workspaces.calibrate import CalibrateWorkspace
+
+    ws = CalibrateWorkspace(ctx)
+    ws.activated()
+    ws.connect_source(f"video:{REPO / 'data/demo/coil_approach/video.mp4'}")
+    _shot(app, ws, out / "app_calibrate.png", 3.0)
+    ws.shutdown()
+    ws.close()
+
+
+def review(app, ctx, out: Path) -> None:
+    from navtms.app.workspaces.review import ReviewWorkspace
+
+    ws = ReviewWorkspace(ctx)
+    ws.activated()
+    ws.load(Path(ctx.session_dir).parent / "report")
+    ws.seek(6.2)
+    _shot(app, ws, out / "app_review.png", 1.0)
+    ws.tabs.setCurrentIndex(1)
+    _shot(app, ws, out / "app_review_figures.png", 1.0)
+    ws.shutdown()
+    ws.close()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=str(REPO / "docs" / "img"))
+    ap.add_argument("--only", nargs="*", default=None)
+    a = ap.parse_args(argv)
+    from PySide6.QtWidgets import QApplication
+
+    from navtms.app.context import AppContext
+    from navtms.demo import run_demo
+    from navtms.session import load_session
+
+    app = QApplication.instance() or QApplication([])
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="navtms-shots-"))
+    run_demo(tmp / "demo", headless=True, say=lambda m: None)
+    s = load_session(tmp / "demo" / "session")
+    ctx = AppContext()
+    ctx.set_session(s, s.folder)
+    for name, fn in (("calibrate", calibrate), ("review", review)):
+        if a.only is None or name in a.only:
+            fn(app, ctx, out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
