@@ -57,6 +57,26 @@ def review(app, ctx, out: Path) -> None:
     ws.close()
 
 
+def navigate(app, ctx, out: Path) -> None:
+    from navtms.app.workspaces.navigate import NavigateWorkspace
+
+    ws = NavigateWorkspace(ctx)
+    ws.resize(1440, 880)
+    ws.show()
+    ws.activated()
+    _settle(app, 0.5)
+    ws.start(f"video:{REPO / 'data/demo/coil_approach/video.mp4'}")
+    end = time.monotonic() + 6.0
+    while time.monotonic() < end:     # pulses during the hold (the recording holds on target 5.5-8.5 s)
+        _settle(app, 0.25)
+        if time.monotonic() > end - 1.5:
+            ws.pulse()
+    _shot(app, ws, out / "app_navigate.png", 0.3)
+    print(ws.view.status.text())
+    ws.shutdown()
+    ws.close()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(REPO / "docs" / "img"))
@@ -76,7 +96,7 @@ def main(argv=None) -> int:
     s = load_session(tmp / "demo" / "session")
     ctx = AppContext()
     ctx.set_session(s, s.folder)
-    for name, fn in (("calibrate", calibrate), ("review", review)):
+    for name, fn in (("calibrate", calibrate), ("navigate", navigate), ("review", review)):
         if a.only is None or name in a.only:
             fn(app, ctx, out)
     return 0

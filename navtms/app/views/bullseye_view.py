@@ -91,9 +91,9 @@ class BullseyeView(QWidget):
     # mm -> pixels
     def _geom(self):
         extent = 3.6 * self.tolerance_mm
-        side = min(self.width(), self.height() - 70)
+        side = min(self.width() - 20, self.height() - 90)
         s = 0.5 * side / extent
-        return QPointF(self.width() / 2, (self.height() - 70) / 2 + 28), s, extent
+        return QPointF(self.width() / 2, (self.height() - 70) / 2 + 34), s, extent
 
     def paintEvent(self, _event) -> None:
         st = self.state
@@ -121,8 +121,9 @@ class BullseyeView(QWidget):
             p.setPen(QPen(QColor(120, 180, 255), 2))
             p.drawLine(px(float(d[0]) * 0.80 * extent, float(d[1]) * 0.80 * extent), q)
             p.setFont(QFont("Sans", 9, QFont.Bold))
-            p.drawText(QRectF(q.x() - 60, q.y() - 18 if d[1] >= 0 else q.y() + 2, 120, 16), Qt.AlignCenter,
-                       f"to {label}")
+            lx = min(max(q.x() - 60, 2.0), self.width() - 122.0)
+            ly = min(max(q.y() - 18 if d[1] >= 0 else q.y() + 2, 26.0), self.height() - 84.0)
+            p.drawText(QRectF(lx, ly, 120, 16), Qt.AlignCenter, f"to {label}")
         p.setPen(QPen(QColor(200, 200, 210, 110), 1.5))
         if len(st.trail) > 1:                             # recent path of the coil centre
             path = QPainterPath(px(*st.trail[0]))
@@ -162,7 +163,8 @@ class BullseyeView(QWidget):
         p.setFont(QFont("Sans", 11, QFont.Bold))
         p.drawText(QRectF(8, 4, self.width() - 16, 22), Qt.AlignLeft, st.title or "BULLSEYE (planned coil x/y)")
         if math.isfinite(st.height_mm):
-            p.drawText(QRectF(8, 4, self.width() - 16, 22), Qt.AlignRight, f"height above scalp {st.height_mm:.1f} mm")
+            p.setFont(QFont("Sans", 10))
+            p.drawText(QRectF(8, 24, self.width() - 16, 20), Qt.AlignLeft, f"height above scalp {st.height_mm:.1f} mm")
         p.setPen(col if st.grade != "none" else QColor(235, 90, 90))
         p.setFont(QFont("Sans", 13, QFont.Bold))
         p.drawText(QRectF(8, self.height() - 64, self.width() - 16, 60), Qt.AlignCenter | Qt.TextWordWrap,
