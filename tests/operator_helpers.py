@@ -118,3 +118,41 @@ def write_run(folder, scene, n=240, hidden=range(100, 120), pulse_frames=(60, 11
     flog.close()
     plog.close()
     return frames, times
+
+
+def sphere_session(tmp, tolerances=None, lock=True):
+    """A registered session on the sphere plan of course_helpers (targets m1-hand, dlpfc; 90 mm
+    sphere scalp; the MRI is not readable, so no slices), registered with exact fiducials under a
+    known T_mri_from_head. Returns (session, scene) where scene is a navloop_helpers.Scene for the
+    first target (its T_mri_from_head / T_coilbody_from_coil are the session's)."""
+    from course_helpers import make_sphere_plan
+    from navcore.points import NamedPoints
+    from navigation.navigator import Tolerances
+    from navtms.session import create_session
+    from navtms.workflow import register_session
+    from navloop_helpers import Scene, rot
+    from targets.plan import load_plan
+
+    plan_dir, _axes = make_sphere_plan(tmp / "planroot")
+    plan = load_plan(plan_dir, checksum="skip")
+    T_reg = make_transform(rot([0.2, 0.1, 1.0], 0.7), [10.0, -20.0, 30.0])
+    T_cal = make_transform(rot([1, 0, 0], 0.2), [0.0, -30.0, 40.0])
+    s = create_session(tmp / "session", plan.targets, plan=str(plan_dir), pointer_tip_mm=POINTER_TIP_MM,
+                       T_coilbody_from_coil=T_cal, tolerances=tolerances or Tolerances(3.0, 3.0),
+                       lock_to_target=lock)
+    fids = plan.fiducials
+    s = register_session(s, fids, NamedPoints(fids.names, apply(invert(T_reg), fids.positions), "head"))
+    t = plan.targets[0]
+    return s, Scene(T_reg, T_cal, t)
+
+
+def hold_frames(scene, T_mri_from_coil, n=200, fps=FPS, t0_ns=10**9, first=0):
+    """Pose frames with the coil held at T_mri_from_coil (mri) while the head drifts."""
+    from tracking.types import Frame
+
+    out = []
+    for k in range(n):
+        i = first + k
+        t = t0_ns + int(round(i * 1e9 / fps))
+        out.append(scene.poses(T_mri_from_coil, head_pose(i), i, t))
+    return out

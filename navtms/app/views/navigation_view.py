@@ -256,6 +256,8 @@ class NavigationView(QWidget):
 
     def render(self) -> None:
         """Draw the VTK panels (the Qt panels repaint on their own)."""
+        if self.scene_window is None:
+            return
         self.scene_window.Render()
         if self.slices.renderers:
             self.slice_window.Render()
@@ -266,12 +268,31 @@ class NavigationView(QWidget):
         self.renders += 1
 
     def close_view(self) -> None:
+        """Release the GL windows now (not at interpreter exit, when the X server may be gone)."""
+        if self.scene_window is None:
+            return
         if self.offscreen:
             self.scene_window.Finalize()
             self.slice_window.Finalize()
         else:
-            self.scene_view.close_view()
-            self.slice_view.close_view()
+            for v in (self.scene_view, self.slice_view):
+                # Finalize, then drop every reference to the X render window (the interactor's
+                # too), so its X display closes now; one left to interpreter exit, after the X
+                # server has gone (Xvfb in tests), makes Xlib end the process with status 1
+                v.close_view()
+                iren = getattr(v.interactor, "_Iren", None)
+                if iren is not None:
+                    iren.SetRenderWindow(None)
+                v.interactor._RenderWindow = _Released()
+                v.render_window = None
+        self.scene_window = self.slice_window = None
+
+
+class _Released:
+    """Stands in for a released render window: Qt's later close/paint calls do nothing."""
+
+    def __getattr__(self, _name):
+        return lambda *a, **k: None
 
 
 def _offscreen_window(size) -> vtk.vtkRenderWindow:
