@@ -30,7 +30,7 @@ from navtms.app.views.bullseye_view import BullseyeState, BullseyeView, PulseMar
 from viewer.actors import sphere_actor
 from viewer.state import SceneSpec, ViewState
 
-NAV_DISPLAY_TRIANGLES = 20_000
+NAV_DISPLAY_TRIANGLES = 10_000   # per surface: the navigation view needs shape, not detail
 GREEN, AMBER, RED, GREY = "#28c850", "#f0aa1e", "#dc3232", "#8c8c96"
 
 
