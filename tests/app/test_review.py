@@ -40,6 +40,9 @@ def test_seek_shows_the_logged_frame_and_the_pulses_so_far(review, tmp_path):
         st = ws.bullseye.state
         assert st.offset_xy_mm == pytest.approx((float(rows[i]["offset_x_mm"]), float(rows[i]["offset_y_mm"])))
         assert f"frame {i}" in st.title
+        if rows[i]["on_target"] == "0":               # the loop's words, from the run's one Tolerances
+            d = float(rows[i]["distance_mm"])
+            assert (f"DISTANCE {d:.1f} mm > 3.0 mm" in st.reason) == (d > 3.0)
         # every pulse requested up to now is on the bullseye, none after
         assert len(st.pulses) == sum(t <= frames[i].capture_ns + 0.3e9 / 120 for t in times)
     ws.seek((frames[110].capture_ns - t0) / 1e9)     # coil hidden there: no dot, the words say why

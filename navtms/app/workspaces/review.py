@@ -43,6 +43,7 @@ class ReviewWorkspace(Workspace):
         self.playing = False
         self._last_wall: Optional[float] = None
         self.tol_mm, self.tol_deg = 3.0, 3.0
+        self.tolerances = None
         self._build()
         self._timer = QTimer(self)
         self._timer.setInterval(33)
@@ -146,7 +147,8 @@ class ReviewWorkspace(Workspace):
             self.path_label.setText(f"cannot open {folder}: {e}")
             return False
         self.run = run
-        self.tol_mm, self.tol_deg = self._tolerances(run)
+        self.tolerances = self._tolerances(run)
+        self.tol_mm, self.tol_deg = self.tolerances.distance_mm, self.tolerances.angle_deg
         self.bullseye.tolerance_mm = self.tol_mm
         self.path_label.setText(str(run.folder))
         self.summary.setText("\n".join(summary_lines(run)))
@@ -160,7 +162,10 @@ class ReviewWorkspace(Workspace):
         self.status_changed.emit()
         return True
 
-    def _tolerances(self, run: ReviewRun) -> tuple[float, float]:
+    def _tolerances(self, run: ReviewRun):
+        """The run's navigation.navigator.Tolerances (summary.json, else the open session's)."""
+        from navigation.navigator import Tolerances
+
         p = run.folder / "summary.json"
         tol = None
         if p.is_file():
@@ -170,8 +175,7 @@ class ReviewWorkspace(Workspace):
                 tol = None
         if tol is None and self.ctx.session is not None:
             tol = self.ctx.session.tolerances.to_dict()
-        tol = tol or {}
-        return float(tol.get("distance_mm", 3.0)), float(tol.get("angle_deg", 3.0))
+        return Tolerances.from_dict(tol or {})
 
     def _show_figures(self, run: ReviewRun) -> None:
         while self.figures_layout.count():
@@ -254,12 +258,12 @@ class ReviewWorkspace(Workspace):
         elif f.on_target:
             reason, grade = "ON TARGET", "on"
         else:
-            words = []
-            if f.distance_mm > self.tol_mm:
-                words.append(f"move {f.distance_mm - self.tol_mm:.1f} mm closer")
-            if f.tilt_deg > self.tol_deg:
-                words.append(f"tilt {f.tilt_deg - self.tol_deg:.1f}\u00b0 too much")
-            reason, grade = "not on target: " + ("; ".join(words) or "inside the margin, hold still"), "off"
+            # the loop's own words: the one Tolerances, with the limit that applied (the leave
+            # limit when the previous frame was on target)
+            prev_on = i > 0 and run.frames[i - 1]["on_target"] == "1"
+            reasons = self.tolerances.reasons(f, margin=prev_on)
+            reason = "NOT ON TARGET: " + ("; ".join(r.text for r in reasons) or "outside the tolerance")
+            grade = "off"
         vis = f.visible and not f.stale
         self.bullseye.set_state(BullseyeState(
             (f.offset_x_mm, f.offset_y_mm) if vis else None, f.tilt_deg if vis else math.nan, (0.0, 0.0),
