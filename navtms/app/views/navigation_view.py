@@ -276,16 +276,22 @@ class NavigationView(QWidget):
             self.slice_window.Finalize()
         else:
             for v in (self.scene_view, self.slice_view):
-                # Finalize, then drop every reference to the X render window (the interactor's
-                # too), so its X display closes now; one left to interpreter exit, after the X
-                # server has gone (Xvfb in tests), makes Xlib end the process with status 1
-                v.close_view()
-                iren = getattr(v.interactor, "_Iren", None)
-                if iren is not None:
-                    iren.SetRenderWindow(None)
-                v.interactor._RenderWindow = _Released()
-                v.render_window = None
+                release_vtk_view(v)
         self.scene_window = self.slice_window = None
+
+
+def release_vtk_view(v) -> None:
+    """Finalize a VtkView and drop every reference to its X render window (the interactor's
+    too), so its X display closes now: a window left to interpreter exit, after the X server has
+    gone (Xvfb in tests), makes Xlib end the process with status 1."""
+    if v.render_window is None:
+        return
+    v.close_view()
+    iren = getattr(v.interactor, "_Iren", None)
+    if iren is not None:
+        iren.SetRenderWindow(None)
+    v.interactor._RenderWindow = _Released()
+    v.render_window = None
 
 
 class _Released:
