@@ -78,9 +78,16 @@ def test_on_target_pulses_are_marked_and_logged_in_the_session(navigate, qtbot):
     for m in marks:                                       # where the coil was: 0.8 mm, -0.5 mm off the entry
         assert abs(m.x_mm - 0.8) < 0.3 and abs(m.y_mm + 0.5) < 0.3
     qtbot.waitUntil(lambda: len(ws.view._pulse_actors) == 3, timeout=5000)    # and in 3D
+    ghost = ws.view.scene.ghost_actor                     # the ghost coil: whole, without handle, off
+    whole_ymax = ghost.GetMapper().GetInput().GetBounds()[3]
+    ws._next_ghost()
+    assert ws.view.ghost_mode == "without handle" and ghost.GetVisibility()
+    assert whole_ymax > 150.0 and ghost.GetMapper().GetInput().GetBounds()[3] < 45.0
+    ws._next_ghost()
+    assert ws.view.ghost_mode == "off" and not ghost.GetVisibility()
     ws.step_target(+1)                                    # next target: the loop switches too
     qtbot.waitUntil(lambda: ws.view.state.active_target == ctx.session.targets[1].name, timeout=5000)
-    assert not ws.view.state.on_target
+    assert not ws.view.state.on_target and not ghost.GetVisibility()     # the ghost stays off
     ws.stop()
     assert ws.step_status().value == "done"
     frames = read_log(ctx.session.folder / "frames.csv", "frame")

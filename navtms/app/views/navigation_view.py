@@ -179,6 +179,7 @@ class NavigationView(QWidget):
 
     def set_active_target(self, name: str) -> None:
         self.scene.set_active_target(name, reset_camera=True)
+        self.set_ghost(getattr(self, "ghost_mode", "whole"))
 
     def set_state(self, state: ViewState, extras: Optional[NavExtras] = None) -> None:
         """Apply one state to every panel (matrices and texts only; render() draws)."""
@@ -186,7 +187,7 @@ class NavigationView(QWidget):
 
         self.state, self.extras = state, (extras or self.extras)
         if state.active_target and (self.scene.active is None or self.scene.active.name != state.active_target):
-            self.scene.set_active_target(state.active_target, reset_camera=True)
+            self.set_active_target(state.active_target)
         self.scene.update(state)
         self.slices.update(state)
         self._sync_pulse_actors()
@@ -250,9 +251,20 @@ class NavigationView(QWidget):
             self.scene.renderer.AddActor(a)
             self._pulse_actors.append(a)
 
-    def set_ghost_handle(self, visible: bool) -> None:
-        """The planned (ghost) coil: shown whole, or without it (handle and all) when False."""
-        self.scene.ghost_actor.SetVisibility(bool(visible) and self.scene.active is not None)
+    GHOST_MODES = ("whole", "without handle", "off")
+
+    def set_ghost(self, mode: str) -> None:
+        """The planned (ghost) coil: 'whole', 'without handle' (the handle hides the scalp while
+        aiming) or 'off'."""
+        if mode not in self.GHOST_MODES:
+            raise ValueError(f"ghost mode must be one of {self.GHOST_MODES}")
+        if not hasattr(self, "_ghost_meshes"):
+            mapper = self.scene.ghost_actor.GetMapper()
+            self._ghost_meshes = {"whole": mapper.GetInput(), "without handle": _handleless(self.spec.coil_mesh_path)}
+        if mode != "off":
+            self.scene.ghost_actor.GetMapper().SetInputData(self._ghost_meshes[mode])
+        self.scene.ghost_actor.SetVisibility(mode != "off" and self.scene.active is not None)
+        self.ghost_mode = mode
 
     def render(self) -> None:
         """Draw the VTK panels (the Qt panels repaint on their own)."""
@@ -292,6 +304,25 @@ def release_vtk_view(v) -> None:
         iren.SetRenderWindow(None)
     v.interactor._RenderWindow = _Released()
     v.render_window = None
+
+
+def _handleless(mesh_path) -> vtk.vtkPolyData:
+    """The coil without its handle, coil frame mm: the generated figure-8 built without one, or a
+    mesh file cut at y = 45 mm (the handle runs along +y)."""
+    from viewer.coil_model import coil_polydata, figure8_coil
+
+    if not mesh_path:
+        return figure8_coil(handle_length_mm=1e-3, handle_radius_mm=1e-3)
+    plane = vtk.vtkPlane()
+    plane.SetOrigin(0.0, 45.0, 0.0)
+    plane.SetNormal(0.0, -1.0, 0.0)
+    clip = vtk.vtkClipPolyData()
+    clip.SetInputData(coil_polydata(mesh_path))
+    clip.SetClipFunction(plane)
+    clip.Update()
+    out = vtk.vtkPolyData()
+    out.DeepCopy(clip.GetOutput())
+    return out
 
 
 class _Released:

@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QCheckBox, QHBoxLayout, QLabel, QListWidget, QPushButton,
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QHBoxLayout, QLabel, QListWidget, QPushButton,
                                QVBoxLayout, QWidget)
 
 from navtms.app.views.bullseye_view import PulseMark
@@ -29,7 +29,8 @@ from navtms.app.views.touch_pictures import fiducial_key
 from navtms.app.workspaces.base import StepStatus, Workspace
 
 DISPLAY_MS = 16
-KEY_LEGEND = ("Space: pulse    N / B: next / previous target    G: ghost coil    S: sound cue    "
+KEY_LEGEND = ("Space: pulse    N / B: next / previous target    G: ghost coil whole / without handle / off    "
+              "S: sound cue    "
               "R: reset 3D view")
 
 
@@ -83,10 +84,13 @@ class NavigateWorkspace(Workspace):
         self.pulse_button = QPushButton("Pulse (Space)")
         self.pulse_button.clicked.connect(self.pulse)
         sl.addWidget(self.pulse_button)
-        self.ghost_box = QCheckBox("ghost coil (planned pose)")
-        self.ghost_box.setChecked(True)
-        self.ghost_box.toggled.connect(self._ghost)
-        sl.addWidget(self.ghost_box)
+        gl = QHBoxLayout()
+        gl.addWidget(QLabel("ghost coil"))
+        self.ghost_combo = QComboBox()
+        self.ghost_combo.addItems(NavigationView.GHOST_MODES)
+        self.ghost_combo.currentTextChanged.connect(self._ghost)
+        gl.addWidget(self.ghost_combo, 1)
+        sl.addLayout(gl)
         self.sound_box = QCheckBox("sound cue: on target / tracking lost")
         sl.addWidget(self.sound_box)
         legend = QLabel(KEY_LEGEND.replace("    ", "<br>"))
@@ -96,7 +100,7 @@ class NavigateWorkspace(Workspace):
         root.addLayout(self.body, 1)
         for key, fn in ((Qt.Key_Space, self.pulse), (Qt.Key_N, lambda: self.step_target(+1)),
                         (Qt.Key_B, lambda: self.step_target(-1)),
-                        (Qt.Key_G, lambda: self.ghost_box.toggle()), (Qt.Key_S, lambda: self.sound_box.toggle()),
+                        (Qt.Key_G, self._next_ghost), (Qt.Key_S, lambda: self.sound_box.toggle()),
                         (Qt.Key_R, self._reset_camera)):
             sc = QShortcut(QKeySequence(key), self)
             sc.setContext(Qt.WidgetWithChildrenShortcut)
@@ -234,10 +238,13 @@ class NavigateWorkspace(Workspace):
         if self.view is not None and row >= 0 and self.ctx.session is not None:
             self.view.set_active_target(self.ctx.session.targets[row].name)
 
-    def _ghost(self, on: bool) -> None:
+    def _ghost(self, mode: str) -> None:
         if self.view is not None:
-            self.view.set_ghost_handle(on)
+            self.view.set_ghost(mode)
             self.view.render()
+
+    def _next_ghost(self) -> None:
+        self.ghost_combo.setCurrentIndex((self.ghost_combo.currentIndex() + 1) % self.ghost_combo.count())
 
     def _reset_camera(self) -> None:
         if self.view is not None:
