@@ -43,6 +43,32 @@ def calibrate(app, ctx, out: Path) -> None:
     ws.close()
 
 
+def register(app, ctx, out: Path) -> None:
+    """The demo's recorded fiducials (one retaken) and head points, fitted with the one pipeline."""
+    import numpy as np
+
+    from navcore.points import read_points
+    from navtms.app.workspaces.register import RegisterWorkspace
+    from navtms.app.workspaces.register_model import PointState
+
+    ws = RegisterWorkspace(ctx)
+    ws.resize(1440, 880)
+    ws.show()
+    ws.activated()
+    ws.connect_source(f"video:{REPO / 'data/demo/coil_approach/video.mp4'}")
+    fids = read_points(REPO / "data/demo/fiducials_head.csv", frame="head")
+    for e in ws.attempt.fiducials:
+        e.state, e.position_head_mm, e.spread_mm = PointState.COLLECTED, fids[e.name], 0.4
+    ws.attempt.head_points = list(read_points(REPO / "data/demo/head_points.csv", frame="head").positions)
+    ws.fit()
+    while ws.attempt.result is None:
+        _settle(app, 0.2)
+    ws.fid_list.setCurrentRow(1)
+    _shot(app, ws, out / "app_register.png", 2.0)
+    ws.shutdown()
+    ws.close()
+
+
 def review(app, ctx, out: Path) -> None:
     from navtms.app.workspaces.review import ReviewWorkspace
 
@@ -65,14 +91,17 @@ def navigate(app, ctx, out: Path) -> None:
     ws.show()
     ws.activated()
     _settle(app, 0.5)
-    ws.start(f"video:{REPO / 'data/demo/coil_approach/video.mp4'}")
-    end = time.monotonic() + 6.0
+    # the demo recording's true poses (its pose log), played at the recorded pace
+    ws.start(f"poses:{REPO / 'data/demo/coil_approach/truth.csv'}")
+    end = time.monotonic() + 6.4
     while time.monotonic() < end:     # pulses during the hold (the recording holds on target 5.5-8.5 s)
-        _settle(app, 0.25)
-        if time.monotonic() > end - 1.5:
+        _settle(app, 0.2)
+        if time.monotonic() > end - 1.2:
             ws.pulse()
-    _shot(app, ws, out / "app_navigate.png", 0.3)
-    print(ws.view.status.text())
+    run = ws.run
+    ws.run = None                      # freeze the screen on the newest state, then stop the loop
+    _shot(app, ws, out / "app_navigate.png", 0.5)
+    ws.run = run
     ws.shutdown()
     ws.close()
 
@@ -96,7 +125,7 @@ def main(argv=None) -> int:
     s = load_session(tmp / "demo" / "session")
     ctx = AppContext()
     ctx.set_session(s, s.folder)
-    for name, fn in (("calibrate", calibrate), ("navigate", navigate), ("review", review)):
+    for name, fn in (("calibrate", calibrate), ("register", register), ("navigate", navigate), ("review", review)):
         if a.only is None or name in a.only:
             fn(app, ctx, out)
     return 0

@@ -130,24 +130,12 @@ class BullseyeView(QWidget):
             for x, y in st.trail[1:]:
                 path.lineTo(px(x, y))
             p.drawPath(path)
-        for m in st.pulses:
-            if m.x_mm is None:
-                continue
-            q = px(*self._clamp(m.x_mm, m.y_mm, extent))
-            if m.fired:
-                p.setPen(Qt.NoPen)
-                p.setBrush(QColor(255, 255, 255) if m.on_target else QColor(255, 150, 60))
-                p.drawEllipse(q, 3.5, 3.5)
-            else:
-                p.setPen(QPen(QColor(255, 70, 70), 2))
-                p.drawLine(q + QPointF(-4, -4), q + QPointF(4, 4))
-                p.drawLine(q + QPointF(-4, 4), q + QPointF(4, -4))
         col = GRADE_COLOURS.get(st.grade, GRADE_COLOURS["none"])
         if st.offset_xy_mm is not None:
             x, y = self._clamp(*st.offset_xy_mm, extent)
             q = px(x, y)
             if math.isfinite(st.tilt_deg) and st.tilt_deg > 0.05:
-                L = st.tilt_deg * MM_PER_DEG
+                L = min(st.tilt_deg * MM_PER_DEG, 0.9 * extent)   # long tilts end at the rim
                 e = px(x + st.tilt_dir_xy[0] * L, y + st.tilt_dir_xy[1] * L)
                 p.setPen(QPen(GRADE_COLOURS["near"], 3))
                 p.drawLine(q, e)
@@ -159,6 +147,19 @@ class BullseyeView(QWidget):
             p.setPen(QPen(QColor(10, 10, 10), 1.5))
             p.setBrush(col)
             p.drawEllipse(q, 9, 9)
+        # pulses on top of the live dot (every pulse stays visible)
+        for m in st.pulses:
+            if m.x_mm is None:
+                continue
+            q = px(*self._clamp(m.x_mm, m.y_mm, extent))
+            if m.fired:
+                p.setPen(QPen(QColor(10, 10, 10), 1))
+                p.setBrush(QColor(255, 255, 255) if m.on_target else QColor(255, 150, 60))
+                p.drawEllipse(q, 3.5, 3.5)
+            else:
+                p.setPen(QPen(QColor(255, 70, 70), 2))
+                p.drawLine(q + QPointF(-4, -4), q + QPointF(4, 4))
+                p.drawLine(q + QPointF(-4, 4), q + QPointF(4, -4))
         p.setPen(QColor(235, 235, 240))
         p.setFont(QFont("Sans", 11, QFont.Bold))
         p.drawText(QRectF(8, 4, self.width() - 16, 22), Qt.AlignLeft, st.title or "BULLSEYE (planned coil x/y)")

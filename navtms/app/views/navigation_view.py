@@ -247,8 +247,8 @@ class NavigationView(QWidget):
     def _sync_pulse_actors(self) -> None:
         pts = self.extras.pulse_points_mri
         for p, on in pts[len(self._pulse_actors):]:
-            a = sphere_actor(np.asarray(p, float), 1.2, (1.0, 1.0, 1.0) if on else (1.0, 0.6, 0.2))
-            self.scene.renderer.AddActor(a)
+            a = sphere_actor(np.asarray(p, float), 1.5, (1.0, 1.0, 1.0) if on else (1.0, 0.6, 0.2))
+            self.scene.overlay.AddActor(a)        # the X-ray layer: seen through the coil and the scalp
             self._pulse_actors.append(a)
 
     GHOST_MODES = ("whole", "without handle", "off")

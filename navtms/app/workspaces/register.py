@@ -310,7 +310,9 @@ class RegisterWorkspace(LiveWorkspace):
         self.attempt.result = result
         colour = "#28c850" if result.accepted else "#dc3232"
         self.result_label.setText(f"<span style='color:{colour}'><b>{'ACCEPTABLE' if result.accepted else 'REFUSED'}"
-                                  "</b></span><br>" + "<br>".join(result_lines(result)))
+                                  "</b></span><br>" + "<br>".join(result_lines(result))
+                                  + ("<br><i>3D: head points blue inside / white on / red outside the scalp "
+                                     "(3 mm full colour), outliers magenta</i>" if result.icp is not None else ""))
         self._refresh()
 
     def accept(self) -> None:
