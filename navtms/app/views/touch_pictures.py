@@ -1,18 +1,18 @@
-"""Pictures of where to touch: the coil (centre / handle / side, for the coil calibration,
-registration.coil_calibration) and the head (nasion / left / right preauricular points, for the
-fiducials). Schematic drawings with the point to touch now highlighted; nothing measured here.
+"""Where to touch the coil for its calibration (centre / handle / side,
+registration.coil_calibration): a schematic drawing with the point to touch now highlighted and
+the points already taken in green; nothing measured here. (Fiducials on the head:
+views.fiducial_picture.) `fiducial_key` maps common fiducial names to nasion / lpa / rpa.
 
 Coil, seen from above with its face down and the handle pointing away from the operator: +y
 (handle) is up on the picture, +x is to the operator's LEFT, as registration.coil_calibration
-describes. Head, seen from the front (the patient faces the operator): the patient's left ear
-(LPA) is on the right of the picture.
+describes.
 """
 from __future__ import annotations
 
 from typing import Optional
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 COIL_POINTS = ("centre", "handle", "side")
@@ -36,10 +36,12 @@ def fiducial_key(name: str) -> Optional[str]:
 
 
 class TouchPicture(QWidget):
-    """kind 'coil' (points centre/handle/side) or 'head' (fiducial names)."""
+    """The coil with its three calibration points (centre, handle, side)."""
 
-    def __init__(self, kind: str, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, kind: str = "coil", parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
+        if kind != "coil":
+            raise ValueError("TouchPicture draws the coil; fiducials: views.fiducial_picture")
         self.kind = kind
         self.current: Optional[str] = None
         self.done: set[str] = set()
@@ -66,10 +68,7 @@ class TouchPicture(QWidget):
         s = min(self.width(), self.height()) / 220.0
         p.translate(self.width() / 2, self.height() / 2)
         p.scale(s, s)
-        if self.kind == "coil":
-            self._coil(p)
-        else:
-            self._head(p)
+        self._coil(p)
         p.end()
 
     def _coil(self, p: QPainter) -> None:
@@ -87,22 +86,3 @@ class TouchPicture(QWidget):
         for name, c, at in (("centre", QPointF(0, 10), QPointF(8, 62)), ("handle", QPointF(0, -22), QPointF(14, -26)),
                             ("side", QPointF(-40, 10), QPointF(-108, 56))):
             self._dot(p, c, name == self.current, name in self.done, name, at)
-
-    def _head(self, p: QPainter) -> None:
-        p.setPen(QPen(QColor(200, 200, 210), 2))
-        p.setBrush(QColor(70, 70, 80))
-        p.drawEllipse(QPointF(0, 0), 62, 82)                       # face, seen from the front
-        for sx in (-1, 1):
-            p.drawEllipse(QPointF(sx * 66, 6), 9, 20)              # ears
-        path = QPainterPath(QPointF(0, -16))
-        path.lineTo(-8, 22)
-        path.lineTo(8, 22)
-        p.drawPath(path)                                           # nose
-        p.setFont(QFont("Sans", 9))
-        p.setPen(QColor(200, 200, 210))
-        p.drawText(QPointF(-104, 102), "patient facing you: their LEFT ear is on your right")
-        hot = fiducial_key(self.current) if self.current else None
-        done = {fiducial_key(n) for n in self.done}
-        for key, c, label in (("nasion", QPointF(0, -22), "nasion"), ("lpa", QPointF(60, 0), "LPA"),
-                              ("rpa", QPointF(-60, 0), "RPA")):
-            self._dot(p, c, hot == key, key in done, label)

@@ -20,12 +20,13 @@ import time
 from typing import Optional
 
 import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QPushButton, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
 from navcore.transforms import apply
 from navtms.app.views.point_cloud import PointCloud, residual_colours
-from navtms.app.views.touch_pictures import TouchPicture
 from navtms.app.workspaces.base import StepStatus
 from navtms.app.workspaces.live_base import LiveWorkspace
 from navtms.app.workspaces.register_model import (Attempt, PointState, coverage_fraction, provisional_T,
@@ -65,7 +66,10 @@ class RegisterWorkspace(LiveWorkspace):
         g = QGridLayout(box)
         self.fid_list = QListWidget()
         g.addWidget(self.fid_list, 0, 0, 1, 2)
-        self.picture = TouchPicture("head")
+        self.picture = QLabel()
+        self.picture.setAlignment(Qt.AlignCenter)
+        self.picture.setMinimumHeight(190)
+        self.picture.current = None
         g.addWidget(self.picture, 1, 0, 1, 2)
         self.sample_button = QPushButton("Sample")
         self.sample_button.clicked.connect(self.sample_fiducial)
@@ -358,8 +362,7 @@ class RegisterWorkspace(LiveWorkspace):
             for e in a.fiducials:
                 detail = (f"{e.spread_mm:.2f} mm spread" if e.state is PointState.COLLECTED else e.message)
                 self.fid_list.addItem(f"{e.name}: {e.state.value}" + (f" ({detail})" if detail else ""))
-            nxt = a.next_pending()
-            self.picture.show_point(nxt, [e.name for e in a.fiducials if e.state is PointState.COLLECTED])
+            self._show_picture(a.next_pending())
         busy = self._task is not None
         self.sample_button.setEnabled(not busy and a is not None and a.next_pending() is not None)
         self.sample_button.setText(f"Sample {a.next_pending()}" if a and a.next_pending() else "Sample")
@@ -367,6 +370,19 @@ class RegisterWorkspace(LiveWorkspace):
         self.fit_button.setEnabled(not busy and a is not None and len(a.collected().names) >= 3)
         self.accept_button.setEnabled(a is not None and a.result is not None and a.result.accepted and not busy)
         self.hint.setText(self.next_hint())
+
+    def _show_picture(self, name: Optional[str]) -> None:
+        """The drawing of where the next fiducial is (views.fiducial_picture), or its name."""
+        from navtms.app.views.fiducial_picture import fiducial_picture
+        from navtms.app.views.touch_pictures import fiducial_key
+
+        self.picture.current = name
+        key = fiducial_key(name) if name else None
+        if key is None:
+            self.picture.setPixmap(QPixmap())
+            self.picture.setText("" if name is None else f"touch: {name}")
+        else:
+            self.picture.setPixmap(fiducial_picture(key, 170))
 
     def refresh_live(self, state, lights) -> None:
         a = self.attempt
