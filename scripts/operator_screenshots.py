@@ -32,6 +32,31 @@ def _shot(app, widget, path: Path, seconds: float = 1.5) -> None:
     print(f"wrote {path}")
 
 
+def _pivot_log(path: Path) -> Path:
+    """A tracker's pose log (30 fps) of a pointer swung about a divot (0.15 mm noise, a slip in
+    frames 100-109), the head body seen beside it. Pointer tip 120 mm along -y of its body."""
+    import numpy as np
+    from scipy.spatial.transform import Rotation
+
+    from navcore.transforms import make_transform
+    from tracking.poselog import write_log
+    from tracking.types import BodyPose
+
+    rng = np.random.default_rng(1)
+    tip, pivot = np.array([0.0, -120.0, 5.0]), np.array([20.0, -30.0, 550.0])
+    frames = []
+    for i in range(300):
+        a = 2 * np.pi * i / 150
+        R = (Rotation.from_rotvec(np.radians(22) * np.array([np.cos(a), np.sin(2 * a), 0.2]))
+             * Rotation.from_rotvec([0.3, -0.2, 0.1])).as_matrix()
+        t = pivot + (6.0 if 100 <= i < 110 else 0.0) - R @ tip + rng.normal(0, 0.15, 3)
+        ns = 10**9 + int(i * 1e9 / 30)
+        frames.append({"pointer": BodyPose("pointer", i, ns, True, make_transform(R, t), 4, 4, 0.3),
+                       "head": BodyPose("head", i, ns, True, make_transform(np.eye(3), [60.0, 0, 600.0]), 8, 8, 0.2),
+                       "coil": BodyPose.not_visible("coil", i, ns, 8)})
+    return write_log(path, frames)
+
+
 def calibrate(app, ctx, out: Path) -> None:
     from navtms.app.workspaces.calibrate import CalibrateWorkspace
 
@@ -39,6 +64,14 @@ def calibrate(app, ctx, out: Path) -> None:
     ws.activated()
     ws.connect_source(f"video:{REPO / 'data/demo/coil_approach/video.mp4'}")
     _shot(app, ws, out / "app_calibrate.png", 3.0)
+    log = _pivot_log(Path(ctx.session_dir).parent / "pivot_poses.csv")
+    ws.connect_source(f"poses:{log}")
+    ws.pivot_n.setValue(150)
+    ws.start_pivot()
+    _shot(app, ws, out / "app_calibrate_pivot_running.png", 2.5)
+    while ws.pivot_result is None and ws._task is not None:
+        _settle(app, 0.2)
+    _shot(app, ws, out / "app_calibrate_pivot_done.png", 0.5)
     ws.shutdown()
     ws.close()
 
