@@ -31,6 +31,7 @@ from viewer.actors import sphere_actor
 from viewer.state import SceneSpec, ViewState
 
 NAV_DISPLAY_TRIANGLES = 10_000   # per surface: the navigation view needs shape, not detail
+LEFT_SHARE, SCENE_SHARE = 0.63, 0.72     # 3D + slices on the left, 3D above the slices
 GREEN, AMBER, RED, GREY = "#28c850", "#f0aa1e", "#dc3232", "#8c8c96"
 
 
@@ -128,11 +129,13 @@ class NavigationView(QWidget):
         self.renders = 0
         self.state = ViewState()
         self.extras = NavExtras()
-        if offscreen:
-            self.scene_window = _offscreen_window(size)
-            self.slice_window = _offscreen_window((size[0], size[1] // 3))
-            self.resize(*size)
-            self.bullseye.resize(size[1] // 2, size[1] // 2)
+        if offscreen:      # the panels at the sizes the window layout gives them (see _layout)
+            w, h = int(size[0]), int(size[1])
+            left = int(w * LEFT_SHARE)
+            self.scene_window = _offscreen_window((left, int(h * SCENE_SHARE)))
+            self.slice_window = _offscreen_window((left, h - int(h * SCENE_SHARE)))
+            self.resize(w, h)
+            self.bullseye.resize(w - left, int(h * 0.6))
         else:
             from navtms.app.views.vtk_widget import VtkView
 
@@ -159,7 +162,7 @@ class NavigationView(QWidget):
         left = QSplitter(Qt.Vertical)
         left.addWidget(self.scene_view)
         left.addWidget(self.slice_view)
-        left.setSizes([560, 220])
+        left.setSizes([int(1000 * SCENE_SHARE), 1000 - int(1000 * SCENE_SHARE)])
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -169,7 +172,7 @@ class NavigationView(QWidget):
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(right)
-        split.setSizes([900, 520])
+        split.setSizes([int(1000 * LEFT_SHARE), 1000 - int(1000 * LEFT_SHARE)])
         grid.addWidget(split, 0, 0)
 
     # -- state -----------------------------------------------------------------------------------
