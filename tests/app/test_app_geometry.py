@@ -106,3 +106,22 @@ def test_body_lights_seen_not_seen_and_stale():
     assert body_light(st_, "pointer", 1_200_000_000) == "stale"       # no fresh frame for > 100 ms
     assert body_light(None, "pointer", 0) == "not seen"
     assert math.isfinite(st_.received_ns)
+
+
+def test_verdict_words_follow_the_loop_never_their_own():
+    from navtms.app.views.navigation_view import verdict
+    from viewer.state import ScreenLimits, ViewState
+
+    T = np.eye(4)
+    base = ViewState(T_mri_from_coil=T, coil_visible=True, head_visible=True, distance_mm=1.0, tilt_deg=4.2,
+                     twist_deg=0.0, limits=ScreenLimits(3.0, 3.0))
+    words, grade = verdict(base.with_(on_target=False, off_target_reasons=("TILT 4.2 deg > 3.0 deg",)))
+    assert words == "NOT ON TARGET: TILT 4.2 deg > 3.0 deg" and grade == "near"     # within 2x: amber
+    assert verdict(base.with_(tilt_deg=7.0, on_target=False))[1] == "off"
+    assert verdict(base.with_(on_target=True)) == ("ON TARGET", "on")               # the loop says so
+    assert verdict(base.with_(coil_visible=False, T_mri_from_coil=None)) == ("COIL NOT VISIBLE", "none")
+    assert verdict(base.with_(head_visible=False))[0] == "HEAD NOT VISIBLE"
+    assert verdict(base.with_(coil_visible=False, head_visible=False, T_mri_from_coil=None))[0] == \
+        "COIL AND HEAD NOT VISIBLE"
+    words, grade = verdict(base.with_(on_target=True, stale=True, status="source lost: unplugged"))
+    assert words == "STALE: source lost: unplugged" and grade == "none"            # never green when stale

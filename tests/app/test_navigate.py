@@ -57,6 +57,9 @@ def test_tilt_beyond_tolerance_is_not_green_and_says_why_and_pulses_are_refused(
     assert "refused" in ws.last_refusal and "target" in ws.last_refusal
     qtbot.waitUntil(lambda: "last refused" in ws.view.status.text(), timeout=5000)
     assert "FRE" in ws.view.status.text() and "predicted TRE" in ws.view.status.text()
+    # the recording ends: the last pose is no longer current and the screen says so
+    qtbot.waitUntil(lambda: ws.view.banner.text().startswith("STALE"), timeout=20000)
+    assert ws.view.bullseye.state.offset_xy_mm is None and GREEN not in ws.view.banner.styleSheet()
     ws.stop()
     rows = read_log(ctx.session.folder / "pulses.csv", "pulse")
     assert rows and rows[-1]["fired"] == "0" and rows[-1]["refusal"]
