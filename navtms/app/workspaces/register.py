@@ -65,6 +65,7 @@ class RegisterWorkspace(LiveWorkspace):
         box = QGroupBox("1. Fiducials (in this order)")
         g = QGridLayout(box)
         self.fid_list = QListWidget()
+        self.fid_list.currentRowChanged.connect(self._row_changed)
         g.addWidget(self.fid_list, 0, 0, 1, 2)
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignCenter)
@@ -313,8 +314,9 @@ class RegisterWorkspace(LiveWorkspace):
     def _fit_done(self, result) -> None:
         self.attempt.result = result
         colour = "#28c850" if result.accepted else "#dc3232"
-        self.result_label.setText(f"<span style='color:{colour}'><b>{'ACCEPTABLE' if result.accepted else 'REFUSED'}"
-                                  "</b></span><br>" + "<br>".join(result_lines(result))
+        lines = [(f"<span style='color:{colour}'><b>{x}</b></span>" if x.startswith(("ACCEPTABLE", "REFUSED")) else x)
+                 for x in result_lines(result)]
+        self.result_label.setText("<br>".join(lines)
                                   + ("<br><i>3D: head points blue inside / white on / red outside the scalp "
                                      "(3 mm full colour), outliers magenta</i>" if result.icp is not None else ""))
         self._refresh()
@@ -357,12 +359,18 @@ class RegisterWorkspace(LiveWorkspace):
 
     def _refresh(self) -> None:
         a = self.attempt
+        row = self.fid_list.currentRow()
+        self.fid_list.blockSignals(True)
         self.fid_list.clear()
         if a is not None:
             for e in a.fiducials:
                 detail = (f"{e.spread_mm:.2f} mm spread" if e.state is PointState.COLLECTED else e.message)
                 self.fid_list.addItem(f"{e.name}: {e.state.value}" + (f" ({detail})" if detail else ""))
-            self._show_picture(a.next_pending())
+            if 0 <= row < len(a.fiducials):
+                self.fid_list.setCurrentRow(row)
+            chosen = a.fiducials[row].name if 0 <= row < len(a.fiducials) else None
+            self._show_picture(a.next_pending() or chosen)
+        self.fid_list.blockSignals(False)
         busy = self._task is not None
         self.sample_button.setEnabled(not busy and a is not None and a.next_pending() is not None)
         self.sample_button.setText(f"Sample {a.next_pending()}" if a and a.next_pending() else "Sample")
@@ -370,6 +378,11 @@ class RegisterWorkspace(LiveWorkspace):
         self.fit_button.setEnabled(not busy and a is not None and len(a.collected().names) >= 3)
         self.accept_button.setEnabled(a is not None and a.result is not None and a.result.accepted and not busy)
         self.hint.setText(self.next_hint())
+
+    def _row_changed(self, row: int) -> None:
+        a = self.attempt
+        if a is not None and a.next_pending() is None and 0 <= row < len(a.fiducials):
+            self._show_picture(a.fiducials[row].name)
 
     def _show_picture(self, name: Optional[str]) -> None:
         """The drawing of where the next fiducial is (views.fiducial_picture), or its name."""
