@@ -134,6 +134,7 @@ def sphere_session(tmp, tolerances=None, lock=True):
     from targets.plan import load_plan
 
     plan_dir, _axes = make_sphere_plan(tmp / "planroot")
+    _sphere_mri(tmp / "planroot" / "head.nii.gz")     # a readable MRI: the slices have something to show
     plan = load_plan(plan_dir, checksum="skip")
     T_reg = make_transform(rot([0.2, 0.1, 1.0], 0.7), [10.0, -20.0, 30.0])
     T_cal = make_transform(rot([1, 0, 0], 0.2), [0.0, -30.0, 40.0])
@@ -144,6 +145,20 @@ def sphere_session(tmp, tolerances=None, lock=True):
     s = register_session(s, fids, NamedPoints(fids.names, apply(invert(T_reg), fids.positions), "head"))
     t = plan.targets[0]
     return s, Scene(T_reg, T_cal, t)
+
+
+def _sphere_mri(path):
+    """A 64^3 volume, 3.5 mm voxels centred on the mri origin: a bright 90 mm ball (the scalp of
+    the sphere plan) with a darker 70 mm core."""
+    import nibabel as nib
+
+    n, vox = 64, 3.5
+    ijk = np.indices((n, n, n)).reshape(3, -1).T
+    affine = np.diag([vox, vox, vox, 1.0])
+    affine[:3, 3] = -vox * (n - 1) / 2
+    r = np.linalg.norm(ijk @ affine[:3, :3].T + affine[:3, 3], axis=1).reshape(n, n, n)
+    data = np.where(r < 90, np.where(r < 70, 120, 220), 0).astype(np.int16)
+    nib.save(nib.Nifti1Image(data, affine), str(path))
 
 
 def hold_frames(scene, T_mri_from_coil, n=200, fps=FPS, t0_ns=10**9, first=0):

@@ -72,6 +72,8 @@ def test_on_target_pulses_are_marked_and_logged_in_the_session(navigate, qtbot):
     ws.start(f"poses:{tmp / 'hold.csv'}")
     qtbot.waitUntil(lambda: ws.view is not None and ws.view.state.on_target, timeout=10000)
     assert ws.view.banner.text() == "ON TARGET"
+    qtbot.waitUntil(lambda: ws.view.renders > 10, timeout=10000)
+    assert ws.view.slices.renderers and 1 <= ws.view.slice_renders <= 3 < ws.view.renders   # held still: no slice redraws
     for _ in range(3):
         ws.pulse()
         qtbot.wait(60)

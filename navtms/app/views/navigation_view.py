@@ -31,6 +31,7 @@ from viewer.actors import sphere_actor
 from viewer.state import SceneSpec, ViewState
 
 NAV_DISPLAY_TRIANGLES = 10_000   # per surface: the navigation view needs shape, not detail
+SLICE_STEP_MM = 0.5                     # the slices are redrawn when their focus moved this far
 LEFT_SHARE, SCENE_SHARE = 0.63, 0.72     # 3D + slices on the left, 3D above the slices
 GREEN, AMBER, RED, GREY = "#28c850", "#f0aa1e", "#dc3232", "#8c8c96"
 
@@ -126,7 +127,8 @@ class NavigationView(QWidget):
         self.banner.setAlignment(Qt.AlignCenter)
         self.banner.setWordWrap(True)
         self._pulse_actors: list = []
-        self.renders = 0
+        self.renders = self.slice_renders = 0
+        self._slice_key = None
         self.state = ViewState()
         self.extras = NavExtras()
         if offscreen:      # the panels at the sizes the window layout gives them (see _layout)
@@ -274,13 +276,28 @@ class NavigationView(QWidget):
         if self.scene_window is None:
             return
         self.scene_window.Render()
-        if self.slices.renderers:
+        if self.slices.renderers and self._slices_changed():
             self.slice_window.Render()
+            self.slice_renders += 1
         if self.offscreen:
             from PySide6.QtGui import QImage
             img = QImage(self.bullseye.size(), QImage.Format_RGB32)
             self.bullseye.render(img)
         self.renders += 1
+
+    def _slices_changed(self) -> bool:
+        """Redraw the slices only when what they show changed: the focus moved by half a voxel
+        (SLICE_STEP_MM) or the coil axis appeared / went (a coil held still costs no slice
+        renders; the slices never lag the coil by more than half a voxel)."""
+        focus = getattr(self.slices, "focus_mri_mm", None)
+        key = (None if focus is None else np.asarray(focus, float).copy(), bool(self.state.pose_is_current),
+               self.state.active_target)
+        last = self._slice_key
+        if (last is not None and last[1:] == key[1:] and last[0] is not None and key[0] is not None
+                and np.linalg.norm(key[0] - last[0]) < SLICE_STEP_MM):
+            return False
+        self._slice_key = key
+        return True
 
     def close_view(self) -> None:
         """Release the GL windows now (not at interpreter exit, when the X server may be gone)."""
