@@ -73,3 +73,33 @@ def test_play_advances_on_the_recorded_clock_at_the_chosen_speed(review, tmp_pat
     assert ws.slider.value() == ws.slider.maximum()
     ws.timeline.seek.emit(1.0)
     assert ws.t_s == pytest.approx(1.0) and math.isclose(ws.timeline.cursor_s, 1.0)
+
+
+def test_3d_replay_shows_the_logged_pose_verdict_and_pulses(review, tmp_path, qtbot):
+    from navcore.transforms import transform_from_pose
+    from operator_helpers import sphere_session
+
+    ws = review
+    s, scene = sphere_session(tmp_path)
+    ws.ctx.set_session(s, s.folder)
+    frames, times = write_run(tmp_path / "run", scene, n=240, lock=False)
+    rows = read_log(tmp_path / "run" / "frames.csv", "frame")
+    ws.load(tmp_path / "run")
+    ws.show()
+    ws.tabs.setCurrentWidget(ws.view3d_page)
+    t0 = frames[0].capture_ns
+    pulse_rows = read_log(tmp_path / "run" / "pulses.csv", "pulse")
+    for i in (230, 40, 150):                            # seeking back drops the later pulses again
+        ws.seek((frames[i].capture_ns - t0) / 1e9)
+        st = ws.view3d.state
+        r = rows[i]
+        T = transform_from_pose([float(r[k]) for k in ("tx_mm", "ty_mm", "tz_mm")],
+                                [float(r[k]) for k in ("qw", "qx", "qy", "qz")])
+        np.testing.assert_allclose(st.T_mri_from_coil, T)
+        assert st.on_target == (r["on_target"] == "1") and st.limits.distance_mm == 3.0
+        fired = [p for p, t in zip(pulse_rows, times) if t <= frames[i].capture_ns and p["fired"] == "1"]
+        assert st.pulses_delivered == len(fired)
+        assert len(ws.view3d._pulse_actors) == sum(bool(p["tx_mm"]) for p in fired)   # those with a pose
+        if not st.on_target:
+            assert st.off_target_reasons and ws.view3d.banner.text().startswith("NOT ON TARGET")
+    ws.shutdown()

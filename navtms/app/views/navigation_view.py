@@ -57,6 +57,18 @@ def scalp_height_mm(point_mri_mm: np.ndarray, tree, vertices: np.ndarray, normal
     return float(np.dot(np.asarray(point_mri_mm, float) - vertices[i], normals[i]))
 
 
+def pulse_mark(target, T_mri_from_coil, fired: bool, on_target: bool, refusal: str = "") -> PulseMark:
+    """A pulse on the bullseye of `target` (viewer TargetSpec): where the coil centre was, in the
+    same planned-coil x/y plane as the live dot (viewer.bullseye.bullseye_geometry); no position
+    when the coil was not seen."""
+    from viewer.bullseye import bullseye_geometry
+
+    if target is None or T_mri_from_coil is None:
+        return PulseMark(None, None, fired, on_target, refusal)
+    g = bullseye_geometry(target.T_mri_from_coil, target.entry_mri_mm, T_mri_from_coil)
+    return PulseMark(float(g.offset_xy_mm[0]), float(g.offset_xy_mm[1]), fired, on_target, refusal)
+
+
 @dataclass(frozen=True)
 class NavExtras:
     """What the status shows besides the ViewState. Rates in Hz, times in ms."""
@@ -251,6 +263,8 @@ class NavigationView(QWidget):
 
     def _sync_pulse_actors(self) -> None:
         pts = self.extras.pulse_points_mri
+        while len(self._pulse_actors) > len(pts):          # a replay seeking back in time
+            self.scene.overlay.RemoveActor(self._pulse_actors.pop())
         for p, on in pts[len(self._pulse_actors):]:
             a = sphere_actor(np.asarray(p, float), 1.5, (1.0, 1.0, 1.0) if on else (1.0, 0.6, 0.2))
             self.scene.overlay.AddActor(a)        # the X-ray layer: seen through the coil and the scalp
@@ -313,17 +327,11 @@ class NavigationView(QWidget):
 
 
 def release_vtk_view(v) -> None:
-    """Finalize a VtkView and drop every reference to its X render window (the interactor's
-    too), so its X display closes now: a window left to interpreter exit, after the X server has
-    gone (Xvfb in tests), makes Xlib end the process with status 1."""
-    if v.render_window is None:
+    """Close a VtkView's GL window now (the view draws nothing afterwards)."""
+    if getattr(v, "_released", False):
         return
+    v._released = True
     v.close_view()
-    iren = getattr(v.interactor, "_Iren", None)
-    if iren is not None:
-        iren.SetRenderWindow(None)
-    v.interactor._RenderWindow = _Released()
-    v.render_window = None
 
 
 def _handleless(mesh_path) -> vtk.vtkPolyData:
@@ -343,13 +351,6 @@ def _handleless(mesh_path) -> vtk.vtkPolyData:
     out = vtk.vtkPolyData()
     out.DeepCopy(clip.GetOutput())
     return out
-
-
-class _Released:
-    """Stands in for a released render window: Qt's later close/paint calls do nothing."""
-
-    def __getattr__(self, _name):
-        return lambda *a, **k: None
 
 
 def _offscreen_window(size) -> vtk.vtkRenderWindow:

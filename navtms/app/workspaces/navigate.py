@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QHBoxLayout, 
                                QVBoxLayout, QWidget)
 
 from navtms.app.views.bullseye_view import PulseMark
-from navtms.app.views.navigation_view import NavExtras, NavigationView
+from navtms.app.views.navigation_view import NavExtras, NavigationView, pulse_mark
 from navtms.app.views.source_bar import SourceBar
 from navtms.app.views.touch_pictures import fiducial_key
 from navtms.app.workspaces.base import StepStatus, Workspace
@@ -285,18 +285,9 @@ class NavigateWorkspace(Workspace):
 
     @staticmethod
     def _marks(run, view) -> list[PulseMark]:
-        from viewer.bullseye import bullseye_geometry
-
-        marks = []
         tgt = view.active_target()
-        for s in list(run.pulses.samples):
-            if tgt is None or s.T_mri_from_coil is None or s.target_name != tgt.name:
-                marks.append(PulseMark(None, None, s.fired, s.on_target, s.refusal))
-                continue
-            g = bullseye_geometry(tgt.T_mri_from_coil, tgt.entry_mri_mm, s.T_mri_from_coil)
-            marks.append(PulseMark(float(g.offset_xy_mm[0]), float(g.offset_xy_mm[1]), s.fired, s.on_target,
-                                   s.refusal))
-        return marks
+        return [pulse_mark(tgt if (tgt is not None and s.target_name == tgt.name) else None, s.T_mri_from_coil,
+                           s.fired, s.on_target, s.refusal) for s in list(run.pulses.samples)]
 
     def _cues(self, state) -> None:
         cur = state.pose_is_current

@@ -95,6 +95,13 @@ class ReviewWorkspace(Workspace):
         ctl.addWidget(self.time_label)
         pl.addLayout(ctl)
         tabs.addTab(play, "Replay")
+        self.view3d_page = QWidget()
+        self.view3d_layout = QVBoxLayout(self.view3d_page)
+        self.view3d_label = QLabel("the 3D replay needs the run's session (with its plan) open")
+        self.view3d_layout.addWidget(self.view3d_label)
+        self.view3d = None
+        tabs.addTab(self.view3d_page, "3D replay")
+        tabs.currentChanged.connect(lambda _i: self._show_frame(self.run.index_at(self.t_s)) if self.run else None)
         self.figures = QWidget()
         self.figures_layout = QVBoxLayout(self.figures)
         scroll = QScrollArea()
@@ -123,6 +130,8 @@ class ReviewWorkspace(Workspace):
 
     def shutdown(self) -> None:
         self._timer.stop()
+        if self.view3d is not None:
+            self.view3d.close_view()
 
     # -- loading ------------------------------------------------------------------------------------
     def _session_changed(self) -> None:
@@ -286,3 +295,45 @@ class ReviewWorkspace(Workspace):
             lines.append(f"<b>last refusal</b>: {refused[-1].refusal}")
         lines.append(f"<b>verdict</b>: {reason}")
         self.readout.setText("<br>".join(lines))
+        if self.tabs.currentWidget() is self.view3d_page:
+            self._show_3d(i)
+
+    def _make_3d(self) -> bool:
+        """The Navigate workspace's view, on the open session's plan (built on first use)."""
+        from navtms.app.views.navigation_view import NavigationView
+        from navtms.app.workspaces.navigate_run import plan_scene
+
+        if self.view3d is not None:
+            return True
+        s = self.ctx.session
+        if s is None or not s.plan:
+            return False
+        try:
+            spec, _fids = plan_scene(s)
+        except Exception as e:  # noqa: BLE001 - one line on screen
+            self.view3d_label.setText(f"no 3D replay: {e}")
+            return False
+        self.view3d = NavigationView(spec)
+        self.view3d_layout.addWidget(self.view3d, 1)
+        self.view3d_label.hide()
+        return True
+
+    def _show_3d(self, i: int) -> None:
+        from navtms.app.views.navigation_view import NavExtras, pulse_mark
+        from navtms.app.workspaces.review_run import pulses_until, view_state_at
+
+        if not self._make_3d():
+            return
+        s = self.ctx.session
+        fre = s.registration.fre_mm if s is not None and s.registration is not None else math.nan
+        f = self.run.frame(i)
+        tre = (s.registration.predicted_tre_mm.get(f.target, math.nan)
+               if s is not None and s.registration is not None else math.nan)
+        state = view_state_at(self.run, i, self.tolerances, fre, tre)
+        tgt = self.view3d.spec.target(f.target)
+        pulses = pulses_until(self.run, f.time_s)
+        marks = [pulse_mark(tgt if p.get("target") == f.target else None, T, p["fired"] == "1",
+                            p["on_target"] == "1", p.get("refusal", "")) for p, T in pulses]
+        points = [(T[:3, 3], p["on_target"] == "1") for p, T in pulses if p["fired"] == "1" and T is not None]
+        self.view3d.set_state(state, NavExtras(pulses=marks, pulse_points_mri=points, loop_state="replay"))
+        self.view3d.render()

@@ -119,3 +119,46 @@ def summary_lines(run: ReviewRun) -> list[str]:
         lines.append(f"capture-to-errors latency p50 {s['latency_us']['p50'] / 1000:.2f} ms, "
                      f"p99 {s['latency_us']['p99'] / 1000:.2f} ms; {s.get('dropped', 0)} frames dropped")
     return lines
+
+
+def view_state_at(run: ReviewRun, i: int, tolerances, fre_mm: float = math.nan, tre_mm: float = math.nan):
+    """viewer.state.ViewState of logged frame i, as the loop's viewer sink made it live: the
+    pose (T_mri_from_coil from the pose columns, None when not visible), errors, verdict, the
+    run's tolerances as screen limits and their reasons in words, pulses fired up to then."""
+    from navcore.transforms import transform_from_pose
+    from viewer.sink import screen_limits
+    from viewer.state import ViewState
+
+    f = run.frame(i)
+    r = run.frames[i]
+    T = None
+    if f.visible and r.get("tx_mm"):
+        T = transform_from_pose([float(r[k]) for k in ("tx_mm", "ty_mm", "tz_mm")],
+                                [float(r[k]) for k in ("qw", "qx", "qy", "qz")])
+    prev_on = i > 0 and run.frames[i - 1]["on_target"] == "1"
+    reasons = () if (f.on_target or T is None) else tuple(x.text for x in tolerances.reasons(f, margin=prev_on))
+    t_pulses = run.pulse_times_s()
+    fired = sum(1 for p, t in zip(run.pulses, t_pulses) if t <= f.time_s and p["fired"] == "1")
+    depth = float(r["depth_mm"]) if r.get("depth_mm") else math.nan
+    return ViewState(T_mri_from_coil=T, coil_visible=f.coil_visible, head_visible=f.head_visible,
+                     distance_mm=f.distance_mm, tilt_deg=f.tilt_deg, twist_deg=f.twist_deg, depth_mm=depth,
+                     fre_mm=fre_mm, predicted_tre_mm=tre_mm, pose_age_ms=math.nan, stale=f.stale,
+                     on_target=f.on_target, active_target=f.target or None, pulses_delivered=fired,
+                     limits=screen_limits(tolerances), off_target_reasons=reasons)
+
+
+def pulses_until(run: ReviewRun, up_to_s: float) -> list[tuple[dict, Optional[np.ndarray]]]:
+    """The pulse rows requested up to a time, each with its logged coil pose (4x4 mri mm, the
+    pose interpolated to the pulse) or None when the coil was not seen."""
+    from navcore.transforms import transform_from_pose
+
+    out = []
+    for p, t in zip(run.pulses, run.pulse_times_s()):
+        if t > up_to_s:
+            break
+        T = None
+        if p.get("tx_mm"):
+            T = transform_from_pose([float(p[k]) for k in ("tx_mm", "ty_mm", "tz_mm")],
+                                    [float(p[k]) for k in ("qw", "qx", "qy", "qz")])
+        out.append((p, T))
+    return out
