@@ -267,10 +267,9 @@ class ReviewWorkspace(Workspace):
         elif f.on_target:
             reason, grade = "ON TARGET", "on"
         else:
-            # the loop's own words: the one Tolerances, with the limit that applied (the leave
-            # limit when the previous frame was on target)
-            prev_on = i > 0 and run.frames[i - 1]["on_target"] == "1"
-            reasons = self.tolerances.reasons(f, margin=prev_on)
+            # the loop's own words: the one Tolerances, every error beyond its enter limit (what
+            # must change to be on target), as the navigator says them
+            reasons = self.tolerances.reasons(f, margin=False)
             reason = "NOT ON TARGET: " + ("; ".join(r.text for r in reasons) or "outside the tolerance")
             grade = "off"
         vis = f.visible and not f.stale

@@ -135,8 +135,7 @@ def view_state_at(run: ReviewRun, i: int, tolerances, fre_mm: float = math.nan, 
     if f.visible and r.get("tx_mm"):
         T = transform_from_pose([float(r[k]) for k in ("tx_mm", "ty_mm", "tz_mm")],
                                 [float(r[k]) for k in ("qw", "qx", "qy", "qz")])
-    prev_on = i > 0 and run.frames[i - 1]["on_target"] == "1"
-    reasons = () if (f.on_target or T is None) else tuple(x.text for x in tolerances.reasons(f, margin=prev_on))
+    reasons = () if (f.on_target or T is None) else tuple(x.text for x in tolerances.reasons(f, margin=False))
     t_pulses = run.pulse_times_s()
     fired = sum(1 for p, t in zip(run.pulses, t_pulses) if t <= f.time_s and p["fired"] == "1")
     depth = float(r["depth_mm"]) if r.get("depth_mm") else math.nan
