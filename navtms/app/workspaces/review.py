@@ -258,20 +258,11 @@ class ReviewWorkspace(Workspace):
             x = float(r["offset_x_mm"]) if r.get("offset_x_mm") else None
             y = float(r["offset_y_mm"]) if r.get("offset_y_mm") else None
             marks.append(PulseMark(x, y, r["fired"] == "1", r["on_target"] == "1", r.get("refusal", "")))
-        if not f.visible:
-            reason = ("COIL NOT VISIBLE" if not f.coil_visible else "HEAD NOT VISIBLE" if not f.head_visible
-                      else "NO COIL POSE")
-            grade = "none"
-        elif f.stale:
-            reason, grade = "STALE", "none"
-        elif f.on_target:
-            reason, grade = "ON TARGET", "on"
-        else:
-            # the loop's own words: the one Tolerances, every error beyond its enter limit (what
-            # must change to be on target), as the navigator says them
-            reasons = self.tolerances.reasons(f, margin=False)
-            reason = "NOT ON TARGET: " + ("; ".join(r.text for r in reasons) or "outside the tolerance")
-            grade = "off"
+        # the frame as the loop's viewer sink saw it, and the same words as the live screen
+        from navtms.app.views.navigation_view import verdict
+        from navtms.app.workspaces.review_run import view_state_at
+
+        reason, grade = verdict(view_state_at(run, i, self.tolerances))
         vis = f.visible and not f.stale
         self.bullseye.set_state(BullseyeState(
             (f.offset_x_mm, f.offset_y_mm) if vis else None, f.tilt_deg if vis else math.nan, (0.0, 0.0),
