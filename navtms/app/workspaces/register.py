@@ -25,8 +25,6 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QPushButton, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
-from navcore.transforms import apply
-from navtms.app.views.point_cloud import PointCloud, residual_colours
 from navtms.app.workspaces.base import StepStatus
 from navtms.app.workspaces.live_base import LiveWorkspace
 from navtms.app.workspaces.register_model import (Attempt, PointState, coverage_fraction, provisional_T,
@@ -50,7 +48,8 @@ class RegisterWorkspace(LiveWorkspace):
         self._sweep_lock = threading.Lock()
         self.scene_view = None
         self._plan_for = None
-        self._cloud_key = None
+        self._coverage_key = None
+        self._shown_count = -1
         self._build()
         ctx.session_changed.connect(self._session_changed)
 
@@ -184,16 +183,9 @@ class RegisterWorkspace(LiveWorkspace):
         self.attempt = Attempt.for_names(self.plan.fiducials.names)
 
     def _make_scene(self) -> None:
-        from navtms.app.views.scene_view import SceneView
-        from viewer.plan_scene import Marker
+        from navtms.app.views.register_scene import RegisterScene
 
-        self.scene_view = SceneView()
-        self.scene_view.scene.set_surfaces(self.plan.scalp, None)
-        self.scene_view.scene.set_markers([Marker(f"fid:{n}", p, (0.3, 0.6, 1.0), n, 3.0)
-                                           for n, p in zip(self.plan.fiducials.names, self.plan.fiducials.positions)])
-        self.scene_view.scene.reset_camera()
-        self.cloud = PointCloud(self.scene_view.scene.renderer)
-        self.tip_cloud = PointCloud(self.scene_view.scene.renderer, point_px=16.0)
+        self.scene_view = RegisterScene(self.plan)
         self.scene_holder.insertWidget(0, self.scene_view, 3)
         self.camera_view.setMaximumHeight(260)
 
@@ -403,7 +395,8 @@ class RegisterWorkspace(LiveWorkspace):
             return
         with self._sweep_lock:
             hp = self.attempt.head_points_array()
-        if self._cloud_key is None or self._cloud_key[0] != len(hp):
+        if self._shown_count != len(hp):
+            self._shown_count = len(hp)
             self.hp_label.setText(f"{len(hp)} points")
         if self.scene_view is None or self.plan is None:
             return
@@ -413,21 +406,14 @@ class RegisterWorkspace(LiveWorkspace):
             T = self.ctx.session.registration.T_mri_from_head
         if T is None:
             return
-        key = (len(hp), id(r), T.tobytes())
-        if len(hp) and key != self._cloud_key:
-            self._cloud_key = key
-            hp_mri = apply(T, hp)
-            if r is not None and r.icp is not None:
-                res = np.array(list(r.icp.residuals_mm.values()), float)
-                out = np.array([n in set(r.icp.outliers) for n in r.icp.residuals_mm], bool)
-                self.cloud.set_points(hp_mri, residual_colours(res, out))
-            else:
-                self.cloud.set_points(hp_mri, (1.0, 0.85, 0.2))
-            if self.plan.scalp is not None and len(self.plan.fiducials.names):
+        if len(hp):
+            key = (len(hp), id(r), T.tobytes())
+            hp_mri = self.scene_view.set_head_points(T, hp, r)
+            if key != self._coverage_key and self.plan.scalp is not None and len(self.plan.fiducials.names):
+                self._coverage_key = key
                 cov = coverage_fraction(hp_mri, self.plan.scalp.vertices, float(self.plan.fiducials.positions[:, 2].min()))
                 self.hp_label.setText(f"{len(hp)} points, {100 * cov:.0f} % of the scalp above the fiducials covered")
-        tip = self._live_tip(state)
-        self.tip_cloud.set_points(apply(T, tip) if tip is not None else np.zeros((0, 3)), (0.1, 1.0, 0.3))
+        self.scene_view.set_tip(T, self._live_tip(state))
         self.scene_view.render()
 
     def _live_tip(self, state) -> Optional[np.ndarray]:
