@@ -192,10 +192,10 @@ def open_feed(session, spec: str, bodies: Sequence[str] = ("pointer", "head", "c
               repeat: bool = True) -> LiveFeed:
     """A LiveFeed over source `spec` with the session's camera and bodies (navtms.replay's
     estimator). File sources play at their recorded pace; with repeat, again from the start."""
+    from navigation.sources import is_live, open_source
     from navtms.replay import build_estimator
-    from tracking.sources import open_source
 
-    live = spec.split(":", 1)[0] in ("camera", "igtl")
+    live = is_live(spec)
     source = open_source(spec) if live else open_source(spec, realtime=True)
     try:
         estimator = build_estimator(session, source, bodies)

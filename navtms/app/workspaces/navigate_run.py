@@ -6,81 +6,53 @@ fiducials (mri mm), for the navigation view.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Optional
-
 import numpy as np
 
 
-@dataclass
 class NavRun:
-    """A running navigation. latest: viewer.state.LatestState the loop's viewer sink fills;
-    last_output: the newest NavOutput (for the latency figure); key(): a pulse request now."""
+    """A running navigation (navigation.wiring.NavigationRun) plus what the screen reads: latest,
+    the viewer.state.LatestState its viewer sink fills; last_output, the newest NavOutput (for
+    the latency figure); key(), a pulse request now (a refusal comes back with its reason)."""
 
-    session: Any
-    loop: Any
-    navigator: Any
-    pulses: Any
-    latest: Any
-    key: Any
-    closers: list = field(default_factory=list)
-    last_output: Optional[Any] = None
+    def __init__(self, session, run, latest) -> None:
+        self.session, self.wired, self.latest = session, run, latest
+        self.loop, self.navigator, self.pulses = run.loop, run.navigator, run.pulses
+        self.last_output = None
+
+    def key(self):
+        return self.wired.pulse()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the loop, wait for it, close the logs and the source (idempotent)."""
-        self.loop.stop()
-        self.loop.join(timeout_s)
-        for c in reversed(self.closers):
-            try:
-                c()
-            except Exception:  # noqa: BLE001 - closing must go on for the others
-                pass
-        self.closers = []
+        self.wired.stop()
+        self.wired.join(timeout_s)
+        self.wired.close()
 
 
 def start_run(session, spec: str) -> NavRun:
-    """Open source `spec` and start navigating the registered `session`, logging into the
-    session folder as `navtms navigate` does. Raises the library's typed errors on bad input."""
-    from navigation.csvlog import CsvLog
-    from navigation.loop import NavigationLoop
-    from navigation.pulses import PULSE_COLUMNS, KeyTrigger, PulseLog
-    from navigation.sinks import CallbackSink, FrameLogSink
-    from navtms.replay import build_estimator
-    from navtms.session import FRAMES_FILE, PULSES_FILE, TIMING_FILE, make_navigator
-    from tracking.filters import PoseFilter
-    from tracking.sources import open_source
+    """Start navigating the registered `session` from source `spec` through the one wiring
+    (navigation.wiring.build_run, as `navtms navigate`): logs appended in the session folder
+    (frames.csv, timing.csv, pulses.csv), the viewer's sink added for the screen. Raises the
+    library's typed errors on bad input (nothing is opened then)."""
+    from navigation.sinks import CallbackSink
+    from navigation.wiring import RunOptions, build_run
+    from navtms.session import FRAMES_FILE, PULSES_FILE, TIMING_FILE, navigation_setup
+    from viewer.sink import ViewSink
     from viewer.state import LatestState
-    try:
-        from viewer.sink import ViewSink
-    except ImportError:   # before the one-Tolerances change
-        from navigation.sinks import ViewSink
 
-    nav = make_navigator(session)
-    live = spec.split(":", 1)[0] in ("camera", "igtl")
-    source = open_source(spec) if live else open_source(spec, realtime=True)
-    closers = [source.close]
+    setup = navigation_setup(session)
+    run = build_run(setup, spec, RunOptions(frames_path=session.path(FRAMES_FILE), pulses_path=session.path(PULSES_FILE),
+                                            timing_path=session.path(TIMING_FILE)))
+    latest = LatestState()
+    nav = NavRun(session, run, latest)
     try:
-        estimator = build_estimator(session, source)
-        plog = CsvLog(session.path(PULSES_FILE), "pulse", PULSE_COLUMNS)
-        closers.append(plog.close)
-        pulses = PulseLog(nav, plog, lock_to_target=session.lock_to_target)
-        flog = FrameLogSink(session.path(FRAMES_FILE), session.path(TIMING_FILE))
-        closers.append(flog.close)
-        latest = LatestState()
-        run = NavRun(session, None, nav, pulses, latest, None, closers)
-        keep = CallbackSink(lambda out: setattr(run, "last_output", out))
-        sinks = [flog, keep, ViewSink(latest, session.registration.fre_mm, pulses)]
-        loop = NavigationLoop(source, nav, estimator=estimator, pose_filter=PoseFilter() if session.filter else None,
-                              sinks=sinks, pulses=pulses, mode="latest", live=live)
-        flog.loop = loop
-        run.loop = loop
-        run.key = KeyTrigger(pulses, clock=loop.clock)
-    except Exception:
-        for c in reversed(closers):
-            c()
+        run.add_sink(CallbackSink(lambda out: setattr(nav, "last_output", out)))
+        run.add_sink(ViewSink(latest, run.fre_mm, run.pulses))
+        run.start()
+    except BaseException:
+        run.close()
         raise
-    loop.start()
-    return run
+    return nav
 
 
 def plan_scene(session):
