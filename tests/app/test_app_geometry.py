@@ -125,3 +125,13 @@ def test_verdict_words_follow_the_loop_never_their_own():
         "COIL AND HEAD NOT VISIBLE"
     words, grade = verdict(base.with_(on_target=True, stale=True, status="source lost: unplugged"))
     assert words == "STALE: source lost: unplugged" and grade == "none"            # never green when stale
+
+
+def test_direction_points_find_the_nasion_and_left_ear_whatever_their_names():
+    from navtms.app.views.navigation_view import direction_points
+
+    got = direction_points({"NAS": [0, 90, 0], "LPA": [-70, 0, 0], "RPA": [70, 0, 0], "Cz": [0, 0, 90]})
+    assert set(got) == {"nasion", "left ear"}
+    np.testing.assert_allclose(got["left ear"], [-70, 0, 0])
+    assert set(direction_points({"nasion": [0, 1, 0], "left_ear": [1, 0, 0]})) == {"nasion", "left ear"}
+    assert direction_points({"vertex": [0, 0, 1]}) == {}

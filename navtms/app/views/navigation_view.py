@@ -57,6 +57,16 @@ def scalp_height_mm(point_mri_mm: np.ndarray, tree, vertices: np.ndarray, normal
     return float(np.dot(np.asarray(point_mri_mm, float) - vertices[i], normals[i]))
 
 
+def direction_points(fiducials: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The bullseye's anatomical landmarks from a plan's fiducials (mri mm): 'nasion' and
+    'left ear' (the LPA), whatever the plan calls them (touch_pictures.fiducial_key)."""
+    from navtms.app.views.touch_pictures import fiducial_key
+
+    label = {"nasion": "nasion", "lpa": "left ear"}
+    return {label[k]: np.asarray(p, float) for name, p in fiducials.items()
+            if (k := fiducial_key(name)) in label}
+
+
 def pulse_mark(target, T_mri_from_coil, fired: bool, on_target: bool, refusal: str = "") -> PulseMark:
     """A pulse on the bullseye of `target` (viewer TargetSpec): where the coil centre was, in the
     same planned-coil x/y plane as the live dot (viewer.bullseye.bullseye_geometry); no position

@@ -22,9 +22,8 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QHBoxLayout, 
                                QVBoxLayout, QWidget)
 
 from navtms.app.views.bullseye_view import PulseMark
-from navtms.app.views.navigation_view import NavExtras, NavigationView, pulse_mark
+from navtms.app.views.navigation_view import NavExtras, NavigationView, direction_points, pulse_mark
 from navtms.app.views.source_bar import SourceBar
-from navtms.app.views.touch_pictures import fiducial_key
 from navtms.app.workspaces.base import StepStatus, Workspace
 
 DISPLAY_MS = 16
@@ -163,13 +162,7 @@ class NavigateWorkspace(Workspace):
         except Exception as e:  # noqa: BLE001 - one line on screen
             self.placeholder.setText(f"the session's plan cannot be shown: {e}")
             return False
-        fids = {}
-        for name, p in fiducials.items():
-            k = fiducial_key(name)
-            if k == "nasion":
-                fids["nasion"] = p
-            elif k == "lpa":
-                fids["left ear"] = p
+        fids = direction_points(fiducials)
         if self.view is not None:
             self.view.close_view()
             self.body.removeWidget(self.view)

@@ -290,7 +290,7 @@ class ReviewWorkspace(Workspace):
 
     def _make_3d(self) -> bool:
         """The Navigate workspace's view, on the open session's plan (built on first use)."""
-        from navtms.app.views.navigation_view import NavigationView
+        from navtms.app.views.navigation_view import NavigationView, direction_points
         from navtms.app.workspaces.navigate_run import plan_scene
 
         if self.view3d is not None:
@@ -299,11 +299,11 @@ class ReviewWorkspace(Workspace):
         if s is None or not s.plan:
             return False
         try:
-            spec, _fids = plan_scene(s)
+            spec, fids = plan_scene(s)
         except Exception as e:  # noqa: BLE001 - one line on screen
             self.view3d_label.setText(f"no 3D replay: {e}")
             return False
-        self.view3d = NavigationView(spec)
+        self.view3d = NavigationView(spec, direction_points(fids))
         self.view3d_layout.addWidget(self.view3d, 1)
         self.view3d_label.hide()
         return True
