@@ -160,10 +160,19 @@ def main(argv=None) -> int:
     s = load_session(tmp / "demo" / "session")
     ctx = AppContext()
     ctx.set_session(s, s.folder)
-    for name, fn in (("calibrate", calibrate), ("register", register), ("navigate", navigate), ("review", review)):
-        if a.only is None or name in a.only:
-            fn(app, ctx, out)
+    try:
+        _all(app, ctx, out, a.only)
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def _all(app, ctx, out: Path, only) -> None:
+    for name, fn in (("calibrate", calibrate), ("register", register), ("navigate", navigate), ("review", review)):
+        if only is None or name in only:
+            fn(app, ctx, out)
 
 
 if __name__ == "__main__":
