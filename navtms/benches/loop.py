@@ -156,7 +156,9 @@ def _qt_app():
 
     from PySide6.QtWidgets import QApplication
 
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    from viewer.display import has_display
+
+    if not has_display():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     return QApplication.instance() or QApplication([])
 
