@@ -86,6 +86,7 @@ def test_coil_touches_give_the_true_coil_frame_and_a_moving_pointer_is_refused(c
         ws.connect_source(f"poses:{tmp / f'{name}.csv'}")
         ws.sample_coil_point()
         qtbot.waitUntil(lambda: name in ws.coil_points and ws._task is None, timeout=10000)
+        assert ws.samples == [20, 20]                            # the count the screen showed while sampling
     assert ws.coil_T is not None
     np.testing.assert_allclose(ws.coil_T[:3, 3], T_true[:3, 3], atol=0.3)
     R_err = invert(ws.coil_T)[:3, :3] @ T_true[:3, :3]

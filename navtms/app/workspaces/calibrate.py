@@ -48,6 +48,7 @@ class CalibrateWorkspace(LiveWorkspace):
         self._pivot_poses: list[np.ndarray] = []
         self._pivot_lock = threading.Lock()
         self._task = None
+        self._sampling = ""
         self._build()
         ctx.session_changed.connect(self._session_changed)
         self._session_changed()
@@ -257,7 +258,7 @@ class CalibrateWorkspace(LiveWorkspace):
         tip = np.asarray(s.pointer_tip_mm, float)
 
         def job(progress, cancelled):
-            read = self.reader(cancelled)
+            read = self.point_reader(cancelled, tip, POINT_SAMPLES, body="coil")
             try:
                 return name, collect_point(read, tip, n=POINT_SAMPLES, head="coil")
             finally:
@@ -266,6 +267,7 @@ class CalibrateWorkspace(LiveWorkspace):
         self.coil_label.setText(f"sampling {name}: hold the pointer still")
         self._task = self.ctx.run_in_worker("coil point", job, on_done=self._coil_point_done,
                                             on_error=lambda e: self.coil_label.setText(f"refused: {e}"))
+        self._sampling = name
         self._task.finished_any.connect(self._task_ended)
         self._update_texts()
 
@@ -311,6 +313,9 @@ class CalibrateWorkspace(LiveWorkspace):
         self.status_changed.emit()
 
     def refresh_live(self, state, lights) -> None:
+        if self._task is not None and self._task.title == "coil point" and self.samples:
+            self.coil_label.setText(f"sampling {self._sampling}: {self.samples[0]} / {self.samples[1]} samples; "
+                                    "hold the pointer still")
         if self._task is not None and self._task.title == "pivot":
             with self._pivot_lock:
                 P = np.asarray(self._pivot_poses)

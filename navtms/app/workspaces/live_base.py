@@ -37,6 +37,7 @@ class LiveWorkspace(Workspace):
         self._timer.timeout.connect(self._tick)
         self._shown_received = -1
         self._wanted_spec: Optional[str] = None
+        self.samples: Optional[list] = None      # [taken, wanted] while a point is being sampled
         self._active = False
 
     # -- source -----------------------------------------------------------------------------
@@ -86,6 +87,20 @@ class LiveWorkspace(Workspace):
             return poses
         read.close = sub.close
         return read
+
+    def point_reader(self, cancelled, tip_pointer_mm, n: int, body: str = "head"):
+        """reader() for navtms.workflow.collect_point that also counts the samples taken so far
+        (frames with the pointer and `body` both seen) in self.samples = [taken, n], which the
+        display timer shows. (A plain counter, not Task.progress: that signal emitted many times
+        from the worker ends the process with a refcount fault at exit, PySide6 6.12.)"""
+        from navtms.workflow import tip_in_head
+
+        self.samples = [0, n]
+
+        def on_poses(poses):
+            if tip_in_head(poses, tip_pointer_mm, head=body) is not None:
+                self.samples = [min(self.samples[0] + 1, n), n]
+        return self.reader(cancelled, on_poses)
 
     # -- display ------------------------------------------------------------------------------
     def _tick(self) -> None:

@@ -49,6 +49,7 @@ class RegisterWorkspace(LiveWorkspace):
         self.scene_view = None
         self._plan_for = None
         self._coverage_key = None
+        self._sampling = ""
         self._shown_count = -1
         self._build()
         ctx.session_changed.connect(self._session_changed)
@@ -206,7 +207,7 @@ class RegisterWorkspace(LiveWorkspace):
         tip = np.asarray(s.pointer_tip_mm, float)
 
         def job(progress, cancelled):
-            read = self.reader(cancelled)
+            read = self.point_reader(cancelled, tip, POINT_SAMPLES)
             try:
                 return collect_point(read, tip, n=POINT_SAMPLES)
             finally:
@@ -215,6 +216,7 @@ class RegisterWorkspace(LiveWorkspace):
         self.fid_label.setText(f"sampling {name}: hold the pointer tip still on it")
         self._task = self.ctx.run_in_worker("fiducial", job, on_done=lambda pt: self._fid_done(name, pt),
                                             on_error=lambda e: self._fid_failed(name, e))
+        self._sampling = name
         self._task.finished_any.connect(self._task_ended)
         self._refresh()
 
@@ -267,8 +269,7 @@ class RegisterWorkspace(LiveWorkspace):
                     if p is None or (pts and np.linalg.norm(p - pts[-1]) < MIN_STEP_MM):
                         continue
                     with self._sweep_lock:
-                        pts.append(p)
-                    progress(len(pts) / n, f"{len(pts)} points")
+                        pts.append(p)      # the display timer shows the count
             finally:
                 read.close()
             return len(pts)
@@ -393,6 +394,9 @@ class RegisterWorkspace(LiveWorkspace):
         a = self.attempt
         if a is None:
             return
+        if self._task is not None and self._task.title == "fiducial" and self.samples:
+            self.fid_label.setText(f"sampling {self._sampling}: {self.samples[0]} / {self.samples[1]} samples; "
+                                   "hold the pointer tip still on it")
         with self._sweep_lock:
             hp = self.attempt.head_points_array()
         if self._shown_count != len(hp):
