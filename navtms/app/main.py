@@ -6,13 +6,15 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from viewer.display import has_display
+
 
 def display_problem() -> Optional[str]:
     """None when a window can be shown here, else one sentence saying why not."""
     if os.environ.get("QT_QPA_PLATFORM"):
         return None                      # the user chose a Qt platform (offscreen, vnc, ...)
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return ("there is no display (DISPLAY and WAYLAND_DISPLAY are unset); run it on a desktop, over "
+    if sys.platform.startswith("linux") and not has_display():
+        return ("there is no display (no X11 or Wayland display is set); run it on a desktop, over "
                 "ssh -X, or under Xvfb (xvfb-run navtms app)")
     return None
 

@@ -22,7 +22,7 @@ from planning_helpers import SAMPLE_FIDUCIALS, SAMPLE_MRI, planning_dir, surface
 from targets.placement import handle_angle_of
 from targets.planner import plan_axes, signed_distance_to_surface
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _plan_json(folder: Path) -> dict:
