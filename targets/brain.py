@@ -24,7 +24,8 @@ from scipy import ndimage
 
 from navcore.errors import GeometryError, InputFileError
 from navcore.mri import MRIVolume, load_mri
-from targets.surfaces import Surface, head_mask, isosurface_from_mask, largest_component, otsu_threshold
+from targets.surfaces import (Surface, head_mask, isosurface, isosurface_from_mask, largest_component, otsu_threshold,
+                              skin_edge_field)
 
 MIN_BRAIN_ML = 400.0
 MAX_BRAIN_ML = 2500.0
@@ -131,12 +132,15 @@ def brain_surface(mri: MRIVolume, brain_mask_path: str | Path | None = None,
 
 def scalp_surface_on_grid(mri: MRIVolume, contour_mm: float = 2.0, threshold: float | None = None,
                           target_triangles: int = 100_000) -> Surface:
-    """The scalp (targets.surfaces.head_mask + isosurface_from_mask) computed on a ~`contour_mm`
-    block-mean downsampled copy of the MRI: for a 1 mm head this is ~0.3 s instead of several
-    seconds (no decimation needed), nose and ears included."""
+    """The scalp at the skin (targets.surfaces.skin_edge_field: the half-maximum of the local
+    skin/air edge) computed on a ~`contour_mm` block-mean downsampled copy of the MRI: for a 1 mm
+    head this is well under a second instead of several (no decimation needed), nose and ears
+    included. The block mean is a symmetric filter, so the edge's half-maximum stays in place."""
     f = max(1, int(round(contour_mm / float(np.min(mri.voxel_size_mm)))))
     small = downsample(mri, f)
-    return isosurface_from_mask(head_mask(small, threshold), small.T_mri_from_voxel, target_triangles)
+    mask = head_mask(small, threshold)
+    return isosurface(skin_edge_field(small.data, mask, small.voxel_size_mm), 0.0, small.T_mri_from_voxel,
+                      target_triangles)
 
 
 def inside_mask(mask: np.ndarray, T_mri_from_voxel: np.ndarray, points_mri) -> np.ndarray:

@@ -25,6 +25,9 @@ from navcore.mri import MRIVolume
 from targets.surfaces import Surface
 
 FORMAT_VERSION = 1
+#: The scalp algorithm: 'skin-edge-1' is the half-maximum of the local skin/air edge
+#: (targets.surfaces.skin_edge_field); entries of the earlier global-threshold scalp are rebuilt.
+SCALP_METHOD = "skin-edge-1"
 
 
 def file_sha256(path: str | Path) -> str:
@@ -124,7 +127,9 @@ def cached_scalp(mri: MRIVolume, threshold: float | None = None, target_triangle
     from targets.brain import scalp_surface_on_grid
     from targets.surfaces import scalp_surface
 
-    params = {"threshold": threshold, "target_triangles": int(target_triangles), "contour_mm": contour_mm}
+    # "method" names the surface algorithm, so entries made by an older one are not reused
+    params = {"threshold": threshold, "target_triangles": int(target_triangles), "contour_mm": contour_mm,
+              "method": SCALP_METHOD}
     if contour_mm is None:
         build = lambda: scalp_surface(mri, threshold, target_triangles)  # noqa: E731
     else:
