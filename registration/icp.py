@@ -13,6 +13,7 @@ kept as weighted point-to-point anchors. All lengths are mm, angles radians insi
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,7 +86,16 @@ class IcpResult:
     change_rotation_deg: rotation angle between the initial and refined fit (degrees).
     fiducial_errors_mm: (F,) distance of each anchor fiducial after the fit (mm), empty if none.
     covariance: (6, 6) first-order covariance of [rotation vector (rad), translation (mm)] of
-        the final fit, about `covariance_centre_mm` (frame a); see `predicted_tre`.
+        the final fit, about `covariance_centre_mm` (frame a), with the head points' noise taken
+        as the larger of the stated point_sigma_mm and their observed scatter (a posteriori).
+    bias_mm: signed mean residual of the inliers (mm, + outside): a one-sided fit (the points lie
+        off the surface on one side: skin model, pointer tip or skin shift) shows here, not in RMS.
+    bias_se_mm: its standard error (scatter / sqrt(inliers), mm).
+    bias_pose_shift: (6,) change of [rotation vector, translation] the fit makes per mm of a
+        uniform offset of all head points along their normals (first order).
+    point_sigma_mm, fiducial_sigma_mm: the stated per-axis noise; point_scatter_mm: the observed
+        scatter (SD about the bias) of the inlier residuals.
+    warnings: one sentence per problem found (see `icp_warnings`).
     """
 
     T_a_from_b: np.ndarray
@@ -99,26 +109,108 @@ class IcpResult:
     fiducial_errors_mm: np.ndarray
     covariance: np.ndarray = field(default_factory=lambda: np.full((6, 6), np.nan))
     covariance_centre_mm: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    bias_mm: float = 0.0
+    bias_se_mm: float = 0.0
+    bias_pose_shift: np.ndarray = field(default_factory=lambda: np.zeros(6))
+    bias_absorbed: float = 0.0
+    point_sigma_mm: float = 1.0
+    fiducial_sigma_mm: float = 2.0
+    point_scatter_mm: float = 0.0
+    warnings: tuple = ()
+
+    def _jacobian(self, targets_a: np.ndarray) -> np.ndarray:
+        r = np.asarray(targets_a, dtype=np.float64).reshape(-1, 3) - self.covariance_centre_mm
+        return np.concatenate([_skew_rows(r), np.broadcast_to(np.eye(3), (len(r), 3, 3))], axis=2)
+
+    def systematic_tre(self, targets_a: np.ndarray) -> np.ndarray:
+        """Estimated error (mm) at targets (M, 3) from the one-sided offset of the head points:
+        the observed bias, corrected for the part the fit absorbed, pushed through the fit."""
+        b = self.bias_mm / max(1.0 - self.bias_absorbed, 0.2)
+        return np.linalg.norm(self._jacobian(targets_a) @ (b * self.bias_pose_shift), axis=1)
 
     def predicted_tre(self, targets_a: np.ndarray) -> np.ndarray:
-        """Predicted RMS TRE (mm) at targets (M, 3) or (3,) in frame a, to first order, from the
-        fit's covariance (head-point noise point_sigma_mm along the normals, anchors with
-        fiducial_sigma_mm per axis). Like the Fitzpatrick formula it assumes the stated noise
-        levels are right and that there are no systematic errors (skin shift, surface error)."""
-        r = np.asarray(targets_a, dtype=np.float64).reshape(-1, 3) - self.covariance_centre_mm
-        J = np.concatenate([_skew_rows(r), np.broadcast_to(np.eye(3), (len(r), 3, 3))], axis=2)
-        return np.sqrt(np.einsum("mij,jk,mik->m", J, self.covariance, J))
+        """Predicted RMS TRE (mm) at targets (M, 3) or (3,) in frame a, to first order: the random
+        part from the fit's covariance (head points with their a posteriori noise along the
+        normals, anchors with fiducial_sigma_mm per axis) and the systematic part of a one-sided
+        offset (`systematic_tre`), added in quadrature. Other systematic errors (a skin shift that
+        is not one-sided) are not seen."""
+        J = self._jacobian(targets_a)
+        rand = np.einsum("mij,jk,mik->m", J, self.covariance, J)
+        return np.sqrt(rand + self.systematic_tre(targets_a) ** 2)
+
+    @property
+    def n_inliers(self) -> int:
+        return int(np.sum(self.inliers))
+
+    @property
+    def n_outliers(self) -> int:
+        return int(len(self.inliers) - np.sum(self.inliers))
 
     def summary(self) -> dict:
-        """Residual statistics (mm) over the inliers and all points, and the change made."""
+        """Residual statistics (mm) over the inliers and all points, and the change made.
+        residual_bias_mm is the signed mean (+ outside); residual_mean_mm the mean absolute value."""
         r = np.abs(self.residuals_mm)
         ri = r[self.inliers] if np.any(self.inliers) else r
-        return {"n_points": int(len(r)), "n_inliers": int(np.sum(self.inliers)),
+        return {"n_points": int(len(r)), "n_inliers": self.n_inliers, "n_outliers": self.n_outliers,
+                "residual_bias_mm": float(self.bias_mm), "residual_bias_se_mm": float(self.bias_se_mm),
                 "residual_mean_mm": float(ri.mean()), "residual_rms_mm": float(np.sqrt(np.mean(ri ** 2))),
+                "residual_scatter_mm": float(self.point_scatter_mm),
                 "residual_max_mm": float(ri.max()), "residual_max_all_mm": float(r.max()),
+                "fiducial_errors_mm": [float(e) for e in self.fiducial_errors_mm],
                 "iterations": self.iterations, "converged": self.converged,
                 "change_translation_mm": self.change_translation_mm,
-                "change_rotation_deg": self.change_rotation_deg}
+                "change_rotation_deg": self.change_rotation_deg,
+                "warnings": list(self.warnings)}
+
+
+#: A one-sided fit is flagged when |bias| exceeds this (mm) and BIAS_SIGMAS standard errors.
+BIAS_WARN_MM = 0.3
+BIAS_SIGMAS = 3.0
+#: Probability of a false alarm of the fiducial-error check (chi-square of the anchors' errors).
+FIDUCIAL_CHECK_ALPHA = 0.01
+
+
+def fiducial_error_bound(n_fiducials: int, fiducial_sigma_mm: float, alpha: float = FIDUCIAL_CHECK_ALPHA) -> float:
+    """RMS fiducial error (mm) after a fit that FLE explains with probability 1 - alpha: the
+    errors of F anchors with per-axis sigma are at most ~ sigma^2 chi2(3F), so their RMS is at most
+    sigma sqrt(chi2_{1-alpha}(3F) / F)."""
+    from scipy.stats import chi2
+
+    return float(fiducial_sigma_mm * np.sqrt(chi2.ppf(1.0 - alpha, 3 * n_fiducials) / n_fiducials))
+
+
+def icp_warnings(res: IcpResult) -> tuple[str, ...]:
+    """Sentences for what the fit's own numbers say is wrong: a one-sided residual, fiducial
+    errors after the fit beyond what their FLE explains, a fit that did not converge."""
+    out = []
+    if abs(res.bias_mm) > BIAS_WARN_MM and abs(res.bias_mm) > BIAS_SIGMAS * res.bias_se_mm:
+        side = "outside" if res.bias_mm > 0 else "inside"
+        out.append(f"the head points lie on average {abs(res.bias_mm):.1f} mm {side} the scalp surface "
+                   f"(one-sided, {abs(res.bias_mm) / max(res.bias_se_mm, 1e-9):.0f} standard errors): the MRI's skin, "
+                   "the pointer tip or pressure on the skin is off; the predicted TRE includes it")
+    fe = np.asarray(res.fiducial_errors_mm)
+    if len(fe):
+        rms = float(np.sqrt(np.mean(fe ** 2)))
+        bound = fiducial_error_bound(len(fe), res.fiducial_sigma_mm)
+        if rms > bound:
+            out.append(f"the fiducial errors after the surface fit (RMS {rms:.1f} mm) exceed what the fiducial "
+                       f"localisation error explains ({bound:.1f} mm): the head points pull against the fiducials")
+    if not res.converged:
+        out.append(f"the surface fit did not converge in {res.iterations} iterations")
+    return tuple(out)
+
+
+def fiducials_vs_surface_warning(moved_mm: float, tre_fiducials_mm: float, tre_icp_mm: float,
+                                 target: str = "the target", k: float = 2.5) -> str | None:
+    """A sentence when the surface fit moved a target by more than the fiducial-only fit's own
+    uncertainty explains (k standard deviations of the difference of the two estimates, which is
+    sqrt(TRE_fid^2 - TRE_icp^2) per axis-RMS when both are right), else None. Then the result
+    may be worse than the fiducials alone."""
+    sd = float(np.sqrt(max(tre_fiducials_mm ** 2 - tre_icp_mm ** 2, 0.25 * tre_fiducials_mm ** 2)))
+    if moved_mm > k * sd:
+        return (f"the surface fit moved {target} by {moved_mm:.1f} mm, more than the fiducials' own uncertainty "
+                f"explains ({k * sd:.1f} mm): it may be worse than the fiducials alone; check the head points")
+    return None
 
 
 def _tukey(r: np.ndarray, scale: float) -> np.ndarray:
@@ -286,15 +378,27 @@ def icp_register(surface, points_b: np.ndarray, T_a_from_b_init: np.ndarray,
     d, n = idx.signed_distance(q)
     scale = max(1.4826 * float(np.median(np.abs(d - np.median(d)))), min_scale_mm)
     w = _tukey(d, scale)
+    inl = w > 0
+    ri = d[inl] if np.any(inl) else d
+    bias = float(np.mean(ri))
+    scatter = float(np.std(ri, ddof=1)) if len(ri) > 1 else 0.0
+    bias_se = scatter / np.sqrt(max(len(ri), 1))
     # first-order covariance of the 6 pose parameters (rotation vector rad, translation mm) about
-    # the centroid of the fitted points: inverse of the Gauss-Newton information matrix
+    # the centroid of the fitted points: inverse of the Gauss-Newton information matrix, with the
+    # head points' noise the larger of the stated and the observed scatter (a posteriori)
+    sigma_post = max(point_sigma_mm, scatter)
     c = q.mean(axis=0)
     A = np.hstack([np.cross(q - c, n), n])
-    H = (A * (w * wp)[:, None]).T @ A
+    wi = inl.astype(np.float64) / sigma_post ** 2
+    H = (A * wi[:, None]).T @ A
     if use_fid:
         J = np.concatenate([_skew_rows(apply(T, fb) - c), np.broadcast_to(np.eye(3), (len(fb), 3, 3))], axis=2)
         H += wf * J.reshape(-1, 6).T @ J.reshape(-1, 6)
     cov = np.linalg.pinv(H)
+    # a uniform offset b of every inlier along its normal moves the fit by b * shift (first order)
+    # and leaves b * (1 - absorbed) in the residuals' mean
+    shift = -cov @ (A.T @ wi)
+    absorbed = float(-np.mean((A @ shift)[inl])) if np.any(inl) else 0.0
     ch_t = float(np.linalg.norm(q.mean(0) - apply(T0, p).mean(0)))
     ch_r = float(np.degrees(rotation_angle(T0[:3, :3].T @ T[:3, :3])))
     fe = np.linalg.norm(apply(T, fb) - fa, axis=1) if use_fid else np.zeros(0)
@@ -302,6 +406,10 @@ def icp_register(surface, points_b: np.ndarray, T_a_from_b_init: np.ndarray,
     if rms > max_rms_mm:
         raise RegistrationError(f"the surface fit is poor (inlier RMS {rms:.1f} mm > {max_rms_mm} mm); "
                                 "the head points do not match this scalp")
-    return IcpResult(T_a_from_b=T, residuals_mm=d, inliers=w > 0, weights=w, iterations=it,
-                     converged=converged, change_translation_mm=ch_t, change_rotation_deg=ch_r,
-                     fiducial_errors_mm=fe, covariance=cov, covariance_centre_mm=c)
+    res = IcpResult(T_a_from_b=T, residuals_mm=d, inliers=inl, weights=w, iterations=it,
+                    converged=converged, change_translation_mm=ch_t, change_rotation_deg=ch_r,
+                    fiducial_errors_mm=fe, covariance=cov, covariance_centre_mm=c, bias_mm=bias,
+                    bias_se_mm=float(bias_se), bias_pose_shift=shift, bias_absorbed=absorbed,
+                    point_sigma_mm=float(point_sigma_mm), fiducial_sigma_mm=float(fiducial_sigma_mm),
+                    point_scatter_mm=scatter)
+    return dataclasses.replace(res, warnings=icp_warnings(res))

@@ -25,7 +25,7 @@ from scipy import ndimage
 from navcore.errors import GeometryError, InputFileError
 from navcore.mri import MRIVolume, load_mri
 from targets.surfaces import (Surface, head_mask, isosurface, isosurface_from_mask, largest_component, otsu_threshold,
-                              skin_edge_field)
+                              SCALP_SMOOTHING_ITERATIONS, skin_edge_field)
 
 MIN_BRAIN_ML = 400.0
 MAX_BRAIN_ML = 2500.0
@@ -140,7 +140,7 @@ def scalp_surface_on_grid(mri: MRIVolume, contour_mm: float = 2.0, threshold: fl
     small = downsample(mri, f)
     mask = head_mask(small, threshold)
     return isosurface(skin_edge_field(small.data, mask, small.voxel_size_mm), 0.0, small.T_mri_from_voxel,
-                      target_triangles)
+                      target_triangles, SCALP_SMOOTHING_ITERATIONS)
 
 
 def inside_mask(mask: np.ndarray, T_mri_from_voxel: np.ndarray, points_mri) -> np.ndarray:

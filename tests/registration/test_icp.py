@@ -39,6 +39,14 @@ def _session(scalp, rng, noise_mm, n_points=50, n_out=5):
     pts = scalp.vertices[sel] + rng.normal(0, noise_mm, (len(sel), 3))
     out = rng.choice(len(sel), n_out, replace=False)
     pts[out] += scalp.normals[sel[out]] * rng.uniform(10, 30, (n_out, 1))
+    # an outlier lifted along its normal can land on another part of the skin (an ear, the nose):
+    # then it is no outlier; lift those farther until they are at least 8 mm off the surface
+    idx = SurfaceIndex.build(scalp)
+    for _ in range(10):
+        near = np.abs(idx.signed_distance(pts[out])[0]) < 8.0
+        if not near.any():
+            break
+        pts[out[near]] += scalp.normals[sel[out[near]]] * 10.0
     T_tracker_from_mri = random_rigid(rng, 300)
     axis = rng.normal(size=3)
     axis /= np.linalg.norm(axis)
