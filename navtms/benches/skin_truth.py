@@ -35,26 +35,31 @@ class RayEdges:
 
     points_mri: (M, 3) mm, the half-maximum crossing on each ray that gave one (frame mri).
     directions: (M, 3) unit ray directions (frame mri) of those rays.
+    normals: (M, 3) unit outward normals of the edge (minus the smoothed image gradient there).
     peaks, backgrounds: (M,) the skin peak and air level of each ray (image intensity units).
     centre_mri: (3,) mm, where the rays start.
     """
 
     points_mri: np.ndarray
     directions: np.ndarray
+    normals: np.ndarray
     peaks: np.ndarray
     backgrounds: np.ndarray
     centre_mri: np.ndarray
 
 
 def ray_half_max_edges(data: np.ndarray, T_mri_from_voxel: np.ndarray, n_rays: int = 2000, step_mm: float = 0.25,
-                       min_z: float = -0.35, centre_mri: np.ndarray | None = None) -> RayEdges:
+                       min_z: float = -0.35, centre_mri: np.ndarray | None = None,
+                       min_cos: float = 0.7) -> RayEdges:
     """Half-maximum skin edges on `n_rays` rays (see the module docstring).
 
     data: (I, J, K) T1 intensities; T_mri_from_voxel: its 4x4 affine (mm).
     min_z: rays pointing lower than this (z of the unit direction in mri) are skipped (neck cut).
     centre_mri: the rays' start (default: the centroid of the voxels above a quarter of the
     99th-percentile intensity, shifted 20 mm up so rays leave through the scalp, not the neck).
-    Rays whose profile has no clear peak (less than 4x the air level's spread) are dropped."""
+    Rays whose profile has no clear peak (less than 4x the air level's spread) are dropped, and so
+    are rays that cross the edge at a grazing angle (cosine to the image gradient below min_cos:
+    the side of the nose, the ear's rim), where a ray's crossing is ill-defined."""
     A = np.asarray(T_mri_from_voxel, dtype=np.float64)
     Ainv = np.linalg.inv(A)
     vol = np.asarray(data, dtype=np.float32)
@@ -119,8 +124,16 @@ def ray_half_max_edges(data: np.ndarray, T_mri_from_voxel: np.ndarray, n_rays: i
         out_dirs.append(dirs[r])
         peaks.append(best)
         bgs.append(bg)
-    return RayEdges(np.array(out_pts).reshape(-1, 3), np.array(out_dirs).reshape(-1, 3), np.array(peaks),
-                    np.array(bgs), c)
+    P = np.array(out_pts).reshape(-1, 3)
+    D = np.array(out_dirs).reshape(-1, 3)
+    # outward normal: minus the gradient of the lightly smoothed image at the crossing
+    g = ndimage.gaussian_filter(vol, 1.0)
+    vp = (P @ Ainv[:3, :3].T + Ainv[:3, 3]).T
+    grad_vox = np.stack([ndimage.map_coordinates(gk, vp, order=1) for gk in np.gradient(g)], axis=1)
+    grad = grad_vox @ Ainv[:3, :3]  # d/d(mri) = d/d(voxel) @ d(voxel)/d(mri)
+    N = -grad / np.maximum(np.linalg.norm(grad, axis=1, keepdims=True), 1e-12)
+    keep = np.sum(N * D, axis=1) >= min_cos
+    return RayEdges(P[keep], D[keep], N[keep], np.array(peaks)[keep], np.array(bgs)[keep], c)
 
 
 # ----------------------------------------------------------------------------- phantom

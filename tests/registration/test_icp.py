@@ -187,3 +187,92 @@ def test_fiducials_plus_head_points_meet_the_target_goal_and_prediction_matches(
     assert rms(e_icp) <= 1.5
     assert rms(e_icp) < 0.7 * rms(e_fid)
     assert rms(pred) == pytest.approx(rms(e_icp), rel=0.25)
+
+
+# ----------------------------------------------------------------------------- honesty of the prediction
+@pytest.fixture(scope="module")
+def skin_model(data_dir):
+    """Head points from an independent skin: half-maximum edges on rays through the T1."""
+    from navtms.benches.registration import SkinModel
+
+    return SkinModel(load_mri(data_dir / "sample_head" / "head_t1.nii.gz"), n_rays=4000)
+
+
+def _honesty(scalp, index, skin_model, data_dir, offset_mm, trials, seed):
+    from navcore.points import read_points
+    from navtms.benches.registration import dlpfc_like_target, simulate
+
+    fid = read_points(data_dir / "sample_head" / "fiducials.csv").positions
+    target = dlpfc_like_target(scalp)
+    rng = np.random.default_rng(seed)
+    rows = [simulate(skin_model, index, fid, target, 2.0, 50, rng, n_out=5, offset_mm=offset_mm) for _ in range(trials)]
+    rms = lambda k: float(np.sqrt(np.mean([r[k] ** 2 for r in rows])))  # noqa: E731
+    return rms("tre_icp") / rms("pred_icp"), float(np.mean([r["flag_bias"] for r in rows])), rows
+
+
+@pytest.mark.slow
+def test_prediction_is_honest_and_an_offset_skin_is_flagged(scalp, index, skin_model, data_dir):
+    """Monte-Carlo (seeded, small): sessions whose head points come from the independent skin
+    with a deliberate 0.75 mm outward offset: true RMS TRE / predicted within 0.67-1.5, and the
+    one-sided residual flagged in most sessions; without the offset the ratio holds too and the
+    flag is rare."""
+    ratio, flagged, rows = _honesty(scalp, index, skin_model, data_dir, 0.75, 24, 11)
+    assert 0.67 <= ratio <= 1.5, ratio
+    assert flagged >= 0.5, flagged
+    assert all(r["bias"] > 0 for r in rows)  # the offset shows as points outside the surface
+    ratio0, flagged0, _ = _honesty(scalp, index, skin_model, data_dir, 0.0, 24, 12)
+    assert 0.67 <= ratio0 <= 1.5, ratio0
+    assert flagged0 <= 0.15, flagged0
+
+
+def test_bias_and_warnings_are_reported(scalp, index):
+    """Points lifted 1.5 mm off the mesh everywhere (a one-sided error ICP cannot absorb):
+    the signed bias shows it, the warning names it, the summary carries it; the prediction
+    grows by the systematic term."""
+    rng = np.random.default_rng(5)
+    dome, face, c = _regions(scalp)
+    sel = np.concatenate([rng.choice(dome, 40, replace=False), rng.choice(face, 12, replace=False)])
+    T = random_rigid(rng, 200)
+    pts = scalp.vertices[sel] + rng.normal(0, 0.5, (len(sel), 3))
+    fid_a = scalp.vertices[rng.choice(face, 3, replace=False)] + np.array([[0, 0, 0], [60, -80, 0], [-60, -80, 0]])
+    base = icp_register(index, apply(T, pts), invert(T), fiducials_a=fid_a, fiducials_b=apply(T, fid_a),
+                        point_sigma_mm=0.5, fiducial_sigma_mm=1.0)
+    lifted = icp_register(index, apply(T, pts + 1.5 * scalp.normals[sel]), invert(T), fiducials_a=fid_a,
+                          fiducials_b=apply(T, fid_a), point_sigma_mm=0.5, fiducial_sigma_mm=1.0)
+    assert abs(base.bias_mm) < 0.3 and not any("one-sided" in w for w in base.warnings)
+    assert lifted.bias_mm > 0.5
+    assert any("outside the scalp surface" in w for w in lifted.warnings)
+    s = lifted.summary()
+    assert s["residual_bias_mm"] == pytest.approx(lifted.bias_mm)
+    assert s["n_inliers"] + s["n_outliers"] == len(sel) and s["warnings"] == list(lifted.warnings)
+    target = c + np.array([0, 0, 30.0])
+    assert lifted.systematic_tre(target)[0] > base.systematic_tre(target)[0]
+    assert lifted.predicted_tre(target)[0] > base.predicted_tre(target)[0]
+
+
+def test_fiducial_tension_is_warned(scalp, index):
+    """One anchor fiducial 8 mm off where the others and the head points agree: the fiducial
+    errors after the fit exceed what their FLE explains, and the warning says so."""
+    from registration.icp import fiducial_error_bound
+
+    rng = np.random.default_rng(8)
+    dome, face, c = _regions(scalp)
+    sel = np.concatenate([rng.choice(dome, 40, replace=False), rng.choice(face, 12, replace=False)])
+    pts = scalp.vertices[sel] + rng.normal(0, 0.5, (len(sel), 3))
+    fid_a = c + np.array([[0, 90.0, -20], [70, 0, -30], [-70, 0, -30]])
+    fid_b = fid_a.copy()
+    fid_b[0] += [8.0, 0, 0]
+    res = icp_register(index, pts, np.eye(4), fiducials_a=fid_a, fiducials_b=fid_b, point_sigma_mm=0.5,
+                       fiducial_sigma_mm=1.0)
+    assert np.sqrt(np.mean(res.fiducial_errors_mm ** 2)) > fiducial_error_bound(3, 1.0)
+    assert any("fiducial errors after the surface fit" in w for w in res.warnings)
+    # the bound: 99th percentile of the RMS of 3 fiducials' errors with sigma 1 per axis (chi-square, 9 dof)
+    assert fiducial_error_bound(3, 1.0) == pytest.approx(np.sqrt(21.666 / 3), rel=1e-3)
+
+
+def test_surface_fit_that_moves_the_target_too_far_is_warned():
+    from registration.icp import fiducials_vs_surface_warning
+
+    assert fiducials_vs_surface_warning(0.8, 2.0, 1.0) is None
+    msg = fiducials_vs_surface_warning(6.0, 2.0, 1.0, target="dlpfc")
+    assert msg and "dlpfc" in msg and "worse than the fiducials alone" in msg
