@@ -8,12 +8,17 @@ The tool's tip rests in a divot while the tool is rotated about it. Each tracked
 with two unknowns: `tip_tool` (3,) mm, the tip in the tool's frame, and `pivot_tracker`
 (3,) mm, the divot in the tracker (or camera, or head) frame. Stacking all poses gives the
 linear least-squares system [R_i  -I] [tip; pivot] = -t_i, solved in one step (algebraic
-method). `pivot_calibration_ransac` adds robustness to poses spoiled by a slipped tip or a
-bad marker detection.
+method). `pivot_calibration_robust` (what a session and `navtms calibrate-pointer` use) adds
+robustness to poses spoiled by a slipped tip or a bad marker detection, deterministically: it
+starts from the fit on all poses and iterates (trimmed least squares) with a threshold taken
+from the data (the median residual scaled to the 99.5 % point of a 3D Gaussian error, i.e. a
+MAD-type scale), and reports the inlier fraction, the RMS over all poses and over the inliers
+and the covariance of the tip (largest along the shaft). See Yaniv, "Which pivot calibration?",
+Proc. SPIE 9415, 2015, for the algebraic method and its error behaviour.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +37,11 @@ class PivotResult:
     residuals_mm: (N,) distance of each pose's predicted tip from the pivot (mm).
     rms_mm: RMS of the residuals over the inliers (mm).
     inliers: (N,) bool, poses used in the final fit (all True for the plain method).
+    rms_all_mm: RMS of the residuals over all poses (mm).
+    threshold_mm: the inlier threshold used (mm; inf for the plain method).
+    tip_covariance: (3, 3) mm^2, first-order covariance of tip_tool (tool frame);
+    pivot_covariance: (3, 3) mm^2, of pivot_tracker.
+    rotation_spread_deg: the poses' rotation spread (see `rotation_spread`), degrees.
     """
 
     tip_tool: np.ndarray
@@ -39,6 +49,45 @@ class PivotResult:
     residuals_mm: np.ndarray
     rms_mm: float
     inliers: np.ndarray
+    rms_all_mm: float = float("nan")
+    threshold_mm: float = float("inf")
+    tip_covariance: np.ndarray = field(default_factory=lambda: np.full((3, 3), np.nan))
+    pivot_covariance: np.ndarray = field(default_factory=lambda: np.full((3, 3), np.nan))
+    rotation_spread_deg: float = float("nan")
+
+    @property
+    def n_poses(self) -> int:
+        return int(len(self.inliers))
+
+    @property
+    def inlier_fraction(self) -> float:
+        return float(np.mean(self.inliers)) if len(self.inliers) else 0.0
+
+    def tip_sd_mm(self) -> tuple[np.ndarray, np.ndarray]:
+        """(standard deviations (3,) mm, descending, of the tip along its principal axes; the
+        axes (3, 3), one unit vector per row, in the tool frame)."""
+        w, V = np.linalg.eigh(self.tip_covariance)
+        order = np.argsort(w)[::-1]
+        return np.sqrt(np.maximum(w[order], 0.0)), V[:, order].T
+
+    def to_dict(self) -> dict:
+        sd, axes = self.tip_sd_mm()
+        return {"tip_tool_mm": [float(v) for v in self.tip_tool],
+                "pivot_tracker_mm": [float(v) for v in self.pivot_tracker],
+                "n_poses": self.n_poses, "n_inliers": int(np.sum(self.inliers)),
+                "inlier_fraction": self.inlier_fraction, "threshold_mm": float(self.threshold_mm),
+                "rms_inliers_mm": float(self.rms_mm), "rms_all_mm": float(self.rms_all_mm),
+                "median_residual_mm": float(np.median(self.residuals_mm)),
+                "tip_sd_mm": [float(v) for v in sd], "tip_sd_axes_tool": axes.tolist(),
+                "tip_covariance_mm2": self.tip_covariance.tolist(),
+                "rotation_spread_deg": float(self.rotation_spread_deg)}
+
+
+#: A 3D Gaussian error's 99.5 % point over its median (chi distribution, 3 dof): the robust
+#: threshold is this times the inliers' median residual.
+CHI3_995_OVER_MEDIAN = 3.7191 / 1.5382
+#: Refuse a tip whose largest standard deviation exceeds this (mm).
+MAX_TIP_SD_MM = 1.0
 
 
 def _check_poses(poses) -> np.ndarray:
@@ -88,38 +137,92 @@ def pivot_calibration(poses) -> PivotResult:
                                 "swing it in two directions while keeping the tip in the divot")
     tip, pivot = _solve(P)
     r = _residuals(P, tip, pivot)
-    return PivotResult(tip, pivot, r, float(np.sqrt(np.mean(r ** 2))), np.ones(len(P), bool))
+    c_tip, c_piv = _covariances(P, tip, pivot)
+    rms = float(np.sqrt(np.mean(r ** 2)))
+    return PivotResult(tip, pivot, r, rms, np.ones(len(P), bool), rms_all_mm=rms, tip_covariance=c_tip,
+                       pivot_covariance=c_piv, rotation_spread_deg=float(np.degrees(spread)))
 
 
-def pivot_calibration_ransac(poses, threshold_mm: float = 1.0, iterations: int = 200,
-                             seed: int = 0) -> PivotResult:
-    """Robust pivot calibration: fits on random triples of poses, keeps the fit with most poses
-    within `threshold_mm` of the pivot, and refits on those. Deterministic for a given seed.
-    Raises RegistrationError when fewer than 3 poses (or too little rotation) remain."""
-    P = _check_poses(poses)
-    rng = np.random.default_rng(seed)
-    best = None
+def pivot_calibration_ransac(poses, threshold_mm: float | None = None, iterations: int = 0, seed: int = 0) -> PivotResult:
+    """The earlier name of `pivot_calibration_robust` (kept for callers): deterministic, all
+    poses, threshold from the data unless given. `iterations` and `seed` are ignored (there is
+    no random sampling any more)."""
+    return pivot_calibration_robust(poses, threshold_mm=threshold_mm)
+
+def _covariances(P: np.ndarray, tip: np.ndarray, pivot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First-order covariances (3, 3) of tip and pivot from the linear system's normal matrix and
+    the per-axis residual variance (3N - 6 degrees of freedom)."""
     n = len(P)
-    for _ in range(iterations):
-        idx = rng.choice(n, 3, replace=False)
-        if rotation_spread(P[idx]) < MIN_ROTATION_SPREAD_RAD:
-            continue
-        tip, pivot = _solve(P[idx])
-        inl = _residuals(P, tip, pivot) < threshold_mm
-        if best is None or inl.sum() > best.sum():
-            best = inl
-    if best is None or best.sum() < 3:
-        raise RegistrationError("no consistent pivot found: fewer than 3 poses agree within "
-                                f"{threshold_mm} mm (or the tool was not rotated enough)")
-    for _ in range(3):  # refit on the consensus, then re-select
-        res = pivot_calibration(P[best])
-        inl = _residuals(P, res.tip_tool, res.pivot_tracker) < threshold_mm
-        if inl.sum() < 3 or np.array_equal(inl, best):
+    A = np.zeros((3 * n, 6))
+    A[:, :3] = P[:, :3, :3].reshape(3 * n, 3)
+    A[:, 3:] = -np.tile(np.eye(3), (n, 1))
+    r = (P[:, :3, :3] @ tip + P[:, :3, 3] - pivot).reshape(-1)
+    s2 = float(r @ r) / max(3 * n - 6, 1)
+    C = s2 * np.linalg.pinv(A.T @ A)
+    return C[:3, :3], C[3:, 3:]
+
+
+def pivot_calibration_robust(poses, threshold_mm: float | None = None, max_tip_sd_mm: float = MAX_TIP_SD_MM,
+                             max_iterations: int = 30) -> PivotResult:
+    """Deterministic robust pivot calibration over all poses (N, 4, 4) T_tracker_from_tool.
+
+    Starts from the least-squares fit on all poses, refits on the better half until that set is
+    stable (trimmed least squares, so up to ~half the poses may be wild), then refits on the poses
+    whose residual is within the threshold until the inlier set stops changing. The threshold is
+    `threshold_mm` when given, else taken from the data each round: the inliers' median residual
+    times CHI3_995_OVER_MEDIAN (for Gaussian marker noise it keeps 99.5 % of good poses, and
+    poses with a slipped tip fall out). No random sampling: the same poses give the same tip.
+    Raises RegistrationError when the rotation spread is too small (< 5 degrees), fewer than
+    half the poses (or 3) remain, or the tip's largest standard deviation exceeds max_tip_sd_mm."""
+    P = _check_poses(poses)
+    spread = rotation_spread(P)
+    if spread < MIN_ROTATION_SPREAD_RAD:
+        raise RegistrationError(f"the tool was not rotated enough about its tip (spread {np.degrees(spread):.1f} deg); "
+                                "swing it in two directions while keeping the tip in the divot")
+    tip, pivot = _solve(P)
+    r = _residuals(P, tip, pivot)
+    # 1. trimmed least squares (concentration steps, Rousseeuw & Van Driessen 2006): keep the
+    #    better half (or all within the data threshold, if more) until the set stops changing
+    keep = np.ones(len(P), bool)
+    for _ in range(max_iterations):
+        med = float(np.median(r))
+        new = r <= max(med, CHI3_995_OVER_MEDIAN * float(np.median(r[r <= med])))
+        tip, pivot = _solve(P[new])
+        r = _residuals(P, tip, pivot)
+        if np.array_equal(new, keep):
             break
-        best = inl
-    res = pivot_calibration(P[best])
-    r = _residuals(P, res.tip_tool, res.pivot_tracker)
-    return PivotResult(res.tip_tool, res.pivot_tracker, r, float(np.sqrt(np.mean(r[best] ** 2))), best)
+        keep = new
+    # 2. the final threshold (given, or from the data: the median residual of the poses kept,
+    #    scaled to the 99.5 % point of Gaussian noise) and a refit until the inliers are stable
+    inl = keep
+    thr = float("inf")
+    for _ in range(max_iterations):
+        thr = float(threshold_mm) if threshold_mm is not None else CHI3_995_OVER_MEDIAN * float(np.median(r[inl]))
+        new = r <= thr
+        if new.sum() < 3:
+            inl = new
+            break
+        tip, pivot = _solve(P[new])
+        r = _residuals(P, tip, pivot)
+        if np.array_equal(new, inl):
+            break
+        inl = new
+    if inl.sum() < max(3, len(P) // 2):
+        raise RegistrationError(f"no consistent pivot: only {int(inl.sum())} of {len(P)} poses agree within "
+                                f"{thr:.1f} mm (the tip slipped, or the poses are of different pivots)")
+    if rotation_spread(P[inl]) < MIN_ROTATION_SPREAD_RAD:
+        raise RegistrationError("the poses that agree on a pivot were not rotated enough about the tip")
+    tip, pivot = _solve(P[inl])
+    r = _residuals(P, tip, pivot)
+    c_tip, c_piv = _covariances(P[inl], tip, pivot)
+    res = PivotResult(tip, pivot, r, float(np.sqrt(np.mean(r[inl] ** 2))), inl,
+                      rms_all_mm=float(np.sqrt(np.mean(r ** 2))), threshold_mm=thr, tip_covariance=c_tip,
+                      pivot_covariance=c_piv, rotation_spread_deg=float(np.degrees(spread)))
+    sd = res.tip_sd_mm()[0]
+    if sd[0] > max_tip_sd_mm:
+        raise RegistrationError(f"the tip is poorly determined (standard deviation {sd[0]:.1f} mm > {max_tip_sd_mm} mm "
+                                "along its worst axis); collect more poses with a wider swing")
+    return res
 
 
 def tip_covariance(poses, result: PivotResult) -> np.ndarray:
@@ -129,17 +232,9 @@ def tip_covariance(poses, result: PivotResult) -> np.ndarray:
     independent, equal noise on the poses' translations). The square root of its largest
     eigenvalue is the tip uncertainty (1 sd, mm) along the worst direction."""
     P = _check_poses(poses)[np.asarray(result.inliers, bool)]
-    n = len(P)
-    if n < 3:
+    if len(P) < 3:
         raise RegistrationError("the tip uncertainty needs at least 3 inlier poses")
-    A = np.zeros((3 * n, 6))
-    A[:, :3] = P[:, :3, :3].reshape(3 * n, 3)
-    A[:, 3:] = -np.tile(np.eye(3), (n, 1))
-    b = -P[:, :3, 3].reshape(3 * n)
-    x = np.concatenate([result.tip_tool, result.pivot_tracker])
-    r = A @ x - b
-    sigma2 = float(r @ r) / max(3 * n - 6, 1)
-    return sigma2 * np.linalg.inv(A.T @ A)[:3, :3]
+    return _covariances(P, result.tip_tool, result.pivot_tracker)[0]
 
 
 def tip_uncertainty_mm(poses, result: PivotResult) -> float:
