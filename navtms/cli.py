@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import sys
 
 from navcore.errors import NavtmsError
@@ -48,9 +49,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: A coordinate list that starts with a minus sign, e.g. "-38,44,26" or "-38.5 44 26".
+_NEGATIVE_COORDS = re.compile(r"^-\d[\d.eE+-]*([,\s]+[-+]?[\d.eE+-]+)+$")
+
+
+def join_negative_values(argv: list[str]) -> list[str]:
+    """`--option -38,44,26` -> `--option=-38,44,26`: argparse takes a value that starts with '-'
+    for an option (it only knows plain negative numbers), so coordinates with a negative first
+    value would need the `--option=` spelling; this joins them for the user."""
+    out: list[str] = []
+    for tok in argv:
+        prev = out[-1] if out else ""
+        if (_NEGATIVE_COORDS.match(tok) and prev.startswith("--") and "=" not in prev and len(prev) > 2):
+            out[-1] = f"{prev}={tok}"
+        else:
+            out.append(tok)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_negative_values(list(sys.argv[1:] if argv is None else argv)))
     if not getattr(args, "_run", None):
         parser.print_help()
         return EXIT_BAD_INPUT

@@ -128,3 +128,90 @@ def test_missing_file_and_unknown_type(tmp_path):
     g.write_text("{not json")
     with pytest.raises(InputFileError, match="not valid JSON"):
         read_points(g)
+
+
+# ----------------------------------------------------------------------------- point files as people have them
+def test_names_match_case_insensitively_and_through_aliases(tmp_path):
+    from navcore.points import NamedPoints, canonical_name
+    from registration.paired_point import register_paired_points
+
+    for a, b in [("Nasion", "nasion"), ("NAS", "nasion"), ("nz", "nasion"), ("LPA", "lpa"), ("left", "lpa"),
+                 ("Left ear", "lpa"), ("RPA", "rpa"), ("right_preauricular", "rpa"), ("HP-01", "hp01")]:
+        assert canonical_name(a) == b
+    mri = NamedPoints(("nasion", "lpa", "rpa"), [[0, 90, 0], [-70, 0, 0], [70, 0, 0]], "mri")
+    trk = NamedPoints(("NAS", "Left", "RIGHT"), [[10, 90, 5], [-60, 0, 5], [80, 0, 5]], "tracker")
+    assert "Nasion" in mri and np.allclose(trk["nasion"], [10, 90, 5])
+    fit = register_paired_points(mri, trk)  # strict: no name is 'only in' one set
+    assert fit.names == ("nasion", "lpa", "rpa") and fit.fre_mm < 1e-9
+    np.testing.assert_allclose(fit.T_a_from_b[:3, 3], [-10, 0, -5], atol=1e-9)
+    with pytest.raises(GeometryError, match="duplicate"):
+        NamedPoints(("nasion", "NAS", "lpa"), np.zeros((3, 3)))
+
+
+def test_slicer_fcsv_is_read_in_ras(tmp_path):
+    from navcore.points import read_points
+
+    p = tmp_path / "F.fcsv"
+    p.write_text("# Markups fiducial file version = 4.11\n# CoordinateSystem = LPS\n"
+                 "# columns = id,x,y,z,ow,ox,oy,oz,vis,sel,lock,label,desc,associatedNodeID\n"
+                 "vtkMRMLMarkupsFiducialNode_0,-1.5,-90.25,-20,0,0,0,1,1,1,0,Nasion,,vtkMRMLScalarVolumeNode1\n"
+                 "vtkMRMLMarkupsFiducialNode_1,70,5,-40,0,0,0,1,1,1,0,LPA,,\n"
+                 "vtkMRMLMarkupsFiducialNode_2,-70.5,5,-40,0,0,0,1,1,1,0,RPA,,\n")
+    pts = read_points(p)
+    assert pts.names == ("Nasion", "LPA", "RPA") and pts.frame == "mri"
+    np.testing.assert_allclose(pts["nasion"], [1.5, 90.25, -20])  # LPS -> RAS
+    np.testing.assert_allclose(pts["lpa"], [-70, -5, -40])
+    q = tmp_path / "G.fcsv"
+    q.write_text("# CoordinateSystem = 0\nvtkMRMLMarkupsFiducialNode_0,1,2,3,0,0,0,1,1,1,0,nas,,\n")
+    np.testing.assert_allclose(read_points(q)["nasion"], [1, 2, 3])  # 0 = RAS in Slicer 4
+    bad = tmp_path / "B.fcsv"
+    bad.write_text("# CoordinateSystem = RAS\nid,1,2,zz,0,0,0,1,1,1,0,nas,,\n")
+    with pytest.raises(InputFileError, match="not a number"):
+        read_points(bad)
+
+
+def test_unplaced_slicer_points_are_skipped_and_named(tmp_path):
+    doc = {"markups": [{"type": "Fiducial", "coordinateSystem": "RAS", "controlPoints": [
+        {"label": "nasion", "position": [0, 90, 0], "positionStatus": "defined"},
+        {"label": "lpa", "position": [-70, 0, 0]},
+        {"label": "rpa", "position": [0, 0, 0], "positionStatus": "undefined"},
+        {"label": "inion", "position": [0, 0, 0], "positionStatus": "missing"},
+        {"label": "cz", "position": [0, 0, 100], "positionStatus": "defined"}]}]}
+    p = tmp_path / "f.mrk.json"
+    p.write_text(json.dumps(doc))
+    pts = read_points(p, "mri")
+    assert pts.names == ("nasion", "lpa", "cz")
+    assert len(pts.notes) == 1 and "rpa (undefined)" in pts.notes[0] and "inion (missing)" in pts.notes[0]
+    from navcore.errors import RegistrationError
+    from registration.paired_point import match_names
+
+    full = NamedPoints(("nasion", "lpa", "rpa"), [[0, 90, 0], [-70, 0, 0], [70, 0, 0]], "tracker")
+    with pytest.raises(RegistrationError, match="rpa missing from the mri points"):
+        match_names(pts, full, ["nasion", "lpa", "rpa"])  # not read as a point at 0,0,0
+    doc["markups"][0]["controlPoints"] = [doc["markups"][0]["controlPoints"][2]]
+    p.write_text(json.dumps(doc))
+    with pytest.raises(InputFileError, match="no points.*rpa"):
+        read_points(p)
+
+
+@pytest.mark.parametrize("text", ["x,y,z\n1,2,3\n-4.5,5,6\n7,8,-9\n",
+                                  "1,2,3\n-4.5,5,6\n7,8,-9\n",
+                                  "# frame: tracker\nx_mm,y_mm,z_mm\n1,2,3\n-4.5,5,6\n7,8,-9\n",
+                                  "label,x,y,z\np1,1,2,3\np2,-4.5,5,6\np3,7,8,-9\n"])
+def test_head_point_csvs_without_names(tmp_path, text):
+    from navcore.points import read_points
+
+    p = tmp_path / "hp.csv"
+    p.write_text(text)
+    pts = read_points(p)
+    assert pts.names == ("p1", "p2", "p3")
+    np.testing.assert_allclose(pts.positions, [[1, 2, 3], [-4.5, 5, 6], [7, 8, -9]])
+
+
+def test_headerless_csv_with_a_bad_row_names_it(tmp_path):
+    from navcore.points import read_points
+
+    p = tmp_path / "hp.csv"
+    p.write_text("1,2,3\n4,5\n")
+    with pytest.raises(InputFileError, match="row 2"):
+        read_points(p)

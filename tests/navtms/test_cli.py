@@ -49,3 +49,12 @@ def test_library_error_is_one_sentence_and_exit_2(tmp_path):
     assert "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "missing.nii.gz" in r.stderr
     assert not (tmp_path / "plan").exists()
+
+
+def test_negative_coordinates_need_no_equals_sign():
+    from navtms.cli import join_negative_values
+
+    assert join_negative_values(["register", "--target", "-38,44,26", "--fle-mm", "2"]) == \
+        ["register", "--target=-38,44,26", "--fle-mm", "2"]
+    assert join_negative_values(["x", "--offset", "-3"]) == ["x", "--offset", "-3"]  # argparse takes plain numbers
+    assert join_negative_values(["x", "--target=-1,2,3"]) == ["x", "--target=-1,2,3"]
