@@ -99,7 +99,8 @@ def test_bad_inputs_exit_2_with_one_sentence_and_write_nothing(session, capsys, 
     two = tmp_path / "two.csv"
     two.write_text("name,x_mm,y_mm,z_mm\nnasion,0,90,0\nlpa,-70,0,0\n")
     renamed = tmp_path / "renamed.csv"
-    renamed.write_text("name,x_mm,y_mm,z_mm\nnasion,0,90,0\nlpa,-70,0,0\nRPA,70,0,0\n")
+    # names match case-insensitively and through aliases (RPA = rpa = right), so only a real typo is refused
+    renamed.write_text("name,x_mm,y_mm,z_mm\nnasion,0,90,0\nlpa,-70,0,0\nrpx,70,0,0\n")
     # a mistyped coordinate (40 mm off) makes the fit implausible. (Swapping LPA and RPA alone is
     # NOT detectable from three fiducials: the nasion-LPA-RPA triangle is nearly isosceles.)
     swapped = tmp_path / "swapped.csv"
@@ -113,7 +114,7 @@ def test_bad_inputs_exit_2_with_one_sentence_and_write_nothing(session, capsys, 
     cases = [
         (_args(d, out, **{"--tracker-fiducials": str(tmp_path / "missing.csv")}), "does not exist"),
         (_args(d, out, **{"--tracker-fiducials": str(two)}), "rpa"),
-        (_args(d, out, **{"--tracker-fiducials": str(renamed)}), "RPA"),
+        (_args(d, out, **{"--tracker-fiducials": str(renamed)}), "rpx"),
         (_args(d, out, **{"--tracker-fiducials": str(swapped)}), "swapped"),
         (_args(d, out, **{"--image-fiducials": str(lr_swapped)}), "swapped"),
         (_args(d, out, **{"--target": "1,2"}), "--target"),
