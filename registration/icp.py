@@ -164,8 +164,8 @@ class IcpResult:
 
 
 #: A one-sided fit is flagged when |bias| exceeds this (mm) and BIAS_SIGMAS standard errors.
-BIAS_WARN_MM = 0.3
-BIAS_SIGMAS = 3.0
+BIAS_WARN_MM = 0.25
+BIAS_SIGMAS = 2.5
 #: Probability of a false alarm of the fiducial-error check (chi-square of the anchors' errors).
 FIDUCIAL_CHECK_ALPHA = 0.01
 
