@@ -180,21 +180,28 @@ def pose_reader(source, estimator=None) -> PoseReader:
     return read
 
 
-def collect_pivot(read_poses: PoseReader, n: int = 150, tool: str = "pointer"):
-    """Pivot calibration: n poses of `tool` (camera frame) while it swings about its tip in a
-    divot; returns registration.pivot.PivotResult (tip in the tool frame, mm). Hidden frames
-    are skipped; raises SessionError when the source ends first."""
-    from registration.pivot import pivot_calibration_ransac
+def collect_pivot(read_poses: PoseReader, n: int = 600, tool: str = "pointer", min_poses: int = 100):
+    """Pivot calibration: up to n poses of `tool` (camera frame) while it swings about its tip in
+    a divot (about 20 s at 30 Hz), or all poses until the source ends when that comes first
+    (at least `min_poses`); returns registration.pivot.PivotResult from
+    `pivot_calibration_robust` over ALL the poses collected (deterministic, threshold from the
+    data; the result carries the inlier fraction, the RMS over all poses and over the inliers
+    and the tip's covariance). Hidden frames are skipped; raises SessionError when the source
+    ends before min_poses."""
+    from registration.pivot import pivot_calibration_robust
 
     poses = []
     while len(poses) < n:
         p = read_poses()
         if p is None:
-            raise SessionError(f"the source ended after {len(poses)} of {n} {tool} poses for the pivot calibration")
+            if len(poses) >= min_poses:
+                break
+            raise SessionError(f"the source ended after {len(poses)} {tool} poses; the pivot calibration needs at "
+                               f"least {min_poses}")
         b = p.get(tool)
         if b is not None and b.visible:
             poses.append(b.T_camera_from_body)
-    return pivot_calibration_ransac(np.asarray(poses))
+    return pivot_calibration_robust(np.asarray(poses))
 
 
 def calibrate_coil_interactive(read_poses: PoseReader, tip_pointer_mm,

@@ -1,15 +1,19 @@
 """`navtms register`: patient-to-image registration from fiducials (and head points).
 
     navtms register --image-fiducials F --tracker-fiducials G [--head-points H --mri MRI]
-                    [--fle-mm 2] [--target x,y,z] --out registration.json [--json] [--force]
-                    [--max-fre-mm 3] [--override]
+                    [--plan PLAN] [--fle-mm 2] [--target x,y,z] --out registration.json
+                    [--json] [--force] [--max-fre-mm 3] [--override]
 
 F: the planned fiducials in the MRI (frame `mri`, mm); G: the same names touched with the
 tracked pointer (frame `tracker`: the tracker's, or the head reference body's, frame, mm);
-H: extra points digitised on the scalp (frame `tracker`). Point files are CSV
-(`name,x_mm,y_mm,z_mm`) or 3D Slicer `.mrk.json`. The registration file (JSON, format_version 1)
-holds `T_mri_from_tracker`, the FRE, per-point errors, the predicted TRE at --target and, with
-head points, the surface (ICP) fit's residuals and the change it made. The work is done by
+H: extra points digitised on the scalp (frame `tracker`; names optional). Point files are CSV
+(`name,x_mm,y_mm,z_mm`, or `x,y,z` for head points), 3D Slicer `.mrk.json` or `.fcsv`; names match
+case-insensitively and through the fiducial aliases (Nasion/nas, LPA/left, RPA/right). PLAN: a plan
+folder; the predicted TRE is then reported at every planned target, and its fiducials and scalp
+stand in for F and the MRI when those are not given. The registration file (JSON,
+format_version 1) holds `T_mri_from_tracker`, the FRE, per-point errors, the predicted TRE at
+--target and every planned target and, with head points, the surface (ICP) fit's residuals
+(signed bias, RMS, max), inlier and outlier counts, the change it made and its warnings. The work is done by
 registration.pipeline.register, the same function the session and the demo use (same FRE
 gates: a warning above 2 mm, refused above 3 mm unless --override; same ICP settings and TRE).
 """
@@ -36,15 +40,20 @@ FORMAT_VERSION = 1
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--image-fiducials", required=True, metavar="F", help="fiducials in the MRI (mri mm): CSV or .mrk.json")
+    p.add_argument("--image-fiducials", metavar="F",
+                   help="fiducials in the MRI (mri mm): CSV, .mrk.json or .fcsv (default: the --plan's fiducials)")
     p.add_argument("--tracker-fiducials", required=True, metavar="G", help="the same fiducials touched in the tracker frame (mm)")
-    p.add_argument("--head-points", metavar="H", help="points digitised on the scalp in the tracker frame (needs --mri)")
+    p.add_argument("--head-points", metavar="H",
+                   help="points digitised on the scalp in the tracker frame (needs --mri or --plan for the scalp)")
+    p.add_argument("--plan", metavar="PLAN",
+                   help="a plan folder: the predicted TRE at every planned target; its scalp and fiducials are used "
+                        "when --mri / --image-fiducials are not given")
     p.add_argument("--mri", metavar="MRI", help="the subject's T1 (.nii, .nii.gz, .mgz or a DICOM series folder), for the scalp surface")
     p.add_argument("--fle-mm", type=float, default=2.0, help="RMS fiducial localisation error, mm (default 2)")
     p.add_argument("--head-point-sigma-mm", type=float, default=1.0,
                    help="expected per-axis error of the head points, mm (default 1), for the surface fit and its TRE")
     p.add_argument("--target", metavar="x,y,z",
-                   help="a target in mri mm for the predicted TRE (write --target=x,y,z when x is negative)")
+                   help="a target in mri mm for the predicted TRE (e.g. --target -38,44,26)")
     p.add_argument("--max-fre-mm", type=float, default=3.0,
                    help="refuse a fiducial fit whose FRE exceeds this (default 3, as the session; "
                         "a warning above 2)")
@@ -104,6 +113,9 @@ def result_dict(r: RegistrationResult, inputs: dict, target=None) -> dict:
         out["target_mri_mm"] = target
         out["predicted_tre_fiducials_mm"] = r.predicted_tre_fiducials_mm["target"]
         out["predicted_tre_mm"] = r.predicted_tre_mm["target"]
+    if r.predicted_tre_mm:
+        out["predicted_tre_per_target_mm"] = dict(r.predicted_tre_mm)
+        out["predicted_tre_fiducials_per_target_mm"] = dict(r.predicted_tre_fiducials_mm)
     if r.icp is not None:
         out["T_mri_from_tracker_fiducials_only"] = r.T_mri_from_b_fiducials
         icp = dict(r.icp.summary)
@@ -112,6 +124,7 @@ def result_dict(r: RegistrationResult, inputs: dict, target=None) -> dict:
         if target is not None:
             icp["target_moved_mm"] = r.icp.target_moved_mm["target"]
             icp["predicted_tre_mm"] = r.predicted_tre_mm["target"]
+        icp["target_moved_per_target_mm"] = dict(r.icp.target_moved_mm)
         out["icp"] = icp
     return out
 
@@ -125,25 +138,49 @@ def compute(args) -> dict:
         raise RegistrationError(f"--head-point-sigma-mm must be a positive number of mm, got {args.head_point_sigma_mm}")
     if not (np.isfinite(args.max_fre_mm) and args.max_fre_mm > 0):
         raise RegistrationError(f"--max-fre-mm must be a positive number of mm, got {args.max_fre_mm}")
-    if args.head_points and not args.mri:
-        raise RegistrationError("--head-points needs --mri (the scalp surface is made from the MRI)")
+    plan_arg = getattr(args, "plan", None)
+    if args.head_points and not (args.mri or plan_arg):
+        raise RegistrationError("--head-points needs --mri or --plan (the scalp surface is made from the MRI)")
+    if not args.image_fiducials and not plan_arg:
+        raise RegistrationError("give the MRI fiducials: --image-fiducials F (or a --plan that holds them)")
     target = parse_target(args.target) if args.target else None
+    plan = None
+    if plan_arg:
+        from targets.plan import load_plan
 
-    img = read_points(args.image_fiducials, frame="mri")
-    check_sides(img, args.image_fiducials)
+        plan = load_plan(plan_arg, load_surfaces=bool(args.head_points and not args.mri))
+    targets = {} if target is None else {"target": target}
+    if plan is not None:
+        for t in plan.targets:
+            targets[t.name] = np.asarray(t.target_mri_mm, dtype=np.float64)
+
+    if args.image_fiducials:
+        img = read_points(args.image_fiducials, frame="mri")
+        check_sides(img, args.image_fiducials)
+    else:
+        img = plan.fiducials
+        if len(img) < 3:
+            raise InputFileError(plan_arg, "the plan holds fewer than 3 fiducials; give --image-fiducials")
     trk = read_points(args.tracker_fiducials, frame="tracker")
     hp = scalp = None
     if args.head_points:
-        from navcore.mri import load_mri
-        from targets.surfaces import scalp_surface
-
         hp = read_points(args.head_points, frame="tracker")
-        scalp = scalp_surface(load_mri(args.mri))
-    r = register(img, trk, hp, scalp, settings_from_args(args), None if target is None else {"target": target})
+        if args.mri:
+            from navcore.mri import load_mri
+            from targets.surfaces import scalp_surface
+
+            scalp = scalp_surface(load_mri(args.mri))
+        else:
+            scalp = plan.scalp
+    r = register(img, trk, hp, scalp, settings_from_args(args), targets or None)
     r.raise_if_refused()
-    return result_dict(r, {"image_fiducials": str(args.image_fiducials),
-                           "tracker_fiducials": str(args.tracker_fiducials),
-                           "head_points": args.head_points, "mri": args.mri}, target)
+    out = result_dict(r, {"image_fiducials": str(args.image_fiducials or plan_arg),
+                          "tracker_fiducials": str(args.tracker_fiducials),
+                          "head_points": args.head_points, "mri": args.mri, "plan": plan_arg}, target)
+    notes = [n for pts in (img, trk, hp) if pts is not None for n in pts.notes]
+    if notes:
+        out["notes"] = notes
+    return out
 
 
 def _text(r: dict) -> str:
@@ -161,14 +198,23 @@ def _text(r: dict) -> str:
         lines.append(f"WARNING: {w}")
     if "icp" in r:
         s = r["icp"]
-        lines.append(f"surface fit: {s['n_inliers']}/{s['n_points']} head points used, residual mean "
-                     f"{s['residual_mean_mm']:.2f} / RMS {s['residual_rms_mm']:.2f} / max {s['residual_max_mm']:.2f} mm; "
+        lines.append(f"surface fit: {s['n_inliers']}/{s['n_points']} head points used ({s['n_outliers']} outliers), "
+                     f"residual bias {s['residual_bias_mm']:+.2f} mm (+ outside; SE {s['residual_bias_se_mm']:.2f}) / RMS "
+                     f"{s['residual_rms_mm']:.2f} / max {s['residual_max_mm']:.2f} mm; "
                      f"changed the fiducial fit by {s['change_translation_mm']:.2f} mm, {s['change_rotation_deg']:.2f} deg")
         if "predicted_tre_mm" in s:
             lines.append(f"predicted TRE at target after the surface fit: {s['predicted_tre_mm']:.2f} mm "
                          f"(the fit moved the target by {s['target_moved_mm']:.2f} mm)")
         if s["outliers"]:
             lines.append(f"  ignored as off the scalp: {', '.join(s['outliers'])}")
+    per = r.get("predicted_tre_per_target_mm", {})
+    if len(per) > 1 or (per and "target" not in per):
+        fid = r.get("predicted_tre_fiducials_per_target_mm", {})
+        lines.append("predicted TRE per target (fiducials alone -> final):")
+        for n, v in per.items():
+            lines.append(f"  {n:>20s}  {fid.get(n, float('nan')):6.2f} -> {v:6.2f} mm")
+    for n in r.get("notes", ()):
+        lines.append(f"note: {n}")
     return "\n".join(lines)
 
 

@@ -130,7 +130,10 @@ def _calibrate(args) -> int:
         if args.pivot:
             input("Put the pointer tip in a divot; press Enter and swing it in two directions: ")
             res = collect_pivot(read)
-            print(f"pointer tip {res.tip_tool.round(2).tolist()} mm, RMS {res.rms_mm:.2f} mm")
+            sd = res.tip_sd_mm()[0]
+            print(f"pointer tip {res.tip_tool.round(2).tolist()} mm from {res.n_poses} poses, "
+                  f"{100 * res.inlier_fraction:.0f} % inliers within {res.threshold_mm:.2f} mm; RMS {res.rms_all_mm:.2f} mm "
+                  f"over all poses, {res.rms_mm:.2f} mm over the inliers; tip SD {sd[0]:.2f} mm (worst axis)")
             s = s.with_(pointer_tip_mm=res.tip_tool)
             s.save()
         if args.coil:

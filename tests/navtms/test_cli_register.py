@@ -169,3 +169,41 @@ def test_lpa_rpa_swapped_in_the_tracker_file_is_caught_by_head_points(session, c
     err = capsys.readouterr().err
     assert "scalp" in err and err.count("\n") == 1
     assert not out2.exists()
+
+
+def test_plan_gives_the_tre_at_every_planned_target(session, capsys, tmp_path):
+    """--plan PLAN: the predicted TRE at each planned target (and --target, written with a
+    negative first coordinate and no '='), the plan's fiducials and scalp standing in for
+    --image-fiducials and --mri; head points without names."""
+    from navcore.mri import load_mri
+    from navcore.transforms import make_transform
+    from registration.tre import predicted_tre
+    from targets.plan import Plan, PlannedTarget, save_plan
+    from targets.surfaces import scalp_surface
+
+    d, T_t_m, mri_path = session
+    img = read_points(d / "image.csv", frame="mri")
+    scalp = scalp_surface(load_mri(mri_path))
+    tg = {"dlpfc-left": np.array([-38.0, 44.0, 26.0]), "m1-right": np.array([37.0, -21.0, 58.0])}
+    targets = tuple(PlannedTarget(n, p, p + [0, 0, 20.0], make_transform(np.eye(3), p + [0, 0, 20.0])) for n, p in tg.items())
+    from targets.surface_cache import file_sha256
+
+    plan_dir = save_plan(Plan(mri_path, file_sha256(mri_path), targets, fiducials=img, scalp=scalp), tmp_path / "plan")
+    head = read_points(d / "head.csv")
+    (tmp_path / "head_xyz.csv").write_text("x,y,z\n" + "".join(f"{float(p[0])!r},{float(p[1])!r},{float(p[2])!r}\n" for p in head.positions))
+    out = tmp_path / "r.json"
+    rc = main(["register", "--plan", str(plan_dir), "--tracker-fiducials", str(d / "tracker.mrk.json"),
+               "--head-points", str(tmp_path / "head_xyz.csv"), "--target", "-30,50,20", "--out", str(out)])
+    cap = capsys.readouterr()
+    text = cap.out
+    assert rc == 0, cap.err
+    saved = read_json(out, "registration")
+    per, fid = saved["predicted_tre_per_target_mm"], saved["predicted_tre_fiducials_per_target_mm"]
+    assert set(per) == {"target", "dlpfc-left", "m1-right"}
+    for n, p in {**tg, "target": np.array([-30.0, 50, 20])}.items():
+        assert fid[n] == pytest.approx(float(predicted_tre(img.positions, p, 2.0)[0]))
+        assert 0 < per[n] < fid[n]  # the head points make every target better determined
+        assert _tre(np.array(saved["T_mri_from_tracker"]), T_t_m, p) < 2.5
+    assert "dlpfc-left" in text and "m1-right" in text and "residual bias" in text
+    s = saved["icp"]
+    assert s["n_outliers"] >= 2 and "residual_bias_mm" in s and set(s["target_moved_per_target_mm"]) == set(per)

@@ -93,3 +93,34 @@ def test_registration_warns_above_2_and_refuses_above_3_unless_overridden(tmp_pa
     assert load_session(s.folder).registration.fre_mm == warn.registration.fre_mm   # refusal kept the old one
     over = register_session(s, FID_MRI, disturbed(8.0), override=True)
     assert over.registration.overridden and "overridden" in over.registration.warning
+
+
+def test_collect_pivot_uses_every_pose_with_the_robust_fit():
+    from types import SimpleNamespace
+
+    from navcore.errors import SessionError
+    from navtms.workflow import collect_pivot
+    from pointer_helpers import pointer_poses
+    from registration.pivot import pivot_calibration_robust
+
+    P, wild, tip, _ = pointer_poses(np.random.default_rng(21), n=500, n_wild=10)
+
+    def reader(poses, hide_every=7):
+        it = iter(range(len(poses)))
+
+        def read():
+            i = next(it, None)
+            if i is None:
+                return None
+            vis = i % hide_every != 0
+            return {"pointer": SimpleNamespace(visible=vis, T_camera_from_body=poses[i] if vis else None)}
+        return read
+
+    seen = np.array([i % 7 != 0 for i in range(len(P))])
+    res = collect_pivot(reader(P))  # the source ends before n: all visible poses are used
+    assert res.n_poses == int(seen.sum())
+    np.testing.assert_allclose(res.tip_tool, pivot_calibration_robust(P[seen]).tip_tool, atol=1e-12)
+    assert np.linalg.norm(res.tip_tool - tip) < 0.6 and res.inlier_fraction < 1.0
+    assert collect_pivot(reader(P), n=200).n_poses == 200
+    with pytest.raises(SessionError, match="at least 100"):
+        collect_pivot(reader(P[:90]))
