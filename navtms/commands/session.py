@@ -40,6 +40,9 @@ def add_arguments(p) -> None:
     cal.add_argument("folder")
     cal.add_argument("--source", required=True)
     cal.add_argument("--pivot", action="store_true", help="pivot calibration of the pointer tip")
+    cal.add_argument("--pivot-poses", type=int, default=600, metavar="N",
+                     help="pointer poses to collect for the pivot (default 600, ~20 s at 30 Hz; all of them are used, "
+                          "or all until the source ends, at least 100)")
     cal.add_argument("--coil", action="store_true", help="touch coil centre, handle and side")
     cal.add_argument("--device", action="append", default=[], metavar="BODY=DEVICE", help=_device_help())
     reg = sub.add_parser("register", help="collect the plan's fiducials with the pointer and register")
@@ -129,7 +132,7 @@ def _calibrate(args) -> int:
     try:
         if args.pivot:
             input("Put the pointer tip in a divot; press Enter and swing it in two directions: ")
-            res = collect_pivot(read)
+            res = collect_pivot(read, n=args.pivot_poses, min_poses=min(100, args.pivot_poses))
             sd = res.tip_sd_mm()[0]
             print(f"pointer tip {res.tip_tool.round(2).tolist()} mm from {res.n_poses} poses, "
                   f"{100 * res.inlier_fraction:.0f} % inliers within {res.threshold_mm:.2f} mm; RMS {res.rms_all_mm:.2f} mm "

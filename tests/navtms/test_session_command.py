@@ -81,7 +81,7 @@ def test_session_workflow_end_to_end(tmp_path, monkeypatch, capsys):
                  "--tolerance-mm", "2.5", "--lock-to-target"]) == 0
     assert main(["session", "register", str(tmp_path / "s"), "--source", f"poses:{tmp_path / 'register.csv'}"]) == 2
     assert main(["session", "calibrate", str(tmp_path / "s"), "--source", f"poses:{tmp_path / 'calib.csv'}",
-                 "--pivot", "--coil"]) == 0
+                 "--pivot", "--pivot-poses", "150", "--coil"]) == 0  # the recording holds 150 pivot poses
     s = load_session(tmp_path / "s")
     np.testing.assert_allclose(s.pointer_tip_mm, TIP, atol=0.05)
     np.testing.assert_allclose(s.T_coilbody_from_coil, T_cal, atol=1e-3)
