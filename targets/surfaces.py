@@ -100,6 +100,13 @@ def head_mask(mri: MRIVolume, threshold: float | None = None) -> np.ndarray:
     return largest_component(ndimage.binary_fill_holes(closed))
 
 
+def _open_edges(faces: np.ndarray) -> int:
+    """Edges not shared by exactly two triangles (0 for a closed manifold mesh)."""
+    e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    _, counts = np.unique(e, axis=0, return_counts=True)
+    return int(np.sum(counts != 2))
+
+
 # ----------------------------------------------------------------------------- vtk helpers
 def _polydata_arrays(poly):
     from vtkmodules.util.numpy_support import vtk_to_numpy
@@ -188,7 +195,19 @@ def isosurface(field: np.ndarray, level: float, T_mri_from_voxel: np.ndarray, ta
         dec.SetTargetReduction(1.0 - target_triangles / n)
         dec.VolumePreservationOn()
         dec.Update()
-        poly = dec.GetOutput()
+        if _open_edges(_polydata_arrays(dec.GetOutput())[1]) == 0:
+            poly = dec.GetOutput()
+        else:  # quadric decimation folded a thin feature (rare): decimate keeping the topology
+            from vtkmodules.vtkFiltersCore import vtkDecimatePro
+
+            pro = vtkDecimatePro()
+            pro.SetInputData(poly)
+            pro.SetTargetReduction(1.0 - target_triangles / n)
+            pro.PreserveTopologyOn()
+            pro.SplittingOff()
+            pro.BoundaryVertexDeletionOff()
+            pro.Update()
+            poly = pro.GetOutput()
     vox, faces = _polydata_arrays(poly)
     A = np.asarray(T_mri_from_voxel, dtype=np.float64)
     verts = vox @ A[:3, :3].T + A[:3, 3]
