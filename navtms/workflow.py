@@ -190,6 +190,7 @@ def collect_pivot(read_poses: PoseReader, n: int = 600, tool: str = "pointer", m
     ends before min_poses."""
     from registration.pivot import pivot_calibration_robust
 
+    min_poses = min(min_poses, n)
     poses = []
     while len(poses) < n:
         p = read_poses()
