@@ -180,9 +180,10 @@ def pose_reader(source, estimator=None) -> PoseReader:
     return read
 
 
-def collect_pivot(read_poses: PoseReader, n: int = 600, tool: str = "pointer", min_poses: int = 100):
+def collect_pivot(read_poses: PoseReader, n: int = 150, tool: str = "pointer", min_poses: int = 100):
     """Pivot calibration: up to n poses of `tool` (camera frame) while it swings about its tip in
-    a divot (about 20 s at 30 Hz), or all poses until the source ends when that comes first
+    a divot (the workbench's and `session calibrate --pivot-poses` count), or all poses until the
+    source ends when that comes first
     (at least `min_poses`); returns registration.pivot.PivotResult from
     `pivot_calibration_robust` over ALL the poses collected (deterministic, threshold from the
     data; the result carries the inlier fraction, the RMS over all poses and over the inliers

@@ -40,9 +40,9 @@ def add_arguments(p) -> None:
     cal.add_argument("folder")
     cal.add_argument("--source", required=True)
     cal.add_argument("--pivot", action="store_true", help="pivot calibration of the pointer tip")
-    cal.add_argument("--pivot-poses", type=int, default=600, metavar="N",
-                     help="pointer poses to collect for the pivot (default 600, ~20 s at 30 Hz; all of them are used, "
-                          "or all until the source ends, at least 100)")
+    cal.add_argument("--pivot-poses", type=int, default=150, metavar="N",
+                     help="pointer poses to collect for the pivot (default 150, as the workbench; ~5 s at 30 Hz, use "
+                          "more for a slow swing); every pose collected is used (or all until the source ends)")
     cal.add_argument("--coil", action="store_true", help="touch coil centre, handle and side")
     cal.add_argument("--device", action="append", default=[], metavar="BODY=DEVICE", help=_device_help())
     reg = sub.add_parser("register", help="collect the plan's fiducials with the pointer and register")

@@ -117,10 +117,11 @@ def test_collect_pivot_uses_every_pose_with_the_robust_fit():
         return read
 
     seen = np.array([i % 7 != 0 for i in range(len(P))])
-    res = collect_pivot(reader(P))  # the source ends before n: all visible poses are used
+    res = collect_pivot(reader(P), n=1000)  # the source ends before n: all visible poses are used
     assert res.n_poses == int(seen.sum())
     np.testing.assert_allclose(res.tip_tool, pivot_calibration_robust(P[seen]).tip_tool, atol=1e-12)
     assert np.linalg.norm(res.tip_tool - tip) < 0.6 and res.inlier_fraction < 1.0
     assert collect_pivot(reader(P), n=200).n_poses == 200
+    assert collect_pivot(reader(P)).n_poses == 150  # the default, as the workbench
     with pytest.raises(SessionError, match="at least 100"):
         collect_pivot(reader(P[:90]))
