@@ -26,15 +26,20 @@ def _cli(*args, cwd):
 def test_track_refuses_a_bad_record_folder_before_writing_the_pose_log(tmp_path, capsys):
     if not VIDEO.exists():
         pytest.skip("../shared real data not beside the checkout")
+    from tracking.camera import CameraModel
+
     out = tmp_path / "o.csv"
+    # the camera the bodies' own geometry fits for this footage (../shared/data/real/README.md)
+    cam = CameraModel.guess(640, 480, focal_factor=435 / 640).save(tmp_path / "camera.json")
+    camera = ["--camera", str(cam)]
     assert main(["track", str(VIDEO), "--out", str(out), "--record", str(tmp_path / "missing" / "rec"),
-                 "--max-frames", "2", "--quiet"]) == 2
+                 "--max-frames", "2", "--quiet", *camera]) == 2
     assert "recording folder's parent does not exist" in capsys.readouterr().err
     assert not out.exists()                      # nothing left behind ...
     assert main(["track", str(VIDEO), "--out", str(out), "--record", str(tmp_path / "rec"),
-                 "--max-frames", "2", "--quiet"]) == 0   # ... so the corrected rerun is accepted
+                 "--max-frames", "2", "--quiet", *camera]) == 0   # ... so the corrected rerun is accepted
     assert out.exists() and (tmp_path / "rec" / "recording.json").exists()
-    assert main(["track", str(VIDEO), "--out", str(tmp_path / "nodir" / "o.csv"), "--quiet"]) == 2
+    assert main(["track", str(VIDEO), "--out", str(tmp_path / "nodir" / "o.csv"), "--quiet", *camera]) == 2
     assert "pose log's folder does not exist" in capsys.readouterr().err
 
 
@@ -72,12 +77,13 @@ def test_replaying_a_cut_recording_prints_no_ffmpeg_noise(tmp_path):
     """A recording cut mid-frame (what a kill leaves): replay is silent on stderr."""
     import numpy as np
 
+    from tracking.camera import CameraModel
     from tracking.recorder import Recorder, VIDEO_FILE
     from tracking.types import BodyPose, Frame
 
     folder = tmp_path / "rec"
     rng = np.random.default_rng(0)
-    with Recorder(folder, bodies=["coil"], video="auto") as rec:
+    with Recorder(folder, camera=CameraModel.guess(160, 120, focal_factor=1.0), bodies=["coil"], video="auto") as rec:
         for i in range(4):
             img = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
             rec.write(Frame(i, i * 10**8, img, {"coil": BodyPose.not_visible("coil", i, i * 10**8)}))
