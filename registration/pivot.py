@@ -126,15 +126,21 @@ def rotation_spread(poses: np.ndarray) -> float:
     return float(np.sqrt(max(np.linalg.eigvalsh(M)[0], 0.0)))
 
 
+def _check_spread(P: np.ndarray) -> float:
+    """Rotation spread of the poses (rad); RegistrationError when the tool was not swung enough."""
+    spread = rotation_spread(P)
+    if spread < MIN_ROTATION_SPREAD_RAD:
+        raise RegistrationError(f"the tool was not rotated enough about its tip (spread {np.degrees(spread):.1f} deg); "
+                                "swing it in two directions while keeping the tip in the divot")
+    return spread
+
+
 def pivot_calibration(poses) -> PivotResult:
     """Algebraic one-step least-squares pivot calibration from poses (N, 4, 4) T_tracker_from_tool.
     Raises RegistrationError for fewer than 3 poses, NaN, or too little rotation (the tool must
     be swung about the tip in two directions, e.g. +-20 degrees each)."""
     P = _check_poses(poses)
-    spread = rotation_spread(P)
-    if spread < MIN_ROTATION_SPREAD_RAD:
-        raise RegistrationError(f"the tool was not rotated enough about its tip (spread {np.degrees(spread):.1f} deg); "
-                                "swing it in two directions while keeping the tip in the divot")
+    spread = _check_spread(P)
     tip, pivot = _solve(P)
     r = _residuals(P, tip, pivot)
     c_tip, c_piv = _covariances(P, tip, pivot)
@@ -175,10 +181,7 @@ def pivot_calibration_robust(poses, threshold_mm: float | None = None, max_tip_s
     Raises RegistrationError when the rotation spread is too small (< 5 degrees), fewer than
     half the poses (or 3) remain, or the tip's largest standard deviation exceeds max_tip_sd_mm."""
     P = _check_poses(poses)
-    spread = rotation_spread(P)
-    if spread < MIN_ROTATION_SPREAD_RAD:
-        raise RegistrationError(f"the tool was not rotated enough about its tip (spread {np.degrees(spread):.1f} deg); "
-                                "swing it in two directions while keeping the tip in the divot")
+    spread = _check_spread(P)
     tip, pivot = _solve(P)
     r = _residuals(P, tip, pivot)
     # 1. trimmed least squares (concentration steps, Rousseeuw & Van Driessen 2006): keep the

@@ -110,19 +110,9 @@ def _handle(shape: CoilShape, y0: float) -> vtk.vtkPolyData | None:
 
 
 def _finish(parts) -> vtk.vtkPolyData:
-    app = vtk.vtkAppendPolyData()
-    for p in parts:
-        if p is not None:
-            app.AddInputData(p)
-    tri = vtk.vtkTriangleFilter()
-    tri.SetInputConnection(app.GetOutputPort())
-    normals = vtk.vtkPolyDataNormals()
-    normals.SetInputConnection(tri.GetOutputPort())
-    normals.SetFeatureAngle(40.0)
-    normals.Update()
-    out = vtk.vtkPolyData()
-    out.DeepCopy(normals.GetOutput())
-    return out
+    from viewer.coil_model import solid_mesh
+
+    return solid_mesh(parts)
 
 
 def _rot_y(deg: float, pivot_x: float = 0.0) -> np.ndarray:

@@ -48,10 +48,8 @@ def figure8_coil(wing_outer_radius_mm: float = 37.0, wing_inner_radius_mm: float
     parts = [_annulus(cx, wing_inner_radius_mm, R, thickness_mm) for cx in (-R, R)]
     # casing bridge over the junction where the two windings meet (the coil centre)
     parts.append(_box(-0.5 * R, 0.5 * R, -0.35 * R, 0.35 * R, -thickness_mm, -0.2 * thickness_mm))
-    append = vtk.vtkAppendPolyData()
     for part in parts:
         part.Update()
-        append.AddInputData(part.GetOutput())
     # handle: vtkCylinderSource is centred on the origin along +y
     cyl = vtk.vtkCylinderSource()
     cyl.SetRadius(handle_radius_mm)
@@ -59,7 +57,16 @@ def figure8_coil(wing_outer_radius_mm: float = 37.0, wing_inner_radius_mm: float
     cyl.SetResolution(32)
     cyl.SetCenter(0.0, 0.3 * R + 0.5 * handle_length_mm, -0.5 * thickness_mm - handle_radius_mm * 0.6)
     cyl.Update()
-    append.AddInputData(cyl.GetOutput())
+    return solid_mesh([*(part.GetOutput() for part in parts), cyl.GetOutput()])
+
+
+def solid_mesh(parts) -> vtk.vtkPolyData:
+    """Pieces (vtkPolyData, None skipped) joined into one triangle mesh with normals (40 deg
+    feature angle), a copy that owns its data; coordinates unchanged (coil frame mm)."""
+    append = vtk.vtkAppendPolyData()
+    for p in parts:
+        if p is not None:
+            append.AddInputData(p)
     tri = vtk.vtkTriangleFilter()
     tri.SetInputConnection(append.GetOutputPort())
     normals = vtk.vtkPolyDataNormals()
