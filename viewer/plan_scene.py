@@ -6,7 +6,7 @@ Frames and units: everything in `mri` (scanner RAS+) mm; a coil is placed by its
 `T_mri_from_coil` (coil frame: origin on the coil face, +z into the head, +y along the handle).
 
 Speed (software OpenGL): surfaces are drawn from display copies decimated to
-`max_display_triangles` each (vtkQuadricDecimation; the full meshes stay with the planner for
+`max_display_triangles` (brain) and `scalp_display_triangles` (scalp) (vtkQuadricDecimation; the full meshes stay with the planner for
 the maths), no depth peeling and no order-independent translucency (the translucent scalp
 culls its back faces so it still reads correctly), multisampling is the render window's
 business (the caller turns it off).
@@ -24,7 +24,11 @@ from viewer.coil_model import coil_polydata
 from viewer.convert import polydata_from_surface, set_vtk_matrix
 from viewer.scene import BACKGROUND, BRAIN_RGB, GHOST_RGB, SCALP_RGB
 
-DISPLAY_TRIANGLES = 20_000   # per surface; measured: 30k -> 10k cuts the frame ~30 % in software GL
+# Display budgets. In llvmpipe the frame is per-triangle setup (~0.2 us a triangle) plus
+# per-covered-pixel shading; measured at 1280x720 (`navtms bench viewer`): brain 20k + scalp 20k
+# ~24 ms CPU a frame, brain 12k + scalp 6k ~18 ms, same picture to the eye (docs/app.md).
+DISPLAY_TRIANGLES = 12_000         # the opaque brain (gyri stay readable)
+SCALP_DISPLAY_TRIANGLES = 6_000    # the translucent scalp: smooth, seen through, needs no more
 
 
 @dataclass(frozen=True)
@@ -69,13 +73,16 @@ class PlanScene:
     set_surfaces(scalp, brain) once per plan; set_markers / set_coil whenever the plan changes
     (they rebuild only the few small actors); pick(x, y) for clicks on the brain or scalp."""
 
-    def __init__(self, scalp_opacity: float = 0.35, max_display_triangles: int = DISPLAY_TRIANGLES):
+    def __init__(self, scalp_opacity: float = 0.35, max_display_triangles: int = DISPLAY_TRIANGLES,
+                 scalp_display_triangles: int = SCALP_DISPLAY_TRIANGLES):
         self.renderer = vtk.vtkRenderer()
         self.renderer.SetBackground(*BACKGROUND)
         self.renderer.SetUseDepthPeeling(False)
         self.renderer.SetUseOIT(False)
         self.scalp_opacity = scalp_opacity
         self.max_display_triangles = max_display_triangles
+        # the scalp's budget never exceeds the per-surface one
+        self.scalp_display_triangles = min(int(scalp_display_triangles), int(max_display_triangles))
         # X-ray layer: markers drawn again on top of everything, half transparent, so a target
         # inside the brain is seen through the cortex and the coil (same camera)
         self.overlay = vtk.vtkRenderer()
@@ -120,7 +127,7 @@ class PlanScene:
             self.brain_actor.GetProperty().BackfaceCullingOn()
             self.renderer.AddActor(self.brain_actor)
         if scalp is not None:
-            self.scalp_actor = mesh_actor(decimate_for_display(scalp, self.max_display_triangles), SCALP_RGB,
+            self.scalp_actor = mesh_actor(decimate_for_display(scalp, self.scalp_display_triangles), SCALP_RGB,
                                           self.scalp_opacity)
             self.scalp_actor.GetProperty().BackfaceCullingOn()
             self.renderer.AddActor(self.scalp_actor)

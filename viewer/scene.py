@@ -119,6 +119,9 @@ class NavigationScene:
         self.brain_actor: Optional[vtk.vtkActor] = None
         if spec.brain is not None:
             self.brain_actor = mesh_actor(polydata_from_surface(spec.brain), BRAIN_RGB, 1.0)
+            # a closed surface seen from outside: its back faces are hidden anyway, and not
+            # shading them saves fill rate in software GL (as in viewer.plan_scene)
+            self.brain_actor.GetProperty().BackfaceCullingOn()
             r.AddActor(self.brain_actor)
 
         # X-ray overlay: a second layer with the same camera that draws the active target on

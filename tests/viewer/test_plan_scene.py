@@ -72,3 +72,20 @@ def test_markers_coil_and_display_counts(sphere):
     scene.look_at(T)
     cam = scene.renderer.GetActiveCamera()
     assert np.dot(np.subtract(cam.GetPosition(), cam.GetFocalPoint()), [0, 0, 1]) > 0   # from outside, above
+
+
+def test_default_budgets_scalp_below_brain_and_both_close_to_the_sphere(sphere):
+    """The default display budgets (translucent scalp cheaper than the brain) are kept, and the
+    decimated scalp still lies on the analytic sphere (radius R mm) within 0.5 mm."""
+    from viewer.plan_scene import DISPLAY_TRIANGLES, SCALP_DISPLAY_TRIANGLES
+
+    assert SCALP_DISPLAY_TRIANGLES < DISPLAY_TRIANGLES
+    inner = ellipsoid_mesh((R / 2, R / 2, R / 2), res=200)
+    scene = PlanScene()
+    scene.set_surfaces(sphere, inner)
+    n = scene.display_triangles()
+    assert 0.9 * SCALP_DISPLAY_TRIANGLES <= n["scalp"] <= 1.03 * SCALP_DISPLAY_TRIANGLES
+    assert 0.9 * DISPLAY_TRIANGLES <= n["brain"] <= 1.03 * DISPLAY_TRIANGLES
+    pts = vtk_to_numpy(scene.scalp_actor.GetMapper().GetInput().GetPoints().GetData())
+    assert np.abs(np.linalg.norm(pts, axis=1) - R).max() < 0.5
+    assert PlanScene(max_display_triangles=2000).scalp_display_triangles == 2000   # never above the cap

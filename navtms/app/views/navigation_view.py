@@ -37,16 +37,19 @@ GREEN, AMBER, RED, GREY = "#28c850", "#f0aa1e", "#dc3232", "#8c8c96"
 
 
 def display_spec(spec: SceneSpec, max_triangles: int = NAV_DISPLAY_TRIANGLES) -> SceneSpec:
-    """The spec with scalp and brain replaced by decimated display copies (mm, mri)."""
+    """The spec with scalp and brain replaced by decimated display copies (mm, mri): the brain
+    to `max_triangles`, the translucent scalp to at most viewer.plan_scene.SCALP_DISPLAY_TRIANGLES."""
     from viewer.convert import arrays_from_polydata
-    from viewer.plan_scene import decimate_for_display
+    from viewer.plan_scene import SCALP_DISPLAY_TRIANGLES, decimate_for_display
 
-    def dec(s):
+    def dec(s, n):
         if s is None:
             return None
-        v, f = arrays_from_polydata(decimate_for_display(s, max_triangles))
+        v, f = arrays_from_polydata(decimate_for_display(s, n))
         return SimpleNamespace(vertices=v, faces=f)
-    return replace(spec, scalp=dec(spec.scalp), brain=dec(spec.brain))
+    # the translucent scalp needs fewer triangles than the brain (same budgets as the Plan view)
+    return replace(spec, scalp=dec(spec.scalp, min(max_triangles, SCALP_DISPLAY_TRIANGLES)),
+                   brain=dec(spec.brain, max_triangles))
 
 
 def scalp_height_mm(point_mri_mm: np.ndarray, tree, vertices: np.ndarray, normals: np.ndarray) -> float:
