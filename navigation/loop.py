@@ -25,6 +25,13 @@ live=True: pose age is measured on the monotonic clock and latency from the capt
 live=False (replay): the navigator's clock is the replayed capture time (pose age 0, so
 results are deterministic) and latency is measured from when the frame was read, i.e. decoded
 (a file's decode is a source cost, not latency; docs/navigation.md "Latency budget").
+
+Stale: when no fresh frame came for the navigator's stale limit, sinks get stale(age_ns) with
+the age of the last pose on the loop's clock: live, monotonic now minus its capture time; on a
+replay, the replay clock runs on from the last frame's capture time with the wall clock while
+the loop waits (a paced replay runs at the recorded rate), so the age is the time since that
+frame was processed and is always above the limit when stale() is called: the age and the
+stale flag agree on both clocks (never "STALE (0 ms old)").
 """
 from __future__ import annotations
 
@@ -111,6 +118,8 @@ class NavigationLoop:
         self.slot: LatestValue = LatestValue()
         self._stop = threading.Event()
         self._now_ns = 0
+        self._last_capture_ns: Optional[int] = None
+        self._last_processed_mono = 0
         self._threads: list[threading.Thread] = []
         self._done = threading.Event()
         self._link = "ok"
@@ -121,6 +130,16 @@ class NavigationLoop:
     def clock(self) -> int:
         """Loop time (ns): monotonic when live, the replayed capture time otherwise."""
         return time.monotonic_ns() if self.live else self._now_ns
+
+    def stale_age_ns(self) -> Optional[int]:
+        """Age (ns) of the last processed frame's pose on the loop's clock now (see the module
+        docstring: on a replay the replay clock runs on with the wall clock while the loop waits);
+        None before the first frame."""
+        if self._last_capture_ns is None:
+            return None
+        if self.live:
+            return time.monotonic_ns() - self._last_capture_ns
+        return (self._now_ns - self._last_capture_ns) + (time.monotonic_ns() - self._last_processed_mono)
 
     # -- control ---------------------------------------------------------------------------
     def add_sink(self, sink) -> None:
@@ -224,9 +243,12 @@ class NavigationLoop:
             self._finish()
 
     def _stale(self) -> None:
+        age = self.stale_age_ns()
+        if age is None:   # no pose yet: nothing to call stale
+            return
         self.stats.stale_events += 1
         for s in self.sinks:
-            s.stale()
+            s.stale(age)
 
     def _finish(self) -> None:
         if self.pulses is not None:
@@ -277,6 +299,7 @@ class NavigationLoop:
             if self.protocol is not None:
                 self.protocol.poll(self.clock())
         self.stats.frames_processed += 1
+        self._last_capture_ns, self._last_processed_mono = frame.capture_ns, time.monotonic_ns()
         for s in self.sinks:
             s(out)
         self.stats.dropped = self.slot.dropped

@@ -3,10 +3,10 @@ sink is viewer.sink.ViewSink: navigation never imports the viewer).
 
 A sink (the `Sink` Protocol) is called with one navigation.navigator.NavOutput per frame on the
 tracking thread and must not block; status(state, message) is called when the loop's
-LoopState changes (source lost, ended, ...), stale() when no fresh frame came for the stale
-limit, and link(state, message) when the source's link changes ("ok", "tracker silent",
-"disconnected": igtl.source.IGTLSource). BaseSink gives no-op status/stale/link; as_sink wraps a
-plain callable.
+LoopState changes (source lost, ended, ...), stale(age_ns) when no fresh frame came for the
+stale limit (age_ns: the last pose's age on the loop's clock, above the limit), and
+link(state, message) when the source's link changes ("ok", "tracker silent", "disconnected":
+igtl.source.IGTLSource). BaseSink gives no-op status/stale/link; as_sink wraps a plain callable.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class Sink(Protocol):
 
     def status(self, state: "LoopState", message: str) -> None: ...
 
-    def stale(self) -> None: ...
+    def stale(self, age_ns: int) -> None: ...
 
     def link(self, state: str, message: str) -> None: ...
 
@@ -43,7 +43,7 @@ class BaseSink:
     def status(self, state: "LoopState", message: str) -> None:
         pass
 
-    def stale(self) -> None:
+    def stale(self, age_ns: int) -> None:
         pass
 
     def link(self, state: str, message: str) -> None:
@@ -94,8 +94,8 @@ class IGTLSink(BaseSink):
         """Source lost / ended: clients must stop showing the coil as current."""
         self.server.publish_lost(state if not message else f"{state}: {message}")
 
-    def stale(self) -> None:
-        self.server.publish_lost("stale")
+    def stale(self, age_ns: int) -> None:
+        self.server.publish_lost(f"stale ({age_ns / 1e6:.0f} ms old)")
 
     def link(self, state: str, message: str) -> None:
         """The tracker went silent or away: clients hide the coil and see why."""

@@ -65,10 +65,12 @@ class ViewSink:
                                         status=self.link_text or self.status_text)
             self.latest.put(self.last)
 
-    def stale(self) -> None:
-        """No fresh frame: the last pose is shown as STALE, never as current."""
-        if self.last is not None and not self.last.stale:
-            self.last = self.last.with_(stale=True, on_target=False, status="no fresh frame")
+    def stale(self, age_ns: int) -> None:
+        """No fresh frame: the last pose is shown as STALE, never as current, with its age on the
+        loop's clock (age_ns, above the stale limit)."""
+        if self.last is not None:
+            self.last = self.last.with_(stale=True, on_target=False, status=self.link_text or "no fresh frame",
+                                        pose_age_ms=age_ns / 1e6)
             self.latest.put(self.last)
 
     def status(self, state, message: str) -> None:
@@ -76,5 +78,7 @@ class ViewSink:
         state = str(state)   # a navigation.loop.LoopState (a StrEnum) or its words
         self.status_text = state if not message else f"{state}: {message}"
         base = self.last if self.last is not None else ViewState()
-        self.last = base.with_(stale=True, on_target=False, status=self.status_text)
+        # the loop has left RUNNING: the pose's age is no longer measured (shown as unknown,
+        # never as the 0 ms of a replayed frame)
+        self.last = base.with_(stale=True, on_target=False, status=self.status_text, pose_age_ms=math.nan)
         self.latest.put(self.last)

@@ -108,8 +108,8 @@ def test_stale_when_no_fresh_frame_for_100_ms():
     view = ViewSink(latest)
     orig = view.stale
 
-    def stale():
-        orig()
+    def stale(age_ns):
+        orig(age_ns)
         stale_seen.set()
         release.set()
     view.stale = stale
@@ -233,3 +233,49 @@ def test_loop_states_are_an_enum_and_every_sink_gets_them_without_optional_metho
         as_sink(42)
     lost = NavigationLoop(ListSource(frames, fail_at=2), nav, sinks=[rec], mode="every", live=False).run()
     assert lost.state is LoopState.SOURCE_LOST and rec.states[-1] is LoopState.SOURCE_LOST
+
+
+def test_replay_stale_pose_age_is_measured_on_the_replay_clock_and_agrees_with_the_flag():
+    """A paced replay (live=False) whose source stops delivering: the stale pose's age runs on
+    from the last frame (never "STALE POSE (0 ms old)"), above the limit whenever flagged; the
+    frames themselves are fresh (age 0) on the replay clock; after the loop ends the age is
+    unknown, not 0."""
+    from viewer.scene import banner_text
+
+    scene = Scene.make(9)
+    frames, _ = approach(scene, 3)
+    release = threading.Event()
+    ages = []
+
+    class Pausing(ListSource):       # a recording with a gap: three frames, then nothing for a while
+        def read(self):
+            if self.i == len(self.frames):
+                release.wait(10)
+                return None
+            return super().read()
+
+    latest = LatestState()
+    view = ViewSink(latest)
+    seen = []
+    orig = view.stale
+
+    def stale(age_ns):
+        orig(age_ns)
+        ages.append(age_ns)
+        seen.append(latest.get()[1])
+        if len(ages) >= 3:
+            release.set()
+    view.stale = stale
+    outs = []
+    nav = _nav(scene)
+    loop = NavigationLoop(Pausing(frames), nav, sinks=[view, outs.append], mode="latest", live=False)
+    loop.run()
+    assert all(o.pose_age_ns == 0 and not o.stale for o in outs)
+    assert len(ages) >= 3 and all(a > nav.stale_ns for a in ages) and ages == sorted(ages)
+    for st, a in zip(seen, ages):
+        assert st.stale and abs(st.pose_age_ms - a / 1e6) < 1e-9
+        text = banner_text(st)
+        shown_ms = float(text.split("STALE POSE (")[1].split(" ms old)")[0])
+        assert shown_ms > nav.stale_ns / 1e6
+    _, end = latest.get()
+    assert end.stale and "ended" in end.status and "ms old" not in banner_text(end)

@@ -46,9 +46,9 @@ def test_view_state_and_view_sink_never_show_an_old_pose_as_current():
     sink(outs[2])
     v1, st = latest.get()
     assert st.pose_is_current
-    sink.stale()
+    sink.stale(250_000_000)
     v2, st = latest.get()
-    assert v2 == v1 + 1 and st.stale and not st.pose_is_current and not st.on_target
+    assert v2 == v1 + 1 and st.stale and not st.pose_is_current and not st.on_target and st.pose_age_ms == 250.0
     sink.status("source lost", "camera 0 unplugged")
     _, st = latest.get()
     assert st.stale and "camera 0 unplugged" in st.status
