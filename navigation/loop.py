@@ -98,12 +98,13 @@ class NavigationLoop:
     (polled with the loop clock after each frame). retrack: for frames that carry both an image
     and recorded poses, estimate the poses again from the image (else the recorded ones are used).
     pose_log: a tracking.poselog.PoseLogWriter that gets each processed frame's poses as
-    estimated (before the filter), so the session can be replayed with `navtms replay`."""
+    estimated (before the filter), so the session can be replayed with `navtms replay`.
+    max_frames: stop (LoopState.STOPPED) after this many processed frames (None: no limit)."""
 
     def __init__(self, source, navigator, estimator=None, pose_filter=None, sinks: Sequence = (),
                  pulses=None, protocol=None, mode: str = "latest", live: bool = True,
                  on_frame: Optional[Callable[[Frame], None]] = None, retrack: bool = False,
-                 pose_log=None):
+                 pose_log=None, max_frames: Optional[int] = None):
         if mode not in ("latest", "every"):
             raise ValueError("mode must be 'latest' or 'every'")
         self.source, self.navigator, self.estimator = source, navigator, estimator
@@ -114,6 +115,9 @@ class NavigationLoop:
         self.on_frame = on_frame
         self.retrack = retrack
         self.pose_log = pose_log
+        if max_frames is not None and int(max_frames) < 1:
+            raise ValueError("max_frames must be at least 1")
+        self.max_frames = None if max_frames is None else int(max_frames)
         self.stats = LoopStats()
         self.slot: LatestValue = LatestValue()
         self._stop = threading.Event()
@@ -303,3 +307,5 @@ class NavigationLoop:
         for s in self.sinks:
             s(out)
         self.stats.dropped = self.slot.dropped
+        if self.max_frames is not None and self.stats.frames_processed >= self.max_frames:
+            self.stop()

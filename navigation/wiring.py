@@ -78,7 +78,8 @@ class RunOptions:
     thread). source_options: passed to open_source (e.g. an igtl: source's device_map, from
     igtl.devices.source_options). record: a new recording folder getting every processed frame
     (image and poses as estimated; tracking.recorder.LoopRecording, images encoded off the
-    tracking thread)."""
+    tracking thread).
+    max_frames: stop after this many processed frames (None: until the source ends or stop())."""
 
     frames_path: Path
     pulses_path: Path
@@ -96,6 +97,7 @@ class RunOptions:
     source_options: Mapping = field(default_factory=dict)
     igtl_host: Optional[str] = None
     record: Optional[Path] = None
+    max_frames: Optional[int] = None
 
 
 def make_navigator(setup: NavigationSetup, **kw) -> Navigator:
@@ -265,7 +267,8 @@ def build_run(setup: NavigationSetup, source_spec: str, options: RunOptions,
         every = LoopMode(options.mode) == LoopMode.EVERY
         loop = NavigationLoop(source, nav, estimator=estimator, pose_filter=pose_filter, sinks=sinks, pulses=pulses,
                               protocol=trigger, mode=LoopMode(options.mode).value, live=live and not every,
-                              retrack=options.retrack, pose_log=pose_log, on_frame=on_frame)
+                              retrack=options.retrack, pose_log=pose_log, on_frame=on_frame,
+                              max_frames=options.max_frames)
         flog.loop = loop
     except BaseException:
         for c in reversed(closers):

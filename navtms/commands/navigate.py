@@ -5,11 +5,23 @@ renders the latest state on its own timer at a lower CPU priority than tracking.
 n next target, q quit. Without a display (or with --headless) the status is printed once a
 second and keys are read from the terminal (type p / n / q and Enter). Per-frame and per-pulse
 logs are appended to the session folder (frames.csv, timing.csv, pulses.csv).
+
+With a window, the scene is loaded and the window opened before the loop starts (a short
+recording is not over before anything is drawn). --max-frames N / --seconds S stop the run after
+N processed frames / S seconds of navigation (scripted and headless runs). SIGINT (Ctrl-C) and
+SIGTERM both stop the loop after the frame in hand: the logs are closed with whole rows and the
+summary is printed.
+
+Exit status: 0 the source ended, q was pressed or --max-frames/--seconds was reached; 1 the
+source was lost (the session and its logs are kept); 2 bad input or a failed run; 130 stopped by
+SIGINT; 143 stopped by SIGTERM (128 + the signal number, as a shell reports a killed process).
 """
 from __future__ import annotations
 
+import signal
 import sys
 import threading
+import time
 
 NAME = "navigate"
 HELP = "navigate the coil to the session's targets with a live source (camera, video, recording)"
@@ -36,6 +48,8 @@ def add_arguments(p) -> None:
     p.add_argument("--igtl-port", type=int, help="also publish the coil pose and errors over OpenIGTLink")
     p.add_argument("--record-poses", metavar="FILE",
                    help="append every processed frame's estimated poses to a pose log (replay it with navtms replay)")
+    p.add_argument("--max-frames", type=_positive_int, metavar="N", help="stop after N processed frames")
+    p.add_argument("--seconds", type=_positive_float, metavar="S", help="stop after S seconds of navigation")
     _add_igtl_and_record_options(p)
 
 
@@ -52,6 +66,55 @@ def _add_igtl_and_record_options(p) -> None:
     p.add_argument("--record", type=Path, metavar="DIR",
                    help="record every processed frame (image, if any, and poses as estimated) to a new "
                         "recording folder; replay it with replay:DIR")
+
+
+def _positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of frames of at least 1")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    import argparse
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (v > 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return v
+
+
+class _Signals:
+    """SIGINT and SIGTERM stop the run (after the frame in hand) instead of killing the process;
+    `received` is the first signal number. Only the main thread may install handlers: elsewhere
+    (e.g. the desktop app's worker) the handlers are left alone."""
+
+    def __init__(self, stop):
+        self.stop, self.received, self._old = stop, None, {}
+
+    def _handle(self, signum, _frame) -> None:
+        if self.received is None:
+            self.received = signum
+        self.stop()
+
+    def __enter__(self) -> "_Signals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def run(args) -> int:
@@ -82,7 +145,7 @@ def run(args) -> int:
                       lock_to_target=args.lock, protocol=proto, record_poses=args.record_poses,
                       igtl_port=args.igtl_port, pulse_line=args.pulse_line, source_options=device_options,
                       igtl_host=args.igtl_host, record=args.record,
-                      on_pulse=lambda s: print(_pulse_line(s), flush=True))
+                      on_pulse=lambda s: print(_pulse_line(s), flush=True), max_frames=args.max_frames)
     with build_run(setup, args.source, opts) as run:
         nav = run.navigator
         latest = LatestState()
@@ -100,8 +163,8 @@ def run(args) -> int:
         print(f"navigating {len(nav.targets)} target(s) from {args.source}; FRE {run.fre_mm:.2f} mm, "
               f"predicted TRE {nav.predicted_tre_mm:.2f} mm; lock to target {'on' if run.lock_to_target else 'off'}",
               flush=True)
-        run.start()
-        if has_display() and not args.headless:
+        win = None
+        if has_display() and not args.headless:   # scene loaded and window open before the first frame
             from navtms.replay import _scene_spec
             from viewer.window import NavigationWindow
 
@@ -111,26 +174,55 @@ def run(args) -> int:
             win = NavigationWindow(spec, latest)
             win.on_key("p", pulse_key)
             win.on_key("n", next_target)
-            win.interactor.AddObserver("TimerEvent", lambda *_: (not run.running) and win.close())
-            lower_thread_priority(10)   # rendering yields to tracking (threads already started keep theirs)
-            win.start()
-            run.stop()
-        else:
-            if not args.no_keys and sys.stdin is not None and sys.stdin.isatty():
-                threading.Thread(target=_terminal_keys, args=(run, pulse_key, next_target), daemon=True).start()
-            while not run.join(1.0):
-                print(_status(latest), flush=True)
-        run.join()
+        with _Signals(run.stop) as signals:
+            run.start()
+            deadline = None if args.seconds is None else time.monotonic() + args.seconds
+
+            def out_of_time() -> bool:
+                return deadline is not None and time.monotonic() >= deadline
+
+            if win is not None:
+                def on_timer(*_):
+                    if out_of_time():
+                        run.stop()
+                    if not run.running:
+                        win.close()
+                win.interactor.AddObserver("TimerEvent", on_timer)
+                lower_thread_priority(10)   # rendering yields to tracking (threads already started keep theirs)
+                win.start()
+                run.stop()
+            else:
+                if not args.no_keys and sys.stdin is not None and sys.stdin.isatty():
+                    threading.Thread(target=_terminal_keys, args=(run, pulse_key, next_target), daemon=True).start()
+                while not run.join(0.05 if deadline is not None else 1.0):
+                    if out_of_time():
+                        run.stop()
+                    elif deadline is None or _second_passed():
+                        print(_status(latest), flush=True)
+            run.join()
         st = run.stats
         print(f"loop {st.state}: {st.frames_processed} frames processed, {st.dropped} dropped, "
-              f"{run.pulses.fired_count} pulses" + (f"; {st.error}" if st.error else ""))
+              f"{run.pulses.fired_count} pulses" + (f"; {st.error}" if st.error else "")
+              + (f"; stopped by {signal.Signals(signals.received).name}" if signals.received else ""), flush=True)
         if st.state == LoopState.SOURCE_LOST:
             print("the session and its logs are kept; run navtms navigate again when the source is back",
                   file=sys.stderr)
             return 1
         if st.state == LoopState.FAILED:
             raise NavtmsError(st.error)
-        return 0
+        return 128 + int(signals.received) if signals.received else 0
+
+
+_last_status = [0.0]
+
+
+def _second_passed() -> bool:
+    """True once a second (the headless status line's rate when polling faster for --seconds)."""
+    now = time.monotonic()
+    if now - _last_status[0] >= 1.0:
+        _last_status[0] = now
+        return True
+    return False
 
 
 def _terminal_keys(run, pulse_key, next_target) -> None:
