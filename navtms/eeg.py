@@ -24,14 +24,20 @@ ELECTRODES_MRI = "electrodes_mri.csv"
 
 def digitise_cap(session: Session, read_poses, labels: Sequence[str], input_fn: Optional[Callable[[str], str]] = None,
                  print_fn: Callable[[str], None] = print, n: int = 20) -> tuple[NamedPoints, Optional[NamedPoints]]:
-    """Collect `labels` with the pointer; write them into the session; return (head, mri or None)."""
-    from navtms.workflow import collect_fiducials_interactive
+    """Collect `labels` with the pointer; write them into the session; return (head, mri or None).
+    'q' (or Ctrl-D) at a prompt keeps the electrodes touched so far (none: "stopped by the operator")."""
+    from navtms.workflow import OperatorStopped, collect_fiducials_interactive
 
     if session.pointer_tip_mm is None:
         raise SessionError(f"{session.folder}: the pointer tip is not calibrated; run navtms session calibrate --pivot")
     if not labels:
         raise SessionError("no electrode labels to digitise")
-    head = collect_fiducials_interactive(read_poses, session.pointer_tip_mm, list(labels), input_fn, print_fn, n=n)
+    try:
+        head = collect_fiducials_interactive(read_poses, session.pointer_tip_mm, list(labels), input_fn, print_fn, n=n)
+    except OperatorStopped as e:
+        if e.points is None:
+            raise SessionError("electrode digitising stopped by the operator before any electrode was touched") from None
+        head = e.points
     if not len(head):
         raise SessionError("no electrode was digitised")
     write_points(session.path(ELECTRODES_HEAD), head)

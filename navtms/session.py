@@ -8,14 +8,19 @@ Layout:
         targets [{name, target_mri_mm (3,), T_mri_from_coil 4x4}] copied from the plan
             (so the log keeps its meaning if the plan changes later), active_target,
         registration null or {T_mri_from_head 4x4, method, fre_mm, fle_mm, names, errors_mm,
-            predicted_tre_mm {target: mm}, predicted_tre_max_mm, warning, overridden},
+            predicted_tre_mm {target: mm}, predicted_tre_max_mm, warning, overridden,
+            attempt (the attempts/NNN folder it came from, "" before attempts were kept)},
         T_coilbody_from_coil 4x4 (coil calibration, identity if not calibrated),
         tolerances {distance_mm, angle_deg, twist_deg, leave_margin_mm, leave_margin_deg},
         lock_to_target, filter (One-Euro on/off)
         coil_model (optional): {"model": a coil library name or a mesh file path,
         "T_coil_from_mesh": 4x4 or null}: what the viewer draws as the planned and live coil
-    fiducials_head.csv  fiducials collected with the pointer, head-body frame (navcore.points CSV)
-    head_points.csv     head surface points, head-body frame
+    fiducials_head.csv  the ACCEPTED registration's fiducials (pointer, head-body frame, navcore.points CSV)
+    head_points.csv     the accepted registration's head surface points, head-body frame
+    attempts/NNN/       every registration attempt apart, accepted, refused or aborted (001, 002, ...):
+        attempt.json {status accepted|refused|aborted, message, source, registration or null},
+        fiducials_head.csv and head_points.csv as collected; a refused or aborted attempt never
+        replaces the accepted files above (navtms.attempts)
     frames.csv          per-frame navigation log (navigation.records.FRAME_COLUMNS), flushed per frame
     timing.csv          per-frame latency figures (navigation.records.TIMING_COLUMNS)
     pulses.csv          per-pulse log (navigation.pulses.PULSE_COLUMNS), flushed per row
@@ -57,6 +62,7 @@ class RegistrationRecord:
     predicted_tre_mm: dict = field(default_factory=dict)
     warning: str = ""
     overridden: bool = False
+    attempt: str = ""
 
     @property
     def predicted_tre_max_mm(self) -> float:
@@ -67,7 +73,7 @@ class RegistrationRecord:
                 "fle_mm": self.fle_mm, "names": list(self.names), "errors_mm": list(self.errors_mm),
                 "predicted_tre_mm": dict(self.predicted_tre_mm),
                 "predicted_tre_max_mm": self.predicted_tre_max_mm,
-                "warning": self.warning, "overridden": self.overridden}
+                "warning": self.warning, "overridden": self.overridden, "attempt": self.attempt}
 
 
 @dataclass(frozen=True)
@@ -172,7 +178,8 @@ def _registration(path: Path, obj) -> Optional[RegistrationRecord]:
     except (TypeError, ValueError, Exception) as e:
         raise InputFileError(path, f"the registration in the session file is malformed ({e})") from None
     return RegistrationRecord(T, str(obj.get("method", "")), fre, fle, names, errors, tre,
-                              str(obj.get("warning", "")), bool(obj.get("overridden", False)))
+                              str(obj.get("warning", "")), bool(obj.get("overridden", False)),
+                              str(obj.get("attempt") or ""))
 
 
 def _optional_text(path: Path, obj: dict, key: str) -> Optional[str]:

@@ -18,7 +18,7 @@ from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
-from navcore.errors import SessionError
+from navcore.errors import NavtmsError, SessionError
 from navcore.points import NamedPoints
 from navcore.transforms import apply, invert
 from navtms.session import RegistrationRecord, Session
@@ -28,6 +28,28 @@ from tracking.types import BodyPose
 
 
 PoseReader = Callable[[], Optional[Mapping[str, BodyPose]]]
+
+
+class OperatorStopped(SessionError):
+    """The operator stopped at a prompt ('q', or Ctrl-D / the end of the input). points: what
+    was collected before the stop (head frame), for the attempt's record."""
+
+    def __init__(self, what: str, points: Optional[NamedPoints] = None, end_of_input: bool = False):
+        self.points = points
+        super().__init__(f"{what} stopped by the operator" + (" (end of input)" if end_of_input else ""))
+
+
+def ask(input_fn: Optional[Callable[[str], str]], prompt: str, what: str, points: Optional[NamedPoints] = None) -> str:
+    """The operator's answer to a prompt (stripped, lower case). Ctrl-D (EOFError: the end of the
+    input) and 'q' raise OperatorStopped naming `what` was stopped, never a traceback."""
+    try:
+        ans = (input_fn or input)(prompt)
+    except EOFError:
+        raise OperatorStopped(what, points, end_of_input=True) from None
+    ans = ans.strip().lower()
+    if ans == "q":
+        raise OperatorStopped(what, points)
+    return ans
 
 
 def tip_in_head(poses: Mapping[str, BodyPose], tip_pointer_mm: np.ndarray,
@@ -112,6 +134,56 @@ def register_session(session: Session, fiducials_mri: NamedPoints, fiducials_hea
     return new
 
 
+def register_attempt(session: Session, fiducials_mri: NamedPoints, collect: Callable[[], tuple],
+                     scalp=None, settings: Optional[RegistrationSettings] = None,
+                     source: str = "", check: Optional[Callable[[RegistrationResult], None]] = None
+                     ) -> tuple[Session, RegistrationResult]:
+    """One registration attempt, kept apart in the session's attempts/NNN (navtms.attempts).
+
+    collect() -> (fiducials_head NamedPoints, head_points (N, 3) head mm or None): the points of
+    this attempt (prompts, a recording or files). The pipeline runs on them (the surface fit
+    with `scalp` when there are head points). Accepted: the attempt's files become the
+    session's fiducials_head.csv / head_points.csv and its registration the session's
+    (session.json saved); returns (new session, result). Refused (RegistrationError) or aborted
+    (OperatorStopped, the source ended, Ctrl-C, any error): the attempt is recorded with what
+    was collected and the error re-raised; the session's registration and files are untouched.
+    check(result): called before an accepted result is kept; an error it raises refuses the attempt."""
+    from navcore.errors import RegistrationError
+    from navtms.attempts import AttemptStatus, finish_attempt, new_attempt, promote, save_points
+
+    folder = new_attempt(session.folder)
+    fids = head = None
+    try:
+        fids, head = collect()
+        result = session_registration(session, fiducials_mri, fids, head, scalp if head is not None else None,
+                                      settings or session_settings())
+        if check is not None and result.accepted:
+            try:
+                check(result)
+            except NavtmsError as e:
+                raise RegistrationError(str(e)) from None
+    except BaseException as e:
+        partial = getattr(e, "points", None) if isinstance(e, OperatorStopped) else fids
+        save_points(folder, partial, head)
+        status = AttemptStatus.REFUSED if isinstance(e, RegistrationError) else AttemptStatus.ABORTED
+        finish_attempt(folder, status, str(e) or e.__class__.__name__, source)
+        raise
+    save_points(folder, fids, head)
+    summary = {"method": result.method, "fre_mm": result.fre_mm, "fle_mm": result.fle_mm,
+               "fiducial_errors_mm": dict(result.fiducial_errors_mm), "predicted_tre_mm": dict(result.predicted_tre_mm),
+               "T_mri_from_head": result.T_mri_from_b, "warnings": list(result.warnings),
+               "overridden": result.overridden}
+    if not result.accepted:
+        finish_attempt(folder, AttemptStatus.REFUSED, result.refusal, source, summary)
+        result.raise_if_refused()
+    finish_attempt(folder, AttemptStatus.ACCEPTED, result.warning, source, summary)
+    promote(folder, session.folder)
+    rec = record_from_result(result)
+    new = session.with_(registration=RegistrationRecord(**{**rec.__dict__, "attempt": f"attempts/{folder.name}"}))
+    new.save()
+    return new, result
+
+
 def session_registration(session: Session, fiducials_mri: NamedPoints, fiducials_head: NamedPoints,
                          head_points: Optional[np.ndarray] = None, scalp=None,
                          settings: RegistrationSettings = None) -> RegistrationResult:
@@ -141,15 +213,14 @@ def collect_fiducials_interactive(read_poses: PoseReader, tip_pointer_mm, names:
                                   input_fn: Optional[Callable[[str], str]] = None,
                                   print_fn: Callable[[str], None] = print, n: int = 20) -> NamedPoints:
     """Prompt for each fiducial: Enter samples it (touch the point first), 's' skips it, 'q'
-    stops. A refused point (body hidden, pointer moving) is asked again. Returns the points
-    in the head frame. input_fn defaults to the built-in input()."""
-    input_fn = input_fn or (lambda prompt: input(prompt))
+    (or Ctrl-D) stops: OperatorStopped, carrying the points collected so far. A refused point
+    (body hidden, pointer moving) is asked again. Returns the points in the head frame.
+    input_fn defaults to the built-in input()."""
     got: dict[str, np.ndarray] = {}
     for name in names:
         while True:
-            ans = input_fn(f"Touch {name} with the pointer and press Enter (s = skip, q = stop): ").strip().lower()
-            if ans == "q":
-                return NamedPoints.from_dict(got, "head")
+            ans = ask(input_fn, f"Touch {name} with the pointer and press Enter (s = skip, q = stop): ",
+                      "fiducial collection", NamedPoints.from_dict(got, "head") if got else None)
             if ans == "s":
                 break
             try:
@@ -211,15 +282,13 @@ def calibrate_coil_interactive(read_poses: PoseReader, tip_pointer_mm,
                                print_fn: Callable[[str], None] = print, n: int = 20) -> np.ndarray:
     """Touch the coil centre, a point along the handle and a point on the +x (left) side with
     the pointer; returns T_coilbody_from_coil (registration.coil_calibration)."""
-    input_fn = input_fn or (lambda prompt: input(prompt))
     from registration.coil_calibration import coil_frame_from_points
 
     pts = {}
     for name, what in (("centre", "the centre of the coil face"), ("handle", "a point along the handle"),
                        ("side", "a point on the coil face to the LEFT of the handle (+x)")):
         while name not in pts:
-            if input_fn(f"Touch {what} and press Enter (q = stop): ").strip().lower() == "q":
-                raise SessionError("coil calibration stopped by the operator")
+            ask(input_fn, f"Touch {what} and press Enter (q = stop): ", "coil calibration")
             try:
                 pts[name] = collect_point(read_poses, tip_pointer_mm, n=n, head="coil").position_mm
             except SessionError as e:

@@ -3,9 +3,15 @@
     navtms session new DIR --plan PLAN [--camera CAM] [--pointer-tip X,Y,Z] [--tolerance-mm 3]
                            [--tolerance-deg 3] [--twist-deg D] [--lock-to-target] [--filter]
     navtms session calibrate DIR --source SPEC [--pivot] [--coil]
+    navtms session calibrate DIR [--pivot-from POSELOG | --pointer-tip X,Y,Z]
+                                 [--coil-points FILE | --coil-transform FILE]
     navtms session register DIR --source SPEC [--head-points N] [--samples N] [--override]
+    navtms session register DIR --from registration.json [--override]
     navtms session show DIR
-Keyboard driven in the terminal (Enter samples a point); no GUI toolkit.
+Keyboard driven in the terminal (Enter samples a point, q or Ctrl-D stops: "stopped by the
+operator", exit 2, nothing replaced); no GUI toolkit. From files, for scripted runs: see
+navtms.session_files. Every registration attempt is kept apart in attempts/NNN (navtms.attempts);
+only an accepted one becomes the session's registration.
 """
 from __future__ import annotations
 
@@ -38,20 +44,31 @@ def add_arguments(p) -> None:
                      help="4x4 T_coil_from_mesh (4 lines of 4 numbers, mm) for a mesh not drawn in the coil frame")
     cal = sub.add_parser("calibrate", help="pivot-calibrate the pointer and/or calibrate the coil frame")
     cal.add_argument("folder")
-    cal.add_argument("--source", required=True)
-    cal.add_argument("--pivot", action="store_true", help="pivot calibration of the pointer tip")
+    cal.add_argument("--source", help="live or recorded source for --pivot / --coil (prompts)")
+    tip = cal.add_mutually_exclusive_group()
+    tip.add_argument("--pivot", action="store_true", help="pivot calibration of the pointer tip (with --source)")
+    tip.add_argument("--pivot-from", metavar="POSELOG", help="pivot calibration from a pose log of the pointer (no prompts)")
+    tip.add_argument("--pointer-tip", metavar="X,Y,Z", help="the pointer tip in the pointer body frame (mm), known")
+    coil = cal.add_mutually_exclusive_group()
+    coil.add_argument("--coil", action="store_true", help="touch coil centre, handle and side (with --source)")
+    coil.add_argument("--coil-points", metavar="FILE",
+                      help="centre, handle, side in the coil body frame (CSV name,x_mm,y_mm,z_mm or .mrk.json)")
+    coil.add_argument("--coil-transform", metavar="FILE",
+                      help="T_coilbody_from_coil: 4 lines of 4 numbers (mm) or JSON {\"T_coilbody_from_coil\": 4x4}")
     cal.add_argument("--pivot-poses", type=int, default=150, metavar="N",
                      help="pointer poses to collect for the pivot (default 150, as the workbench; ~5 s at 30 Hz, use "
                           "more for a slow swing); every pose collected is used (or all until the source ends)")
-    cal.add_argument("--coil", action="store_true", help="touch coil centre, handle and side")
     cal.add_argument("--device", action="append", default=[], metavar="BODY=DEVICE", help=_device_help())
     reg = sub.add_parser("register", help="collect the plan's fiducials with the pointer and register")
     reg.add_argument("folder")
-    reg.add_argument("--source", required=True)
+    where = reg.add_mutually_exclusive_group(required=True)
+    where.add_argument("--source", help="live or recorded source of the tracked pointer (prompts)")
+    where.add_argument("--from", dest="from_file", metavar="REGISTRATION_JSON",
+                       help="what navtms register wrote (fiducials in the head body frame); recomputed and checked")
     reg.add_argument("--samples", type=int, default=20, help="samples per point (median)")
     reg.add_argument("--head-points", type=int, default=0, help="also sweep N head points for ICP")
-    reg.add_argument("--fle-mm", type=float, default=2.0,
-                     help="RMS fiducial localisation error, mm, for the TRE and the surface fit (default 2, as navtms register)")
+    reg.add_argument("--fle-mm", type=float, default=None,
+                     help="RMS fiducial localisation error, mm, for the TRE and the surface fit (default 2, as navtms register; with --from: the file's)")
     reg.add_argument("--override", action="store_true", help="accept an FRE above 3 mm")
     reg.add_argument("--device", action="append", default=[], metavar="BODY=DEVICE", help=_device_help())
     show = sub.add_parser("show", help="print the session")
@@ -86,6 +103,9 @@ def _vec3(text: str, what: str):
 
 
 def run(args) -> int:
+    if getattr(args, "step", None) == "register":
+        args.fle_mm_given = args.fle_mm is not None
+        args.fle_mm = 2.0 if args.fle_mm is None else float(args.fle_mm)
     return {"new": _new, "calibrate": _calibrate, "register": _register, "show": _show,
             "digitise-cap": _digitise_cap}[args.step](args)
 
@@ -123,15 +143,24 @@ def _open(session, spec, names, devices=()):
 
 def _calibrate(args) -> int:
     from navtms.session import load_session
-    from navtms.workflow import calibrate_coil_interactive, collect_pivot
+    from navtms.workflow import ask, calibrate_coil_interactive, collect_pivot
 
     s = load_session(args.folder)
-    if not (args.pivot or args.coil):
-        raise SessionError("say what to calibrate: --pivot, --coil or both")
-    source, read = _open(s, args.source, ("pointer", "coil", "head"), args.device)
+    if not (args.pivot or args.coil or args.pivot_from or args.pointer_tip or args.coil_points or args.coil_transform):
+        raise SessionError("say what to calibrate: --pivot, --pivot-from, --pointer-tip, --coil, --coil-points "
+                           "or --coil-transform")
+    if (args.pivot or args.coil) and not args.source:
+        raise SessionError("--pivot and --coil collect with the tracked pointer: name it with --source")
+    tip, T = _calibration_files(args)       # every file read and checked before anything is saved
+    if tip is not None:
+        s = s.with_(pointer_tip_mm=tip)
+        s.save()
+    source = read = None
+    if args.pivot or args.coil:
+        source, read = _open(s, args.source, ("pointer", "coil", "head"), args.device)
     try:
         if args.pivot:
-            input("Put the pointer tip in a divot; press Enter and swing it in two directions: ")
+            ask(None, "Put the pointer tip in a divot; press Enter and swing it in two directions: ", "pivot calibration")
             res = collect_pivot(read, n=args.pivot_poses, min_poses=min(100, args.pivot_poses))
             sd = res.tip_sd_mm()[0]
             print(f"pointer tip {res.tip_tool.round(2).tolist()} mm from {res.n_poses} poses, "
@@ -143,22 +172,46 @@ def _calibrate(args) -> int:
             if s.pointer_tip_mm is None:
                 raise SessionError(f"{s.folder}: the pointer tip is not calibrated; run with --pivot first")
             T = calibrate_coil_interactive(read, s.pointer_tip_mm)
+        if T is not None:
             s = s.with_(T_coilbody_from_coil=T)
             s.save()
             print("coil calibrated: T_coilbody_from_coil saved")
     finally:
-        source.close()
+        if source is not None:
+            source.close()
     return 0
 
 
+def _calibration_files(args):
+    """(pointer tip (3,) or None, T_coilbody_from_coil or None) from --pivot-from, --pointer-tip,
+    --coil-points, --coil-transform."""
+    from navtms.session_files import coil_calibration_from_points, pointer_tip_from_pose_log, read_transform
+
+    tip = T = None
+    if args.pivot_from:
+        res = pointer_tip_from_pose_log(args.pivot_from)
+        tip = res.tip_tool
+        print(f"pointer tip {res.tip_tool.round(2).tolist()} mm, RMS {res.rms_mm:.2f} mm "
+              f"({int(res.inliers.sum())} of {len(res.inliers)} poses)")
+    elif args.pointer_tip:
+        tip = _vec3(args.pointer_tip, "--pointer-tip")
+    if args.coil_points:
+        T = coil_calibration_from_points(args.coil_points)
+    elif args.coil_transform:
+        T = read_transform(args.coil_transform)
+    return tip, T
+
+
 def _register(args) -> int:
-    from navtms.session import FIDUCIALS_FILE, HEAD_POINTS_FILE, load_session
-    from navtms.workflow import (collect_fiducials_interactive, collect_head_points, register_session,
-                                 registration_report)
-    from navcore.points import write_points
+    from navtms.session import load_session
+    from navtms.workflow import (ask, collect_fiducials_interactive, collect_head_points, register_attempt,
+                                 registration_report, session_settings)
     from targets.plan import load_plan
 
     s = load_session(args.folder)
+    settings = session_settings(args.fle_mm, args.override)
+    if args.from_file:
+        return _register_from(args, s)
     if s.pointer_tip_mm is None:
         raise SessionError(f"{s.folder}: the pointer tip is not calibrated; run navtms session calibrate --pivot")
     if not s.plan:
@@ -167,21 +220,43 @@ def _register(args) -> int:
     if len(plan.fiducials) < 3:
         raise SessionError(f"{s.plan}: the plan has {len(plan.fiducials)} fiducials; registration needs 3 or more")
     source, read = _open(s, args.source, ("pointer", "head"), args.device)
-    try:
+
+    def collect():
         fids = collect_fiducials_interactive(read, s.pointer_tip_mm, plan.fiducials.names, n=args.samples)
-        write_points(s.path(FIDUCIALS_FILE), fids)
         head = None
         if args.head_points > 0:
-            input(f"Sweep the pointer over the scalp ({args.head_points} points); press Enter to start: ")
+            ask(None, f"Sweep the pointer over the scalp ({args.head_points} points); press Enter to start: ",
+                "head point collection", fids)
             head = collect_head_points(read, s.pointer_tip_mm, n=args.head_points)
-            from navcore.points import NamedPoints
+        return fids, head
 
-            write_points(s.path(HEAD_POINTS_FILE),
-                         NamedPoints(tuple(f"h{i + 1}" for i in range(len(head))), head, "head"))
+    try:
+        s, _ = register_attempt(s, plan.fiducials, collect, scalp=plan.scalp if args.head_points > 0 else None,
+                                settings=settings, source=str(args.source))
     finally:
         source.close()
-    s = register_session(s, plan.fiducials, fids, head_points=head, scalp=plan.scalp if head is not None else None,
-                         fle_mm=args.fle_mm, override=args.override)
+    print(f"attempt {s.registration.attempt} accepted")
+    print(registration_report(s.registration))
+    return 0
+
+
+def _register_from(args, s) -> int:
+    """session register --from registration.json: its inputs through the session's pipeline, checked
+    against the file's transform and the session's plan, kept as an attempt (navtms.session_files)."""
+    from navtms.session_files import RegistrationFile
+    from navtms.workflow import register_attempt, registration_report, session_settings
+    from targets.plan import load_plan
+
+    f = RegistrationFile(args.from_file)
+    plan_fids = load_plan(s.resolve(s.plan), load_surfaces=False).fiducials if s.plan else None
+    f.check_plan(plan_fids)
+    fle = args.fle_mm if args.fle_mm_given else (f.fle_mm if f.fle_mm is not None else args.fle_mm)
+    settings = session_settings(fle, args.override or f.overridden)
+    scalp = f.scalp()
+    s, _ = register_attempt(s, f.image_fiducials, lambda: (f.head_fiducials, f.head_points), scalp=scalp,
+                            settings=settings, source=f"file:{f.path}",
+                            check=lambda r: f.check_same(r.T_mri_from_b))
+    print(f"attempt {s.registration.attempt} accepted (from {f.path})")
     print(registration_report(s.registration))
     return 0
 
