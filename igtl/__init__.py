@@ -1,0 +1,20 @@
+"""OpenIGTLink: the wire format, a tracker source (e.g. a PLUS server) and a server that publishes
+the coil pose and errors (e.g. to 3D Slicer). No GUI.
+
+Modules:
+    protocol  headers, TRANSFORM/POINT/STRING/STATUS/TDATA messages, a stream parser
+    source    IGTLSource: a FrameSource of tracker poses (tool status words as ToolStatus)
+    server    IGTLServer: publishes navigation outputs to any number of clients
+
+The names below are imported lazily, on first use (PEP 562), so `import igtl`
+stays cheap (no numpy/VTK/OpenCV until a name is used)."""
+from navcore.lazy import lazy_exports
+
+_EXPORTS = {
+    "protocol": ("IGTLProtocolError", "Message", "StreamParser", "pack_message",
+                 "unpack_message"),
+    "source": ("IGTLSource", "ToolStatus", "open_igtl"),
+    "server": ("IGTLServer",),
+}
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

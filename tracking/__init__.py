@@ -1,2 +1,33 @@
-"""Camera tracking: camera model and calibration, marker bodies, pose estimation, filters,
-frame sources and recording. No GUI."""
+"""Camera tracking: camera model and calibration, marker bodies, pose estimation, filters, frame
+sources, pose logs and recording. No GUI. tracking.synthetic renders footage with ground truth.
+
+Modules:
+    types            Frame, BodyPose, the FrameSource and PoseEstimator protocols
+    camera           CameraModel (pinhole + distortion, JSON)
+    calibration      chessboard / ChArUco camera calibration
+    bodies           MarkerBody (ArUco tags on a rigid body), load/save
+    boards, printsheet, tagrender   printable boards and marker sheets
+    pose             MarkerTracker: detect tags, solve each body's pose (ROI search when tracking)
+    pnp, edgerefine, roi, tag_consistency   the pose estimator's parts
+    filters          One-Euro PoseFilter (resets on loss)
+    sources          camera, video, image folder and pose-log frame sources
+    poselog          the append-only pose log (CSV)
+    recorder         bit-exact recording (video + pose log) and its RecordingSource
+
+The names below are imported lazily, on first use (PEP 562), so `import tracking`
+stays cheap (no numpy/VTK/OpenCV until a name is used)."""
+from navcore.lazy import lazy_exports
+
+_EXPORTS = {
+    "types": ("Frame", "BodyPose", "FrameSource", "PoseEstimator"),
+    "camera": ("CameraModel",),
+    "bodies": ("MarkerBody", "load_body", "save_body"),
+    "pose": ("MarkerTracker", "TrackerSettings"),
+    "filters": ("PoseFilter", "OneEuroParams"),
+    "sources": ("CameraSource", "VideoFileSource", "ImageFolderSource", "PoseLogSource"),
+    "poselog": ("PoseLogWriter", "read_frames"),
+    "recorder": ("Recorder", "RecordingSource"),
+    "calibration": ("calibrate_images", "CalibrationReport"),
+}
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
