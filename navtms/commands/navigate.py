@@ -95,15 +95,17 @@ def _positive_float(text: str) -> float:
 
 class _Signals:
     """SIGINT and SIGTERM stop the run (after the frame in hand) instead of killing the process;
-    `received` is the first signal number. Only the main thread may install handlers: elsewhere
+    `received` is the first signal number; a second one raises KeyboardInterrupt (the run
+    is closed by its context manager). Only the main thread may install handlers: elsewhere
     (e.g. the desktop app's worker) the handlers are left alone."""
 
     def __init__(self, stop):
         self.stop, self.received, self._old = stop, None, {}
 
     def _handle(self, signum, _frame) -> None:
-        if self.received is None:
-            self.received = signum
+        if self.received is not None:      # a second signal while stopping: give up waiting
+            raise KeyboardInterrupt
+        self.received = signum
         self.stop()
 
     def __enter__(self) -> "_Signals":
