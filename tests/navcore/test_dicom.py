@@ -50,6 +50,7 @@ def test_one_file_of_the_series_opens_the_series(sample_img, sample_series):
 
 
 @pytest.mark.skipif(shutil.which("dcm2niix") is None, reason="Debian's dcm2niix is not installed")
+@pytest.mark.slow
 def test_dcm2niix_gives_the_same_affine_and_voxels(sample_series, tmp_path):
     out = tmp_path / "nii"
     out.mkdir()

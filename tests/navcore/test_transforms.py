@@ -50,6 +50,7 @@ def test_quaternion_round_trip_and_sign(seed):
 
 
 @given(seeds, st.floats(0.0, 1.0))
+@pytest.mark.slow
 def test_interpolate_pose_endpoints_and_angle(seed, s):
     rng = np.random.default_rng(seed)
     A, B = tf.random_rigid(rng), tf.random_rigid(rng)

@@ -36,11 +36,13 @@ def test_no_command_prints_help_and_fails(capsys):
     assert "usage" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_unknown_command_is_an_error():
     r = subprocess.run([sys.executable, "-m", "navtms", "frobnicate"], capture_output=True, text=True)
     assert r.returncode == 2 and "invalid choice" in r.stderr
 
 
+@pytest.mark.slow
 def test_library_error_is_one_sentence_and_exit_2(tmp_path):
     r = subprocess.run([sys.executable, "-m", "navtms", "plan", str(tmp_path / "missing.nii.gz"),
                         "--target", "dlpfc-fox2012", "--out", str(tmp_path / "plan")],

@@ -11,6 +11,7 @@ from navtms.cli import main
 from tracking.camera import CameraModel
 
 
+@pytest.mark.slow
 def test_calibrates_real_photos(shared_real, tmp_path, capsys):
     folder = shared_real / "webcam-chessboard-bard"
     out = tmp_path / "camera.json"

@@ -20,6 +20,7 @@ def plan_copy(simulated_course, tmp_path):
     return d
 
 
+@pytest.mark.slow
 def test_course_command_prints_and_writes_the_figures(simulated_course, plan_copy, tmp_path, capsys):
     days = simulated_course[1]
     out = tmp_path / "report"
@@ -109,6 +110,7 @@ def test_hotspot_commands(hotspot_search, plan_copy, tmp_path, capsys):
     assert "hotspot" in [t["name"] for t in json.loads((plan_copy / "plan.json").read_text())["targets"]]
 
 
+@pytest.mark.slow
 def test_simulate_course_script_on_a_given_plan(sphere_plan, tmp_path, capsys):
     import importlib.util
     from pathlib import Path

@@ -21,6 +21,7 @@ def _err_sentence(capsys):
     return errors[0]
 
 
+@pytest.mark.slow
 def test_done_command_writes_plan(tmp_path, sample_fiducials, surface_cache_dir, capsys):
     out = tmp_path / "plan"
     rc = main(["plan", str(SAMPLE_MRI), "--target", "dlpfc-fox2012", "--fiducials", str(sample_fiducials),

@@ -61,6 +61,7 @@ def test_fiducials_only_with_target(session, capsys):
     assert _tre(T, T_t_m, np.array([-38.0, 44, 26])) < 6
 
 
+@pytest.mark.slow
 def test_with_head_points_improves_and_reports_icp(session, capsys):
     d, T_t_m, mri = session
     out = d / "reg_icp.json"
@@ -140,6 +141,7 @@ def test_existing_output_is_not_overwritten(session, capsys, tmp_path):
     assert read_json(out)["kind"] == "registration"
 
 
+@pytest.mark.slow
 def test_subprocess_exit_codes(session, tmp_path):
     d, _, _ = session
     out = tmp_path / "r.json"
@@ -153,6 +155,7 @@ def test_subprocess_exit_codes(session, tmp_path):
     assert not out2.exists()
 
 
+@pytest.mark.slow
 def test_lpa_rpa_swapped_in_the_tracker_file_is_caught_by_head_points(session, capsys, tmp_path):
     """Three fiducials cannot reveal an LPA/RPA swap (the fit flips the head), but the surface
     fit then fails and the command refuses instead of writing a wrong registration."""

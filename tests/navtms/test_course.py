@@ -138,6 +138,7 @@ def test_pulses_come_from_the_session_or_its_replay(simulated_course, tmp_path):
     assert pulses_file(live) == live / "pulses.csv"
 
 
+@pytest.mark.slow
 def test_course_report_files(course, tmp_path):
     from navtms.course_report import write_course_report
 
@@ -198,6 +199,7 @@ def test_two_sessions_on_one_day_and_a_session_without_pulses(simulated_course, 
     assert len(one.sessions) == 6
 
 
+@pytest.mark.slow
 def test_a_long_course_report_runs_over_pages(course, tmp_path):
     import dataclasses
     import datetime as dt

@@ -75,6 +75,7 @@ def test_planned_against_delivered_figures(accelerated_course):
     assert c["pulses_fired"] == 285
 
 
+@pytest.mark.slow
 def test_course_command_and_report_show_it(accelerated_course, tmp_path, capsys):
     out = tmp_path / "report"
     assert main(["course", str(accelerated_course), "--out", str(out)]) == 0

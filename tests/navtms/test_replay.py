@@ -120,6 +120,7 @@ def test_cli_replay_with_lock_to_target(pose_replay, tmp_path, capsys):
                  "--out", str(tmp_path / "r4")]) == 2
 
 
+@pytest.mark.slow
 def test_killed_replay_leaves_a_readable_log(tmp_path):
     scene = Scene.make(12)
     frames, _ = approach(scene, 3000, fps=1000.0)
@@ -202,6 +203,7 @@ def _truth_alignment(T_reg, T_cal, target, T_cam_head, T_cam_coil):
     return alignment(target.T_mri_from_coil, T_reg @ invert(T_cam_head) @ T_cam_coil @ T_cal, target.target_mri_mm)
 
 
+@pytest.mark.slow
 def test_footage_replay_errors_match_truth_with_head_motion(footage):
     tmp, sc, truth, T_reg, T_cal, target, summary = footage
     rows = read_log(tmp / "report" / "frames.csv", "frame")
@@ -230,6 +232,7 @@ def test_footage_replay_errors_match_truth_with_head_motion(footage):
     assert naive_gap > 1.0      # the head really moved: matching the truth means it was compensated
 
 
+@pytest.mark.slow
 def test_footage_replay_pulses_plots_and_snapshots(footage, tmp_path_factory):
     tmp, sc, truth, T_reg, T_cal, target, summary = footage
     keep = os.environ.get("NAVTMS_KEEP_REPORT")
@@ -244,6 +247,7 @@ def test_footage_replay_pulses_plots_and_snapshots(footage, tmp_path_factory):
         assert (tmp / "report" / name).read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_bundled_sequence_replay_matches_truth(tmp_path):
     """data/sequences/coil_approach_720p (motion blur, H.264, a hand, the coil leaving the image)
     through `navtms replay`: errors against the ground truth."""

@@ -18,6 +18,7 @@ from test_session_command import FID, TIP, _Log, _pointer_at
 
 
 @pytest.mark.filterwarnings("ignore::targets.plan.ChecksumWarning")   # the test plan's MRI is absent
+@pytest.mark.slow
 def test_the_readme_scripted_run_from_files_ends_on_target(tmp_path, capsys):
     scene = Scene.make(51)
     t = scene.target

@@ -156,6 +156,7 @@ def test_surface_index_distance_is_continuous(scalp, index):
     assert np.max(np.abs(np.diff(d))) < 0.05
 
 
+@pytest.mark.slow
 def test_fiducials_plus_head_points_meet_the_target_goal_and_prediction_matches(scalp, index, data_dir):
     """Simulated sessions (fixed seed): 3 fiducials with FLE 2 mm RMS + 50 head points with 1 mm
     noise. At a cortical target 20 mm under the left frontal scalp the RMS TRE is <= 1.5 mm,

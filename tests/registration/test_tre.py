@@ -29,6 +29,7 @@ def _simulate(fid, targets, fle_mm, trials, rng):
 
 @settings(max_examples=6)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(3, 8))
+@pytest.mark.slow
 def test_prediction_agrees_with_monte_carlo_within_10_percent(seed, n):
     rng = np.random.default_rng(seed)
     # a well-spread head-sized configuration (avoid nearly collinear draws)

@@ -37,6 +37,7 @@ def _ordered(stats: dict, *keys) -> None:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_bench_tracking(capsys):
     r = _bench("tracking", capsys)
     assert all(math.isfinite(v) for v in _numbers(r))
@@ -51,6 +52,7 @@ def test_bench_tracking(capsys):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_bench_registration(capsys):
     r = _bench("registration", capsys)
     assert all(math.isfinite(v) for v in _numbers(r))
@@ -61,6 +63,7 @@ def test_bench_registration(capsys):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_bench_planning(capsys):
     r = _bench("planning", capsys)
     assert r["known_affine_landmark_error_mm_max"] < 1.0
@@ -71,6 +74,7 @@ def test_bench_planning(capsys):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_bench_igtl(capsys):
     r = _bench("igtl", capsys)
     assert set(r["hops"]) == {"pyigtl_server->navtms_source", "navtms_server->pyigtl_client",
@@ -86,6 +90,7 @@ def test_bench_igtl(capsys):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_bench_recording(capsys):
     r = _bench("recording", capsys)
     assert set(r["kinds"]) == {"ffv1", "ffv1+bg", "png", "png+bg"}
@@ -95,6 +100,7 @@ def test_bench_recording(capsys):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_bench_synthetic(capsys):
     r = _bench("synthetic", capsys)
     acc = r["accuracy_coil_approach_720p"]
@@ -105,6 +111,7 @@ def test_bench_synthetic(capsys):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_bench_viewer(capsys):
     r = _bench("viewer", capsys)
     assert r["updates"] == 20 and r["size_px"] == [1280, 720]
@@ -112,6 +119,7 @@ def test_bench_viewer(capsys):
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.slow
 def test_bench_loop(capsys):
     r = _bench("loop", capsys)
     runs = [v for v in r.values() if isinstance(v, dict) and "frames_in" in v]
@@ -122,6 +130,7 @@ def test_bench_loop(capsys):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_bench_threshold(capsys):
     r = _bench("threshold", capsys)
     assert all(math.isfinite(v) for v in _numbers(r))

@@ -19,6 +19,7 @@ def demo(tmp_path_factory):
     return out, result, lines
 
 
+@pytest.mark.slow
 def test_demo_writes_the_report(demo):
     out, result, lines = demo
     for f in ("plan/plan.json", "session/session.json", "report/frames.csv", "report/pulses.csv",
@@ -28,6 +29,7 @@ def test_demo_writes_the_report(demo):
     assert any("FRE" in l and "predicted TRE" in l for l in lines), "FRE and predicted TRE must be printed"
 
 
+@pytest.mark.slow
 def test_demo_registration_is_honest(demo):
     _, result, _ = demo
     assert result["fre_mm"] < 2.0
@@ -36,6 +38,7 @@ def test_demo_registration_is_honest(demo):
     assert result["truth"]["true_tre_at_target_mm"] < 1.5
 
 
+@pytest.mark.slow
 def test_demo_coil_pose_matches_truth(demo):
     _, result, _ = demo
     trk = result["truth"]["coil_pose_error_tracking_mm"]
@@ -44,6 +47,7 @@ def test_demo_coil_pose_matches_truth(demo):
     assert result["truth"]["coil_pose_error_tracking_deg"]["median"] < 1.0
 
 
+@pytest.mark.slow
 def test_demo_never_reports_an_unseen_coil(demo, data_dir):
     out, _, _ = demo
     rows = read_log(out / "report" / "frames.csv", "frame")
@@ -56,6 +60,7 @@ def test_demo_never_reports_an_unseen_coil(demo, data_dir):
             assert r["coil_visible"] == "0" and r["tx_mm"] == "", f"frame {r['frame']}: coil is hidden in truth"
 
 
+@pytest.mark.slow
 def test_demo_pulses_logged_on_target(demo):
     _, result, _ = demo
     p = result["replay"]["pulses"]

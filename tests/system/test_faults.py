@@ -512,6 +512,7 @@ KILL_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.slow
 def test_process_killed_while_the_loop_writes_its_logs(tmp_path):
     """SIGKILL while the loop is writing frames.csv, timing.csv and pulses.csv: every log reads
     back, rows are whole and in order, at most the row being written is lost, and a new writer

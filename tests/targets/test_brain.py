@@ -38,6 +38,7 @@ def test_brain_mask_is_plausible(mri, mask):
     assert mri.data[mask].mean() > np.median(mri.data[head & (depth < 4)])
 
 
+@pytest.mark.slow
 def test_brain_surface_closed_and_inside_scalp(mri, mask):
     s = brain_surface(mri, target_triangles=20_000)
     assert s.boundary_edge_count() == 0

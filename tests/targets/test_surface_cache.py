@@ -61,6 +61,7 @@ def test_key_depends_on_content(tmp_path):
     assert cache_key("x", "scalp", {"t": 1, "u": 2}) == cache_key("x", "scalp", {"u": 2, "t": 1})
 
 
+@pytest.mark.slow
 def test_real_scalp_cached(tmp_path):
     mri = load_mri(SAMPLE_MRI)
     s1, hit1 = cached_scalp(mri, target_triangles=20_000, cache_dir=tmp_path)

@@ -235,6 +235,7 @@ def test_lost_body_reacquired_from_the_half_size_search_with_full_accuracy(coil,
     assert dt < 0.05 and dr < 0.02, (dt, dr)
 
 
+@pytest.mark.slow
 def test_synthetic_sequence_coil_approach(data_dir):
     # tracking.synthetic.renderer's recorded sequence: H.264, distortion, lighting, noise, motion blur,
     # a hand covering the coil, the coil leaving the image and coming back

@@ -177,6 +177,7 @@ def test_clean_sequence_keeps_all_tags(data_dir, coil, head):
         assert p.visible and errors(p.T_camera_from_body, truth["head"][i])[0] < 0.5
 
 
+@pytest.mark.slow
 def test_real_webcam_no_tag_dropped(shared_real):
     # real footage, guessed intrinsics: residuals are 1-1.5 px everywhere; nothing is dropped,
     # neither from the 12- and 6-tag bodies nor from any 2-tag sub-body
