@@ -4,6 +4,8 @@ the coil pose and errors (e.g. to 3D Slicer). No GUI.
 Modules:
     protocol  headers, TRANSFORM/POINT/STRING/STATUS/TDATA messages, a stream parser
     source    IGTLSource: a FrameSource of tracker poses (tool status words as ToolStatus)
+    grouping  one output per tracker frame from a message stream
+    devices   which OpenIGTLink device feeds which body (--device BODY=DEVICE)
     server    IGTLServer: publishes navigation outputs to any number of clients
 
 The names below are imported lazily, on first use (PEP 562), so `import igtl`

@@ -8,7 +8,7 @@ Modules:
     scalp_rules    10-20 positions, Beam F3, the 5 cm rule
     placement      coil placement (scalp entry, normal, handle direction)
     alignment      distance / tilt / twist of a coil to its planned pose
-    planner, plan  building and saving a plan folder
+    planner, plan  building and saving a plan folder; plan_edit: edits Plan -> new Plan
     hotspot        motor hotspot grids
     interop/       SimNIBS, Brainsight, Localite, visor2, EEG caps
 

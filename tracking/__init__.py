@@ -8,11 +8,16 @@ Modules:
     bodies           MarkerBody (ArUco tags on a rigid body), load/save
     boards, printsheet, tagrender   printable boards and marker sheets
     pose             MarkerTracker: detect tags, solve each body's pose (ROI search when tracking)
-    pnp, edgerefine, roi, tag_consistency   the pose estimator's parts
+    tracker_settings TrackerSettings: the tracker's tuning
+    detection, predicted, pnp, edgerefine, roi, tag_consistency   the pose estimator's parts
+                     (tag detection, steady tracking without detection, PnP, corners, regions,
+                     per-tag consistency)
+    focal            focal length from the bodies' geometry (no calibration)
     filters          One-Euro PoseFilter (resets on loss)
     sources          camera, video, image folder and pose-log frame sources
     poselog          the append-only pose log (CSV)
     recorder         bit-exact recording (video + pose log) and its RecordingSource
+    ffv1             lossless FFV1 video, each frame on disk when written
 
 The names below are imported lazily, on first use (PEP 562), so `import tracking`
 stays cheap (no numpy/VTK/OpenCV until a name is used)."""

@@ -5,6 +5,7 @@ Modules:
     state         ViewState, SceneSpec, ScreenLimits, LatestState (what the screen shows)
     sink          ViewSink: the loop's sink, NavOutput -> ViewState (duck typed)
     scene         NavigationScene: the 3D view (colour bands, banner, texts)
+    plan_scene    the planner's 3D scene (workbench)
     bullseye      the bullseye panel; slices: the MRI slice panels
     window        NavigationWindow (on screen), OffscreenViewer, snapshots
     coil_library, coil_model   coil shapes and meshes
