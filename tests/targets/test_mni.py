@@ -143,6 +143,7 @@ def test_malformed_transform_files(tmp_path, text, msg):
         mni_io.load_mni_transform(p)
 
 
+@pytest.mark.slow
 def test_tilted_head_without_fiducials_multi_start():
     """No fiducials, head turned 35 degrees in the scanner: the multi-start still finds it."""
     T_true = mni.random_test_affine(np.random.default_rng(11), max_rotation_deg=0.0)

@@ -177,6 +177,7 @@ def test_rendered_views_report_an_honest_sigma(charuco_views):
     assert report.warnings == [] and report.focal_k3_fixed_px is not None
 
 
+@pytest.mark.slow
 def test_real_chessboard_sigma_and_the_views_own_scatter(real_calibration):
     # the jackknife (leave one view out) standard error of fx over the same 12 real views, computed
     # here from separate calibrations: the report's matches it, and OpenCV's sigma (independent

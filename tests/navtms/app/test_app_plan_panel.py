@@ -18,6 +18,7 @@ def _coil_matrix(ws) -> np.ndarray:
     return np.array([[m.GetElement(i, j) for j in range(4)] for i in range(4)])
 
 
+@pytest.mark.slow
 def test_scalp_rule_targets_buttons_and_live_ghost_coil(qtbot, tmp_path, surface_cache_dir):
     win = make_window(qtbot, tmp_path, surface_cache_dir)
     ws = open_sample(qtbot, win)
@@ -61,6 +62,7 @@ def test_scalp_rule_targets_buttons_and_live_ghost_coil(qtbot, tmp_path, surface
     np.testing.assert_allclose(_coil_matrix(ws), win.ctx.plan.target("click").T_mri_from_coil, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_fiducial_pictures_and_open_session(qtbot, tmp_path, surface_cache_dir):
     from navtms.app.views.fiducial_picture import fiducial_picture
     from navtms.cli import main
@@ -86,6 +88,7 @@ def test_fiducial_pictures_and_open_session(qtbot, tmp_path, surface_cache_dir):
     assert "not a plan folder" in win2.statusBar().currentMessage()
 
 
+@pytest.mark.slow
 def test_import_fiducials_is_one_edit_and_keys_scroll(qtbot, tmp_path, surface_cache_dir):
     from PySide6.QtCore import Qt as _Qt
 

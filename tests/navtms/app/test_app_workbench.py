@@ -40,6 +40,7 @@ def test_steps_before_and_after_a_plan(qtbot, tmp_path, surface_cache_dir):
     assert win.steps.item(0).text().endswith("\u25b6 next")
 
 
+@pytest.mark.slow
 def test_plan_click_handle_undo_redo_save_equals_cli_and_reopens(qtbot, tmp_path, surface_cache_dir):
     win = make_window(qtbot, tmp_path, surface_cache_dir)
     ws = open_sample(qtbot, win)
