@@ -20,6 +20,7 @@ import numpy as np
 import vtk
 
 from navcore.errors import InputFileError
+from viewer.coil_model import figure8_coil, load_coil_mesh, solid_mesh
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,6 @@ def _handle(shape: CoilShape, y0: float) -> vtk.vtkPolyData | None:
 
 
 def _finish(parts) -> vtk.vtkPolyData:
-    from viewer.coil_model import solid_mesh
-
     return solid_mesh(parts)
 
 
@@ -194,7 +193,6 @@ def coil_mesh(model: str | None = None, T_coil_from_mesh: np.ndarray | None = No
     """The coil mesh in the coil frame: a library name (COILS), or an STL/PLY/OBJ file whose
     vertices are mapped by T_coil_from_mesh (identity: the file is already in the coil frame, mm).
     None: the default figure-8."""
-    from viewer.coil_model import load_coil_mesh
 
     if model is None or model in COILS:
         pd = coil_shape_mesh(COILS[model or DEFAULT_COIL])
@@ -204,3 +202,11 @@ def coil_mesh(model: str | None = None, T_coil_from_mesh: np.ndarray | None = No
         raise InputFileError(path, f"is neither a coil in the library ({', '.join(COILS)}) nor a mesh file")
     pd = load_coil_mesh(path)
     return pd if T_coil_from_mesh is None else _transformed(pd, np.asarray(T_coil_from_mesh, dtype=np.float64))
+
+
+def coil_polydata(path: str | Path | None = None, T_coil_from_mesh=None) -> vtk.vtkPolyData:
+    """The coil mesh: `path` is a coil library name (viewer.coil_library.COILS) or an STL/PLY/OBJ
+    file (mapped by T_coil_from_mesh when given); None: the generated figure-8."""
+    if not path:
+        return figure8_coil()
+    return coil_mesh(str(path), T_coil_from_mesh)

@@ -143,13 +143,3 @@ def load_coil_mesh(path: str | Path) -> vtk.vtkPolyData:
     out = vtk.vtkPolyData()
     out.DeepCopy(normals.GetOutput())
     return out
-
-
-def coil_polydata(path: str | Path | None = None, T_coil_from_mesh=None) -> vtk.vtkPolyData:
-    """The coil mesh: `path` is a coil library name (viewer.coil_library.COILS) or an STL/PLY/OBJ
-    file (mapped by T_coil_from_mesh when given); None: the generated figure-8."""
-    if not path:
-        return figure8_coil()
-    from viewer.coil_library import coil_mesh
-
-    return coil_mesh(str(path), T_coil_from_mesh)

@@ -20,7 +20,7 @@ import numpy as np
 import vtk
 
 from viewer.actors import mesh_actor, sphere_actor
-from viewer.coil_model import coil_polydata
+from viewer.coil_library import coil_polydata
 from viewer.convert import polydata_from_surface, set_vtk_matrix
 from viewer.scene import BACKGROUND, BRAIN_RGB, GHOST_RGB, SCALP_RGB
 

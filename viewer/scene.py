@@ -20,7 +20,7 @@ import vtk
 
 from navcore.transforms import check_rigid
 from viewer.actors import make_text, mesh_actor, scale_texts, sphere_actor
-from viewer.coil_model import coil_polydata
+from viewer.coil_library import coil_polydata
 from viewer.convert import polydata_from_surface, set_vtk_matrix
 from viewer.state import SceneSpec, TargetSpec, ViewState
 

@@ -6,7 +6,8 @@ import pytest
 import vtk
 
 from navcore.errors import InputFileError
-from viewer.coil_model import coil_polydata, figure8_coil, load_coil_mesh
+from viewer.coil_library import coil_polydata
+from viewer.coil_model import figure8_coil, load_coil_mesh
 from viewer.convert import arrays_from_polydata
 
 

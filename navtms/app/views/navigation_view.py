@@ -350,7 +350,8 @@ def release_vtk_view(v) -> None:
 def _handleless(mesh_path) -> vtk.vtkPolyData:
     """The coil without its handle, coil frame mm: the generated figure-8 built without one, or a
     mesh file cut at y = 45 mm (the handle runs along +y)."""
-    from viewer.coil_model import coil_polydata, figure8_coil
+    from viewer.coil_library import coil_polydata
+    from viewer.coil_model import figure8_coil
 
     if not mesh_path:
         return figure8_coil(handle_length_mm=1e-3, handle_radius_mm=1e-3)
