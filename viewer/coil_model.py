@@ -78,27 +78,35 @@ def solid_mesh(parts) -> vtk.vtkPolyData:
     return out
 
 
-_PLY_CHILD = ("import sys\nfrom vtkmodules.vtkIOPLY import vtkPLYReader\n"
-              "from vtkmodules.vtkIOXML import vtkXMLPolyDataWriter\n"
-              "r = vtkPLYReader(); r.SetFileName(sys.argv[1]); r.Update()\n"
-              "if r.GetOutput().GetNumberOfPolys() == 0: sys.exit(3)\n"
-              "w = vtkXMLPolyDataWriter(); w.SetFileName(sys.argv[2]); w.SetInputData(r.GetOutput())\n"
-              "sys.exit(0 if w.Write() == 1 else 4)\n")
+_READERS = {".stl": ("vtkIOGeometry", "vtkSTLReader"), ".obj": ("vtkIOGeometry", "vtkOBJReader"),
+            ".ply": ("vtkIOPLY", "vtkPLYReader")}
+
+_MESH_CHILD = ("import sys, importlib\n"
+               "from vtkmodules.vtkFiltersCore import vtkPolyDataNormals\n"
+               "from vtkmodules.vtkIOXML import vtkXMLPolyDataWriter\n"
+               "r = getattr(importlib.import_module('vtkmodules.' + sys.argv[3]), sys.argv[4])()\n"
+               "r.SetFileName(sys.argv[1]); r.Update()\n"
+               "if r.GetOutput().GetNumberOfPolys() == 0: sys.exit(3)\n"
+               "n = vtkPolyDataNormals(); n.SetInputData(r.GetOutput()); n.Update()\n"
+               "w = vtkXMLPolyDataWriter(); w.SetFileName(sys.argv[2]); w.SetInputData(n.GetOutput())\n"
+               "sys.exit(0 if w.Write() == 1 else 4)\n")
 
 
-def _read_ply_isolated(path: Path, timeout_s: float = 60.0):
-    """The PLY's polydata, read by vtkPLYReader in a throw-away child process and handed back
-    as a VTK XML file we wrote ourselves; None when the child fails. VTK's PLY reader segfaults
-    or aborts on many damaged files (a header cut short, a garbled property line; measured: about
-    1 in 4 damaged PLYs), which would kill the whole program, so it never runs in this process
-    (about 0.4 s, once per mesh)."""
+def _read_mesh_isolated(path: Path, ext: str, timeout_s: float = 60.0):
+    """The mesh's polydata with normals, read by VTK's reader for `ext` in a throw-away child
+    process and handed back as a VTK XML file we wrote ourselves; None when the child fails or
+    finds no polygons. VTK's PLY reader segfaults or aborts on many damaged files (measured: about
+    1 in 4 damaged PLYs), and a damaged OBJ gives polydata on which the normals filter segfaults
+    (found by the bad-input sweep), which would kill the whole program, so no mesh reader or
+    normals filter runs on a user's file in this process (about 0.4 s, once per mesh)."""
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="navtms_ply_") as d:
+    module, cls = _READERS[ext]
+    with tempfile.TemporaryDirectory(prefix="navtms_mesh_") as d:
         vtp = Path(d) / "mesh.vtp"
         try:
-            proc = subprocess.run([sys.executable, "-c", _PLY_CHILD, str(path), str(vtp)], capture_output=True,
-                                  timeout=timeout_s)
+            proc = subprocess.run([sys.executable, "-c", _MESH_CHILD, str(path), str(vtp), module, cls],
+                                  capture_output=True, timeout=timeout_s)
         except (OSError, subprocess.TimeoutExpired):
             return None
         if proc.returncode != 0 or not vtp.is_file():
@@ -112,34 +120,16 @@ def _read_ply_isolated(path: Path, timeout_s: float = 60.0):
 
 
 def load_coil_mesh(path: str | Path) -> vtk.vtkPolyData:
-    """Read an STL, PLY or OBJ coil mesh (coil frame, mm). Raises InputFileError when the file is
-    missing, has another extension, or holds no triangles."""
+    """Read an STL, PLY or OBJ coil mesh (coil frame, mm) with normals. Raises InputFileError when
+    the file is missing, has another extension, is damaged or holds no triangles."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "the coil mesh file does not exist")
     ext = path.suffix.lower()
-    if ext == ".stl":
-        reader = vtk.vtkSTLReader()
-        reader.SetFileName(str(path))
-        reader.Update()
-        pd = reader.GetOutput()
-    elif ext == ".obj":
-        reader = vtk.vtkOBJReader()
-        reader.SetFileName(str(path))
-        reader.Update()
-        pd = reader.GetOutput()
-    elif ext == ".ply":
-        pd = _read_ply_isolated(path)
-        if pd is None:
-            raise InputFileError(path, "the PLY coil mesh is damaged (the PLY reader fails on it); "
-                                       "export it again, or as STL")
-    else:
+    if ext not in _READERS:
         raise InputFileError(path, "the coil mesh must be an .stl, .ply or .obj file")
+    pd = _read_mesh_isolated(path, ext)
     if pd is None or pd.GetNumberOfPolys() == 0:
-        raise InputFileError(path, "the coil mesh holds no triangles (empty or unreadable file)")
-    normals = vtk.vtkPolyDataNormals()
-    normals.SetInputData(pd)
-    normals.Update()
-    out = vtk.vtkPolyData()
-    out.DeepCopy(normals.GetOutput())
-    return out
+        raise InputFileError(path, "the coil mesh holds no triangles, or is damaged so the mesh reader fails on it "
+                                   "(empty or unreadable file); export it again, or as STL")
+    return pd
