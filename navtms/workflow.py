@@ -149,7 +149,7 @@ def register_attempt(session: Session, fiducials_mri: NamedPoints, collect: Call
     was collected and the error re-raised; the session's registration and files are untouched.
     check(result): called before an accepted result is kept; an error it raises refuses the attempt."""
     from navcore.errors import RegistrationError
-    from navtms.attempts import AttemptStatus, finish_attempt, new_attempt, promote, save_points
+    from navtms.attempts import AttemptStatus, finish_attempt, new_attempt, save_points
 
     folder = new_attempt(session.folder)
     fids = head = None
@@ -168,7 +168,20 @@ def register_attempt(session: Session, fiducials_mri: NamedPoints, collect: Call
         status = AttemptStatus.REFUSED if isinstance(e, RegistrationError) else AttemptStatus.ABORTED
         finish_attempt(folder, status, str(e) or e.__class__.__name__, source)
         raise
-    save_points(folder, fids, head)
+    return keep_attempt(session, result, fids, head, source, folder), result
+
+
+def keep_attempt(session: Session, result: RegistrationResult, fiducials_head: NamedPoints,
+                 head_points, source: str = "", folder=None) -> Session:
+    """Record a computed registration as an attempt (attempts/NNN, a new one unless `folder` is
+    given) with its points (head frame, mm). Accepted: the attempt's files become the session's
+    and its registration the session's (session.json saved); the new Session is returned.
+    Refused: recorded as refused and RegistrationError raised; the session is untouched.
+    The CLI (register_attempt) and the workbench's Register workspace both keep attempts here."""
+    from navtms.attempts import AttemptStatus, finish_attempt, new_attempt, promote, save_points
+
+    folder = new_attempt(session.folder) if folder is None else folder
+    save_points(folder, fiducials_head, head_points)
     summary = {"method": result.method, "fre_mm": result.fre_mm, "fle_mm": result.fle_mm,
                "fiducial_errors_mm": dict(result.fiducial_errors_mm), "predicted_tre_mm": dict(result.predicted_tre_mm),
                "T_mri_from_head": result.T_mri_from_b, "warnings": list(result.warnings),
@@ -181,7 +194,7 @@ def register_attempt(session: Session, fiducials_mri: NamedPoints, collect: Call
     rec = record_from_result(result)
     new = session.with_(registration=RegistrationRecord(**{**rec.__dict__, "attempt": f"attempts/{folder.name}"}))
     new.save()
-    return new, result
+    return new
 
 
 def session_registration(session: Session, fiducials_mri: NamedPoints, fiducials_head: NamedPoints,

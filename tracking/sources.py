@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Iterator, Optional
@@ -267,16 +268,21 @@ class PoseLogSource(BaseSource):
         if not self.path.is_file():
             raise SourceFileError(self.path, "the pose log does not exist")
         self._frames = poselog.read_frames(self.path)
+        # The reading thread advances the generator while another thread may close the source:
+        # one lock, so close() never meets the generator mid-step ("generator already executing").
+        self._frames_lock = threading.Lock()
         # Read the first frame now, so a file that is not a pose log is refused when opened.
         self._first: Optional[Frame] = next(self._frames, None)
 
     def _next(self) -> Optional[Frame]:
-        frame, self._first = (self._first, None) if self._first is not None else (next(self._frames, None), None)
+        with self._frames_lock:
+            frame, self._first = (self._first, None) if self._first is not None else (next(self._frames, None), None)
         if frame is None:
             return None
         return Frame(frame.frame_number, frame.capture_ns, None, frame.poses, {"source": f"poses:{self.path}"})
 
     def close(self) -> None:
         if not self._closed:
-            self._frames.close()
+            with self._frames_lock:
+                self._frames.close()
         super().close()

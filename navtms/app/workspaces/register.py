@@ -319,16 +319,10 @@ class RegisterWorkspace(LiveWorkspace):
         r = self.attempt.result if self.attempt else None
         if s is None or r is None or not r.accepted:
             return
-        from navcore.points import NamedPoints, write_points
-        from navtms.session import FIDUCIALS_FILE, HEAD_POINTS_FILE
-        from navtms.workflow import record_from_result
+        from navtms.workflow import keep_attempt
 
-        write_points(s.path(FIDUCIALS_FILE), self.attempt.collected())
         hp = self.attempt.head_points_array()
-        if len(hp):
-            write_points(s.path(HEAD_POINTS_FILE), NamedPoints(tuple(f"h{i + 1}" for i in range(len(hp))), hp, "head"))
-        new = s.with_(registration=record_from_result(r))
-        new.save()
+        new = keep_attempt(s, r, self.attempt.collected(), hp if len(hp) else None, source="workbench")
         self.ctx.set_session(new, self.ctx.session_dir or new.folder)
         self.ctx.message.emit(f"registration accepted: FRE {r.fre_mm:.2f} mm")
         self.attempt = Attempt.for_names(self.plan.fiducials.names)
