@@ -154,3 +154,25 @@ def require_matrix(path: str | Path, obj: dict, key: str, shape: tuple[int, ...]
     if not np.all(np.isfinite(arr)):
         raise InputFileError(path, f"'{key}' in the {what} holds NaN or infinite values")
     return arr
+
+
+def read_rigid_transform(path: str | Path, key: str, what: str = "transform file", tol: float = 1e-6) -> np.ndarray:
+    """A rigid 4x4 (float64, mm) from a text file of 4 lines of 4 numbers or a JSON file {key: 4x4}.
+    Raises InputFileError naming the file when it is unreadable, not 4x4, or not rigid within tol."""
+    from navcore.transforms import is_rigid
+
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        T = require_matrix(path, read_json(path, what, supported_versions=None), key, (4, 4), what)
+    else:
+        try:
+            T = np.loadtxt(path, dtype=np.float64, ndmin=2)
+        except (OSError, ValueError) as e:
+            raise InputFileError(path, f"the {what} is not 4 lines of 4 numbers ({e.__class__.__name__})") from None
+        if T.shape != (4, 4):
+            raise InputFileError(path, f"the {what} holds a {T.shape[0]}x{T.shape[1]} matrix; "
+                                       "4 lines of 4 numbers are needed")
+    if not is_rigid(T, tol):
+        raise InputFileError(path, f"the {what} is not a rigid 4x4 transform (mm)")
+    return np.asarray(T, dtype=np.float64)
+

@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 
 from navcore.errors import InputFileError, SessionError
-from navcore.fileio import read_json, require_matrix
+from navcore.fileio import read_json, read_rigid_transform, require_matrix
 from navcore.points import NamedPoints, read_points
 from navcore.transforms import apply, check_rigid
 
@@ -63,20 +63,7 @@ def coil_calibration_from_points(path: str | Path) -> np.ndarray:
 
 def read_transform(path: str | Path, key: str = "T_coilbody_from_coil") -> np.ndarray:
     """A rigid 4x4 (mm): 4 lines of 4 numbers, or JSON {key: 4x4}."""
-    path = Path(path)
-    if path.suffix.lower() == ".json":
-        T = require_matrix(path, read_json(path, "transform file", supported_versions=None), key, (4, 4), "transform file")
-    else:
-        try:
-            T = np.loadtxt(path, dtype=np.float64, ndmin=2)
-        except (OSError, ValueError) as e:
-            raise InputFileError(path, f"is not 4 lines of 4 numbers ({e.__class__.__name__})") from None
-        if T.shape != (4, 4):
-            raise InputFileError(path, f"holds a {T.shape[0]}x{T.shape[1]} matrix; 4 lines of 4 numbers are needed")
-    try:
-        return check_rigid(T, "transform")
-    except Exception:
-        raise InputFileError(path, "is not a rigid 4x4 transform (mm)") from None
+    return read_rigid_transform(path, key, "transform file")
 
 
 def _input_path(path: Path, obj: dict, key: str, required: bool) -> Optional[Path]:

@@ -170,23 +170,9 @@ def coil_shape_mesh(shape: CoilShape) -> vtk.vtkPolyData:
 
 def load_transform(path: str | Path) -> np.ndarray:
     """T_coil_from_mesh: a 4x4 rigid transform (mm) as 4 lines of 4 numbers, or JSON {"T_coil_from_mesh": 4x4}."""
-    from navcore.fileio import read_json, require_matrix
-    from navcore.transforms import is_rigid
+    from navcore.fileio import read_rigid_transform
 
-    path = Path(path)
-    if path.suffix.lower() == ".json":
-        T = require_matrix(path, read_json(path, "coil model transform", supported_versions=None),
-                           "T_coil_from_mesh", (4, 4), "coil model transform")
-    else:
-        try:
-            T = np.loadtxt(path, dtype=np.float64, ndmin=2)
-        except (OSError, ValueError) as e:
-            raise InputFileError(path, f"the coil model transform is not 4 lines of 4 numbers ({e.__class__.__name__})") from e
-        if T.shape != (4, 4):
-            raise InputFileError(path, f"the coil model transform has shape {T.shape}; 4 lines of 4 numbers are needed")
-    if not np.all(np.isfinite(T)) or not is_rigid(T, tol=1e-4):
-        raise InputFileError(path, "the coil model transform is not a rigid 4x4 (mm)")
-    return T
+    return read_rigid_transform(path, "T_coil_from_mesh", "coil model transform", tol=1e-4)
 
 
 def coil_mesh(model: str | None = None, T_coil_from_mesh: np.ndarray | None = None) -> vtk.vtkPolyData:
