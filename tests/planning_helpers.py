@@ -110,3 +110,16 @@ def sample_surfaces(surface_cache_dir):
         return cached_scalp(mri, cache_dir=surface_cache_dir)[0], cached_brain(mri, cache_dir=surface_cache_dir)[0]
 
     return _once("surfaces", make)
+
+
+def scalp_head_points(scalp, rng) -> np.ndarray:
+    """42 head points (mri mm) on a scalp mesh: 30 over the top 100 mm, 12 on the face, 0.5 mm
+    noise, the first two lifted 15 mm off along the normal (outliers)."""
+    v = scalp.vertices
+    top = np.nonzero(v[:, 2] > v[:, 2].max() - 100)[0]
+    face = np.nonzero((v[:, 1] > v[:, 1].max() - 40) & (v[:, 2] > -90))[0]
+    sel = np.concatenate([rng.choice(top, 30, replace=False), rng.choice(face, 12, replace=False)])
+    pts = v[sel] + rng.normal(0, 0.5, (len(sel), 3))
+    pts[:2] += 15 * scalp.normals[sel[:2]]
+    return pts
+

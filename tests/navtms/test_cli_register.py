@@ -12,6 +12,7 @@ from navcore.fileio import read_json
 from navcore.points import NamedPoints, read_points, write_points
 from navcore.transforms import apply, random_rigid
 from navtms.cli import main
+from planning_helpers import scalp_head_points
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +30,8 @@ def session(tmp_path_factory, data_dir):
     from targets.surfaces import scalp_surface
 
     scalp = scalp_surface(load_mri(data_dir / "sample_head" / "head_t1.nii.gz"))
-    v = scalp.vertices
-    top = np.nonzero(v[:, 2] > v[:, 2].max() - 100)[0]
-    face = np.nonzero((v[:, 1] > v[:, 1].max() - 40) & (v[:, 2] > -90))[0]
-    sel = np.concatenate([rng.choice(top, 30, replace=False), rng.choice(face, 12, replace=False)])
-    pts = v[sel] + rng.normal(0, 0.5, (len(sel), 3))
-    pts[:2] += 15 * scalp.normals[sel[:2]]
-    hp = NamedPoints(tuple(f"h{i:02d}" for i in range(len(sel))), apply(T_tracker_from_mri, pts), "tracker")
+    pts = scalp_head_points(scalp, rng)
+    hp = NamedPoints(tuple(f"h{i:02d}" for i in range(len(pts))), apply(T_tracker_from_mri, pts), "tracker")
     write_points(d / "head.csv", hp)
     return d, T_tracker_from_mri, data_dir / "sample_head" / "head_t1.nii.gz"
 

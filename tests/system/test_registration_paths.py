@@ -14,6 +14,7 @@ from navcore.points import NamedPoints, read_points, write_points
 from navcore.transforms import apply, make_transform, random_rigid
 from navigation.navigator import NavTarget
 from navtms.cli import main
+from planning_helpers import scalp_head_points
 from navtms.session import create_session, load_session
 from navtms.workflow import register_session
 from navcore.errors import RegistrationError
@@ -33,13 +34,8 @@ def inputs(tmp_path_factory, data_dir):
     T_b_from_mri = random_rigid(rng, 300)
     trk = NamedPoints(img.names, apply(T_b_from_mri, img.positions) + rng.normal(0, 1.0, (3, 3)), "tracker")
     scalp = scalp_surface(load_mri(mri_path))
-    v = scalp.vertices
-    top = np.nonzero(v[:, 2] > v[:, 2].max() - 100)[0]
-    face = np.nonzero((v[:, 1] > v[:, 1].max() - 40) & (v[:, 2] > -90))[0]
-    sel = np.concatenate([rng.choice(top, 30, replace=False), rng.choice(face, 12, replace=False)])
-    pts = v[sel] + rng.normal(0, 0.5, (len(sel), 3))
-    pts[:2] += 15 * scalp.normals[sel[:2]]
-    hp = NamedPoints(tuple(f"h{i + 1}" for i in range(len(sel))), apply(T_b_from_mri, pts), "tracker")
+    pts = scalp_head_points(scalp, rng)
+    hp = NamedPoints(tuple(f"h{i + 1}" for i in range(len(pts))), apply(T_b_from_mri, pts), "tracker")
     write_points(d / "image.csv", img)
     write_points(d / "tracker.csv", trk)
     write_points(d / "head.csv", hp)
