@@ -3,21 +3,29 @@
 A recording is a folder:
     recording.json  index (format_version 1): created_utc, video {kind, file}, image_size,
                     channels, fps (nominal), camera (CameraModel dict or null), bodies,
-                    frame_count, complete, meta. Written at start (complete false) and
-                    rewritten atomically at close with the final frame_count.
+                    frame_count, complete, meta, and while a background recorder runs,
+                    spool {file, slots, slot_bytes, header_bytes}. Written at start (complete
+                    false) and rewritten atomically at close with the final frame_count.
     frames.avi      images, lossless FFV1 in AVI written through PyAV (tracking.ffv1), or
     frames/         000000.png, 000001.png, ... (lossless PNG; kind "png"), written atomically.
+    frames.spool    background recording only, removed at close: the raw images not yet
+                    encoded, in a ring of max_queue + 1 slots (tracking.spool).
     frames.csv      frame index, one row per frame in write order: "index,frame,time_s"
                     (time_s exact from capture_ns as in the pose log), flushed per frame.
     poses.csv       the pose log (tracking.poselog), flushed per frame.
 
-Per frame the image is written first and is in the file before the frame's index row and pose
-rows are written (the pose row and the frame are durable together: tracking.ffv1 flushes each
-frame; PNGs are renamed into place), so a killed recorder leaves a consistent prefix and loses
-at most the frame it was writing: replay stops at the first frame missing from any of the
-three. A recording killed before its first frame was complete replays as empty. FFV1 goes in
-AVI because an AVI cut by a kill still reads up to its last whole frame.
+Per frame the image is written first and is in a file before the frame's index row and pose
+rows are written, so a killed recorder leaves a consistent prefix and loses at most the frame
+it was writing: replay stops at the first frame missing from any of the three. Written in the
+caller's thread, the image goes straight into the video (tracking.ffv1 flushes each frame) or
+its PNG (renamed into place). With background=True, write() puts the raw image into the frame
+spool and then writes the rows, and a worker thread encodes the video from the spool behind the
+caller; a spool slot is reused only once its frame is in the video, so every frame with rows is
+in the video or the spool (replay takes it from the spool when the video stops short of it).
+A recording killed before its first frame was complete replays as empty. FFV1 goes in AVI
+because an AVI cut by a kill still reads up to its last whole frame (a cut packet is dropped).
 Images: (H, W, 3) BGR uint8 or (H, W) gray uint8, replayed identically.
+Replay: tracking.recording_source.RecordingSource (also importable from here).
 """
 from __future__ import annotations
 
@@ -33,21 +41,16 @@ from typing import Mapping, Optional, Sequence
 import cv2
 import numpy as np
 
-from tracking import ffv1
 from navcore.errors import InputFileError, TrackingError
-from navcore.fileio import atomic_write_bytes, read_json, write_json
-from tracking import poselog
+from navcore.fileio import atomic_write_bytes, write_json
+from tracking import ffv1, poselog
 from tracking.camera import CameraModel
-from tracking.sources import SourceFileError, BaseSource
+from tracking.recording_source import (FRAME_INDEX_HEADER, FRAME_INDEX_VERSION_LINE, FRAMES_CSV,  # noqa: F401
+                                       INDEX_NAME, PNG_DIR, POSES_CSV, VIDEO_FILE, RecordingSource,
+                                       read_frame_index)
+from tracking.spool import SPOOL_FILE, SpoolLayout, SpoolWriter
 from tracking.types import BodyPose, Frame
 
-INDEX_NAME = "recording.json"
-FRAMES_CSV = "frames.csv"
-POSES_CSV = "poses.csv"
-VIDEO_FILE = "frames.avi"
-PNG_DIR = "frames"
-FRAME_INDEX_VERSION_LINE = "# navtms frame index, format_version 1"
-FRAME_INDEX_HEADER = "index,frame,time_s"
 
 def ffv1_available() -> bool:
     """True when FFV1 video can be written (PyAV) and read back bit-exactly (checked once)."""
@@ -63,11 +66,12 @@ class Recorder:
     fsync: also fsync the logs per frame.
 
     background=True encodes the images on a worker thread so write() returns at once (image
-    encoding costs about 15 ms per 640x480 frame; see `navtms bench recording`). The worker
-    writes each frame's index row and pose rows right after its image, so the recording stays
-    consistent (replay holds every frame of the pose log); write() waits only when the encoder
-    is `max_queue` frames behind (frames are never dropped). A killed background recorder loses
-    the frames still queued, images and rows together."""
+    encoding costs 13 ms of CPU per 640x480 frame, 75 ms at 1920x1080; see `navtms bench
+    recording`): write() copies the raw image into the frame spool (tracking.spool; fsync=True
+    forces it to disk too) and writes the frame's index row and pose rows, the worker encodes
+    the image from the spool. A killed background recorder thus loses at most the frame being
+    written, like one writing in the caller's thread. write() waits only when the encoder is
+    `max_queue` frames behind (the spool has max_queue + 1 slots; frames are never dropped)."""
 
     def __init__(self, folder: str | Path, camera: Optional[CameraModel] = None, bodies: Optional[Sequence[str]] = None,
                  fps: float = 30.0, video: str = "auto", fsync: bool = False, meta: Optional[dict] = None,
@@ -104,10 +108,13 @@ class Recorder:
         self._poses = poselog.PoseLogWriter(self.folder / POSES_CSV, fsync=fsync)
         self._closed = False
         self._error: Optional[BaseException] = None
-        self._queue: Optional[queue.Queue] = None
+        self._queue: Optional[queue.SimpleQueue] = None
         self._thread: Optional[threading.Thread] = None
+        self._spool: Optional[SpoolWriter] = None          # background with images: set at the first image
+        self._spool_slots = max(1, int(max_queue)) + 1
+        self._free_slots = threading.Semaphore(self._spool_slots)   # slots whose frame is in the video
         if background:
-            self._queue = queue.Queue(maxsize=max(1, int(max_queue)))
+            self._queue = queue.SimpleQueue()   # frame indices; bounded by the spool's slots
             self._thread = threading.Thread(target=self._encode_loop, name=f"recorder-{final.name}", daemon=True)
             self._thread.start()
         self._write_index(complete=False)
@@ -120,13 +127,14 @@ class Recorder:
 
     def _write_index(self, complete: bool) -> None:
         video = {"kind": self.kind, "file": VIDEO_FILE if self.kind == "ffv1" else PNG_DIR + "/"}
+        spool = {} if self._spool is None else {"spool": self._spool.layout.to_index()}
         write_json(self.folder / INDEX_NAME, {
             "created_utc": self.created_utc, "video": video,
             "image_size": None if self.image_size is None else list(self.image_size),
             "channels": self.channels, "fps": self.fps,
             "camera": None if self.camera is None else self.camera.to_dict(),
             "bodies": self.bodies or [], "frame_count": self.frame_count, "complete": complete,
-            "frames_csv": FRAMES_CSV, "pose_log": POSES_CSV, "meta": self.meta,
+            "frames_csv": FRAMES_CSV, "pose_log": POSES_CSV, "meta": self.meta, **spool,
         }, format_version=1)
 
     def _check_image(self, image: np.ndarray) -> None:
@@ -136,6 +144,9 @@ class Recorder:
         size = (image.shape[1], image.shape[0])
         channels = 1 if image.ndim == 2 else 3
         if self.image_size is None:
+            if self._queue is not None:   # the spool exists before the index names it
+                self._spool = SpoolWriter(self.folder / SPOOL_FILE, SpoolLayout.for_images(self._spool_slots, size, channels),
+                                          fsync=self.fsync)
             self.image_size, self.channels = size, channels
             self._write_index(complete=False)
             if self.kind == "ffv1":
@@ -158,19 +169,23 @@ class Recorder:
             atomic_write_bytes(self.folder / PNG_DIR / f"{index:06d}.png", buf.tobytes())
 
     def _encode_loop(self) -> None:
+        """The background worker: encodes the spooled frames in order, then frees their slots."""
+        image = None
         while True:
-            item = self._queue.get()
-            if item is None:
+            index = self._queue.get()
+            if index is None:
                 return
-            if self._error is None:
-                try:
-                    self._encode(item[0], item[1])
-                    self._write_rows(item[0], *item[2:])
-                except BaseException as e:  # reported by the next write() or close()
-                    self._error = e
+            try:
+                if self._error is None:
+                    image = self._spool.read(index, image)
+                    self._encode(index, image)
+            except BaseException as e:  # reported by the next write() or close()
+                self._error = e
+            finally:
+                self._free_slots.release()
 
     def _write_rows(self, index: int, frame_number: int, capture_ns: int, poses: list) -> None:
-        """The frame's index row, then its pose rows, each flushed (after its image is in the file)."""
+        """The frame's index row, then its pose rows, each flushed (after its image is in a file)."""
         self._index.write(f"{index},{int(frame_number)},{poselog.format_time_ns(capture_ns)}\n")
         self._index.flush()
         if self.fsync:
@@ -208,8 +223,17 @@ class Recorder:
         rows = (int(frame.frame_number), int(frame.capture_ns),
                 [dataclasses.replace(poses[b], frame_number=int(frame.frame_number), capture_ns=int(frame.capture_ns))
                  for b in self.bodies] if poses else [])
-        if self._queue is not None:
-            self._queue.put((self.frame_count, np.array(frame.image, copy=True) if has_image else None) + rows)
+        if self._spool is not None:
+            self._free_slots.acquire()   # waits only when the encoder is max_queue frames behind
+            queued = False
+            try:
+                self._spool.put(self.frame_count, rows[0], rows[1], frame.image)
+                self._write_rows(self.frame_count, *rows)
+                self._queue.put(self.frame_count)
+                queued = True
+            finally:
+                if not queued:
+                    self._free_slots.release()
         else:
             self._encode(self.frame_count, frame.image)
             self._write_rows(self.frame_count, *rows)
@@ -228,6 +252,12 @@ class Recorder:
             self._writer.close()
         self._index.close()
         self._poses.close()
+        if self._spool is not None:
+            if self._error is None:   # every frame is in the video: the spool goes
+                self._spool.remove()
+                self._spool = None
+            else:                     # kept (and named by the index): replay takes the frames from it
+                self._spool.close()
         self._write_index(complete=self._error is None)
         self._raise_worker_error()
 
@@ -236,130 +266,6 @@ class Recorder:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def read_frame_index(path: str | Path) -> list[tuple[int, int]]:
-    """[(frame_number, capture_ns)] in write order from frames.csv. A last line without its
-    newline (a killed recorder) is dropped; other bad lines raise InputFileError naming them."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "the frame index does not exist")
-    try:
-        return _read_frame_index(path)
-    except UnicodeDecodeError:
-        raise InputFileError(path, "the frame index is not UTF-8 text") from None
-
-
-def _read_frame_index(path: Path) -> list[tuple[int, int]]:
-    out = []
-    with open(path, "r", encoding="utf-8", newline="") as f:
-        if f.readline().rstrip("\n") != FRAME_INDEX_VERSION_LINE:
-            raise InputFileError(path, f"line 1 is not '{FRAME_INDEX_VERSION_LINE}'")
-        if f.readline().rstrip("\n") != FRAME_INDEX_HEADER:
-            raise InputFileError(path, f"line 2 is not the header '{FRAME_INDEX_HEADER}'")
-        for lineno, line in enumerate(f, start=3):
-            if not line.endswith("\n"):
-                break
-            parts = line.rstrip("\n").split(",")
-            try:
-                if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or int(parts[0]) != len(out):
-                    raise ValueError
-                out.append((int(parts[1]), poselog.parse_time_ns(parts[2])))
-            except ValueError:
-                raise InputFileError(path, f"line {lineno} of the frame index is malformed") from None
-    return out
-
-
-def _check_index(path: Path, info: dict) -> None:
-    """Type checks of recording.json fields; raises SourceFileError naming the field."""
-    bodies, video, size = info.get("bodies"), info.get("video"), info.get("image_size")
-    if bodies is not None and (not isinstance(bodies, list) or not all(isinstance(b, str) for b in bodies)):
-        raise SourceFileError(path, "'bodies' in the recording index must be a list of body names")
-    if video is not None and not isinstance(video, dict):
-        raise SourceFileError(path, "'video' in the recording index must be an object {kind, file}")
-    if size is not None and (not isinstance(size, list) or len(size) != 2
-                             or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
-        raise SourceFileError(path, "'image_size' in the recording index must be [width, height] or null")
-    if info.get("channels") not in (None, 1, 3) or isinstance(info.get("channels"), bool):
-        raise SourceFileError(path, "'channels' in the recording index must be 1, 3 or null")
-    if info.get("camera") is not None and not isinstance(info.get("camera"), dict):
-        raise SourceFileError(path, "'camera' in the recording index must be an object or null")
-
-
-class RecordingSource(BaseSource):
-    """Replays a recording folder: the same images (bit-exact), frame numbers, capture times and
-    poses as recorded. A killed recording replays up to its last complete frame."""
-
-    def __init__(self, folder: str | Path, realtime: bool = False) -> None:
-        super().__init__(realtime)
-        self.folder = Path(folder)
-        if not self.folder.is_dir():
-            raise SourceFileError(self.folder, "the recording folder does not exist")
-        self.info = read_json(self.folder / INDEX_NAME, "recording index")
-        _check_index(self.folder / INDEX_NAME, self.info)
-        self.index = read_frame_index(self.folder / FRAMES_CSV)
-        self.bodies = list(self.info.get("bodies") or [])
-        self.complete = bool(self.info.get("complete"))
-        self.camera = None
-        if self.info.get("camera"):
-            c = self.info["camera"]
-            try:
-                self.camera = CameraModel(tuple(c["image_size"]), np.asarray(c["K"], float), np.asarray(c["dist"], float), c.get("rms_px"))
-            except (KeyError, TypeError, ValueError, OverflowError):
-                raise SourceFileError(self.folder / INDEX_NAME, "'camera' in the recording index is not a camera "
-                                                                "model {image_size, K, dist}") from None
-        pose_path = self.folder / POSES_CSV
-        self._poses = {f.frame_number: f.poses for f in poselog.read_frames(pose_path)} if pose_path.exists() else {}
-        self.kind = (self.info.get("video") or {}).get("kind")
-        self.channels = self.info.get("channels")
-        self._cap = None
-        self._no_video = False   # an unfinished recording killed before its first image was whole
-        if self.info.get("image_size") is not None and self.kind == "ffv1":
-            video = self.folder / VIDEO_FILE
-            if self.index or self.complete:
-                self._cap = cv2.VideoCapture(str(video))
-            if self._cap is None or not self._cap.isOpened():
-                if self.complete:
-                    raise SourceFileError(video, "the recording's video cannot be opened (missing or corrupt)")
-                self._cap, self._no_video = None, True
-        elif self.info.get("image_size") is not None and self.kind != "png":
-            raise SourceFileError(self.folder / INDEX_NAME, f"video kind {self.kind!r} is unknown")
-        self._i = 0
-
-    def _image(self, i: int) -> Optional[np.ndarray]:
-        if self.info.get("image_size") is None or self._no_video:
-            return None
-        if self._cap is not None:
-            ok, image = self._cap.read()
-            if not ok:
-                return None
-        else:
-            image = cv2.imread(str(self.folder / PNG_DIR / f"{i:06d}.png"), cv2.IMREAD_UNCHANGED)
-            if image is None:
-                return None
-        if self.channels == 1 and image.ndim == 3:
-            image = image[:, :, 0].copy()
-        return image
-
-    def _next(self) -> Optional[Frame]:
-        if self._i >= len(self.index):
-            return None
-        frame_number, ns = self.index[self._i]
-        poses = self._poses.get(frame_number)
-        if self.bodies and poses is None:
-            return None  # killed before this frame's poses were written
-        image = self._image(self._i)
-        if image is None and self.info.get("image_size") is not None:
-            if self.complete:
-                raise SourceFileError(self.folder, f"frame {self._i} of the recording's images cannot be read")
-            return None  # killed before this frame's image reached the disk
-        self._i += 1
-        return Frame(frame_number, ns, image, poses, {"source": f"replay:{self.folder}"})
-
-    def close(self) -> None:
-        if not self._closed and self._cap is not None:
-            self._cap.release()
-        super().close()
 
 
 class LoopRecording:
