@@ -135,7 +135,8 @@ class RecordingSource(BaseSource):
             return None
         image = None
         if self.kind == "png":
-            image = cv2.imread(str(self.folder / PNG_DIR / f"{i:06d}.png"), cv2.IMREAD_UNCHANGED)
+            png = self.folder / PNG_DIR / f"{i:06d}.png"
+            image = cv2.imread(str(png), cv2.IMREAD_UNCHANGED) if png.is_file() else None  # (imread warns on stderr)
         elif not self._video_done:
             ok, image = self._cap.read()
             if not ok:
