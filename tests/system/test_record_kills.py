@@ -148,6 +148,17 @@ def _navigate_session(tmp_path, T_mri_from_head, target):
     return tmp_path / "session"
 
 
+def _new_logged_frames(log: Path, offset: int) -> list[int]:
+    """Frame numbers of the whole rows appended to a session's frames.csv after byte `offset`."""
+    if not log.exists():
+        return []
+    with open(log, "rb") as f:
+        f.seek(offset)
+        text = f.read().decode("utf-8")
+    lines = text.split("\n")[:-1]          # a last line without its newline is not whole
+    return [int(x.split(",", 1)[0]) for x in lines if x and x[0].isdigit()]
+
+
 def _kill_navigate(cmd, cwd, rec_dir, rows_before_kill, delay_s):
     """Run `navtms navigate ... --record rec_dir`; SIGKILL it once the recording's frame index
     holds rows_before_kill rows (0: as soon as the recording exists), plus delay_s."""
@@ -170,7 +181,10 @@ def _kill_navigate(cmd, cwd, rec_dir, rows_before_kill, delay_s):
 @pytest.mark.timeout(300)
 def test_random_kills_of_navigate_record_from_a_recording_with_images(tmp_path):
     """navigate --source replay:SRC (images + poses, paced) --record DIR, killed at random:
-    DIR replays every frame of its pose log but at most one, each bit-exact to SRC."""
+    DIR replays every frame of its pose log but at most one, each bit-exact to SRC, and every
+    frame the loop logged in the session's frames.csv (the loop logs a frame after recording
+    it; the recorder encodes images in the background, so this holds only because write()
+    spools the image and writes the rows before it returns)."""
     from navtms.cli import main  # noqa: F401  (imports the commands once here: faster children)
     from tracking.recorder import Recorder
     from navloop_helpers import Scene, approach
@@ -192,13 +206,18 @@ def test_random_kills_of_navigate_record_from_a_recording_with_images(tmp_path):
     rng = random.Random(int(os.environ.get("NAVTMS_KILL_SEED", "13")) + 1)
     for k, (rows, delay) in enumerate([(0, 0.0)] + [(rng.randint(2, 40), rng.uniform(0.0, 0.03)) for _ in range(2)]):
         rec_dir = tmp_path / f"rec{k}"
+        session_log = session / "frames.csv"
+        offset = session_log.stat().st_size if session_log.exists() else 0
         _kill_navigate([sys.executable, "-m", "navtms", "navigate", "--session", str(session), "--source",
                         f"replay:{src_dir}", "--headless", "--no-keys", "--record", str(rec_dir)],
                        tmp_path, rec_dir, rows, delay)
         got = list(RecordingSource(rec_dir))
         log = _pose_frames(rec_dir / "poses.csv")
-        print(f"navigate kill {k} after {rows} rows + {delay * 1e3:.0f} ms: replayed {len(got)}, pose log {len(log)}")
+        logged = _new_logged_frames(session_log, offset)
+        print(f"navigate kill {k} after {rows} rows + {delay * 1e3:.0f} ms: replayed {len(got)}, pose log {len(log)}, "
+              f"loop logged {len(logged)}")
         assert len(log) - len(got) <= 1
+        assert set(logged) <= {f.frame_number for f in got}, "a frame the loop logged after recording it is lost"
         if rows:
             assert len(got) >= 1
         for f in got:
