@@ -5,13 +5,15 @@ Frames are real webcam footage (../shared/data/real/webcam-aruco-sksurgery/multi
 the same frames scaled to 1920x1080 (cv2.resize, bilinear) for the large size.
 Each frame is written with a two-body pose set (pose log flushed per frame), in the caller's
 thread as fast as possible, and with background=True (images encoded on a worker thread) offered
-at a live camera's pace (20 frames/s at 640x480; 6 frames/s at 1920x1080, which the encoder thread keeps up with on this machine, so write() times are not waits for a full spool). Figures: the time
-write() takes in the caller (wall p50/p99 and the calling thread's CPU time p50/mean, ms: what
-the live loop pays), the recording rate (frames / total time including close; capped at the
-offered rate for background), the disk size per frame, and the replay rate. With background=True
-write() copies the raw image into the frame spool and writes the frame's index and pose rows
-(so a kill loses at most that frame); the first max_queue + 1 = 31 frames fill the spool's
-pages for the first time and cost more than the rest (p50 over 120 frames is the steady state).
+at a live camera's pace: 20 frames/s at 640x480, 6 frames/s at 1920x1080 (what the encoder
+thread keeps up with on this machine, so write() times are not waits for a full spool).
+Figures: the time write() takes in the caller (wall p50/p99, and the calling thread's CPU time
+p50/mean, ms: what the live loop pays), the recording rate (frames / total time including
+close; capped at the offered rate for background), the disk size per frame, the replay rate.
+With background=True write() copies the raw image into the frame spool and writes the frame's
+index and pose rows (so a kill loses at most that frame); the first max_queue + 1 = 31 frames
+fill the spool's pages for the first time and cost more than the rest (the p50 over 120
+frames is the steady state).
 Figures only; nothing is asserted (shared, noisy machines).
 """
 from __future__ import annotations
