@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from navcore.errors import TrackingError
 from test_recorder import make_frame
@@ -133,6 +134,36 @@ def test_spooled_frames_replay_when_the_video_stops_short(tmp_path, kind, gray):
     out = list(rec.RecordingSource(folder))
     assert len(out) == 10 and _images_in_video(folder, kind) == 10
     _check_frames(out, gray=gray)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(KINDS), max_queue=st.integers(1, 6), encoded=st.integers(0, 9),
+       extra=st.integers(0, 7), gray=st.booleans())
+def test_any_kill_point_replays_every_frame_written(tmp_path_factory, kind, max_queue, encoded, extra, gray):
+    """For any spool size, any number of frames already encoded and any number of frames then
+    written (up to the spool's slots, so write() never waits): the state a kill leaves replays
+    every frame written, bit-exact, `encoded` of them from the video alone."""
+    _need(kind)
+    slots = max_queue + 1
+    written = encoded + min(extra, slots)
+    folder = tmp_path_factory.mktemp("any") / "rec"
+    r = rec.Recorder(folder, bodies=["coil", "head"], video=kind, background=True, max_queue=max_queue)
+    release, reached = _hold_encoder(r, encoded)
+    try:
+        for i in range(written):
+            r.write(make_frame(i, gray, w=32, h=24))
+            if i < encoded:   # the encoder keeps up with the first `encoded` frames
+                while _images_in_video(folder, kind) < i + 1:
+                    threading.Event().wait(0.002)
+        assert written == encoded or reached.wait(30)
+        killed = folder.parent / "killed"
+        shutil.copytree(folder, killed)
+    finally:
+        release.set()
+        r.close()
+    out = list(rec.RecordingSource(killed))
+    assert len(out) == written and (written == 0 or _images_in_video(killed, kind) == encoded)
+    _check_frames(out, gray=gray, w=32, h=24)
 
 
 @pytest.mark.parametrize("kind", KINDS)
