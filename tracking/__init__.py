@@ -17,6 +17,8 @@ Modules:
     sources          camera, video, image folder and pose-log frame sources
     poselog          the append-only pose log (CSV)
     recorder         bit-exact recording (video + pose log) and its RecordingSource
+    recording_source RecordingSource: replay of a recording folder
+    spool            the frame spool of a background recorder (raw images not yet encoded)
     ffv1             lossless FFV1 video, each frame on disk when written
 
 The names below are imported lazily, on first use (PEP 562), so `import tracking`
