@@ -67,7 +67,7 @@ class SpoolLayout:
     @staticmethod
     def from_index(obj, size: tuple[int, int], channels: int) -> Optional["SpoolLayout"]:
         """The layout a recording index's "spool" object describes for images of `size` and
-        `channels`, or None when it is not a spool this navtms writes (then replay ignores it)."""
+        `channels`, or None when it is not a spool this navtms writes (replay refuses such an index)."""
         if not isinstance(obj, dict) or obj.get("file") != SPOOL_FILE or obj.get("header_bytes") != HEADER.size:
             return None
         slots, slot_bytes = obj.get("slots"), obj.get("slot_bytes")
