@@ -24,8 +24,9 @@ from scipy import ndimage
 
 from navcore.errors import GeometryError, InputFileError
 from navcore.mri import MRIVolume, load_mri
+from targets.skin_edge import skin_edge_field
 from targets.surfaces import (Surface, head_mask, isosurface, isosurface_from_mask, largest_component, otsu_threshold,
-                              SCALP_SMOOTHING_ITERATIONS, skin_edge_field)
+                              SCALP_SMOOTHING_ITERATIONS)
 
 MIN_BRAIN_ML = 400.0
 MAX_BRAIN_ML = 2500.0
@@ -132,7 +133,7 @@ def brain_surface(mri: MRIVolume, brain_mask_path: str | Path | None = None,
 
 def scalp_surface_on_grid(mri: MRIVolume, contour_mm: float = 2.0, threshold: float | None = None,
                           target_triangles: int = 100_000) -> Surface:
-    """The scalp at the skin (targets.surfaces.skin_edge_field: the half-maximum of the local
+    """The scalp at the skin (targets.skin_edge.skin_edge_field: the half-maximum of the local
     skin/air edge) computed on a ~`contour_mm` block-mean downsampled copy of the MRI: for a 1 mm
     head this is well under a second instead of several (no decimation needed), nose and ears
     included. The block mean is a symmetric filter, so the edge's half-maximum stays in place."""

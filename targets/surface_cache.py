@@ -25,9 +25,9 @@ from navcore.mri import MRIVolume
 from targets.surfaces import Surface
 
 FORMAT_VERSION = 1
-#: The scalp algorithm: 'skin-edge-2' is the half-maximum of the local skin/air edge
-#: (targets.surfaces.skin_edge_field); entries of the earlier global-threshold scalp are rebuilt.
-SCALP_METHOD = "skin-edge-2"
+#: The scalp algorithm: 'skin-edge-3' is the half-maximum of the local skin/air edge measured on profiles
+#: (targets.skin_edge.skin_edge_field); entries of the earlier scalps (global threshold, region average) are rebuilt.
+SCALP_METHOD = "skin-edge-3"
 
 
 def file_sha256(path: str | Path) -> str:

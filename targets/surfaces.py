@@ -262,12 +262,14 @@ def working_volume(mri: MRIVolume, step_mm: float = WORKING_STEP_MM) -> MRIVolum
 def scalp_surface(mri: MRIVolume, threshold: float | None = None, target_triangles: int = 100_000,
                   step_mm: float = WORKING_STEP_MM) -> Surface:
     """The outer skin surface of the head (face and ears included) in mri mm, at the
-    half-maximum of the local skin/air intensity edge (see `skin_edge_field`).
+    half-maximum of the local skin/air intensity edge (see targets.skin_edge.skin_edge_field).
 
     threshold: head/background intensity of the head mask that fixes the topology (automatic,
         half Otsu, when None); it does not place the surface.
     target_triangles: decimation goal (about; 0 keeps every triangle).
     step_mm: volumes finer than ~0.8 step_mm are first resampled to about it (`working_volume`)."""
+    from targets.skin_edge import skin_edge_field
+
     work = working_volume(mri, step_mm)
     thr = head_threshold(work.data) if threshold is None else float(threshold)
     mask = head_mask(work, thr)
@@ -279,102 +281,3 @@ def scalp_surface(mri: MRIVolume, threshold: float | None = None, target_triangl
 #: image noise that tilt the local normals; 40 removes them (the surface stays on the edge, see
 #: tests/targets/test_surfaces.py) and halves the tail of ICP errors with noisy head points.
 SCALP_SMOOTHING_ITERATIONS = 40
-
-
-def signed_depth(mask: np.ndarray, voxel_mm: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(signed distance (I, J, K) float32 mm below the mask's boundary, positive inside; its
-    gradient, 3 arrays), computed on a 2x coarser grid and trilinearly interpolated back (good to
-    about a voxel, several times faster than at full size)."""
-    small = mask[::2, ::2, ::2]
-    vs2 = 2.0 * np.asarray(voxel_mm, dtype=np.float64)
-    sd = (ndimage.distance_transform_edt(small, sampling=vs2)
-          - ndimage.distance_transform_edt(~small, sampling=vs2)).astype(np.float32)
-    # small index j sits at full index 2 j
-    coords = [np.arange(n, dtype=np.float32) / 2.0 for n in mask.shape]
-    up = lambda a: _upsample2(a, coords)  # noqa: E731
-    return up(sd), [up(gk) for gk in np.gradient(sd, *vs2)]
-
-
-def _upsample2(a: np.ndarray, coords) -> np.ndarray:
-    """Separable linear interpolation of a coarse (2x) array at full-grid coordinates."""
-    out = a
-    for axis, c in enumerate(coords):
-        i0 = np.clip(np.floor(c).astype(int), 0, a.shape[axis] - 1)
-        i1 = np.clip(i0 + 1, 0, a.shape[axis] - 1)
-        t = (c - i0).astype(np.float32)
-        shape = [1, 1, 1]
-        shape[axis] = -1
-        t = t.reshape(shape)
-        out = np.take(out, i0, axis=axis) * (1 - t) + np.take(out, i1, axis=axis) * t
-    return out
-
-
-def _smooth_coarse(arrays: list[np.ndarray], sigma_vox: np.ndarray) -> list[np.ndarray]:
-    """Wide Gaussian smoothing (sigma_vox per axis, >= ~2 voxels) done on 2x2x2 block means and
-    interpolated back: the result is smooth on that scale, so little is lost and it is ~8x cheaper."""
-    shape = arrays[0].shape
-    n = [(k // 2) * 2 for k in shape]
-    coords = [np.clip((np.arange(k, dtype=np.float32) - 0.5) / 2.0, 0, None) for k in shape]  # block j centre: 2j + 0.5
-    out = []
-    for a in arrays:
-        b = a[: n[0], : n[1], : n[2]].reshape(n[0] // 2, 2, n[1] // 2, 2, n[2] // 2, 2).mean(axis=(1, 3, 5))
-        out.append(_upsample2(ndimage.gaussian_filter(b, np.asarray(sigma_vox) / 2.0, truncate=3.0), coords))
-    return out
-
-
-#: Gaussian width (mm) over which the skin edge's level is averaged (per region, not global).
-EDGE_REGION_MM = 4.0
-#: How far (mm) inside and outside the threshold mask's boundary the skin edge is looked for.
-EDGE_SEARCH_IN_MM = 8.0
-#: Half-width (mm) of the band about the edge where the intensities place the surface.
-EDGE_BAND_MM = 2.5
-EDGE_SEARCH_OUT_MM = 4.0
-
-
-def skin_edge_field(data: np.ndarray, mask: np.ndarray, voxel_mm) -> np.ndarray:
-    """A volume (I, J, K) whose zero level set is the skin/air boundary: the lightly smoothed
-    intensity minus the local half-maximum level of the outer edge, positive inside.
-
-    The level is local: the intensity averaged over the outer edge with weights |grad I|^2 (a
-    Gaussian neighbourhood of EDGE_REGION_MM), where only voxels whose intensity rises inwards
-    and that lie within EDGE_SEARCH_IN/OUT_MM of the threshold mask's boundary count. For a
-    blurred step (any symmetric point spread) that average is exactly half way between the air
-    and the tissue, whatever lies deeper (a brighter fat layer, the dark skull), so the surface
-    sits at the edge's half-maximum to a fraction of a voxel; it follows darker skin over the
-    face and ears with its own level (Canny's steepest-edge point, Canny 1986, written as a level).
-    Topology comes from the mask: one connected inside, no holes (sinuses, ear canals), nothing
-    floating outside; only voxels next to that inside's boundary keep their sub-voxel values."""
-    vs = np.asarray(voxel_mm, dtype=np.float64).reshape(-1)
-    vs = np.broadcast_to(vs, (3,)) if vs.size == 1 else vs
-    g = ndimage.gaussian_filter(np.asarray(data, dtype=np.float32), 0.6)
-    grads = np.gradient(g, *vs)
-    sdepth, dir_in = signed_depth(mask, vs)
-    rising_in = sum(a * b for a, b in zip(grads, dir_in)) > 0  # intensity grows going inwards
-    g2 = sum(a * a for a in grads)
-    del grads, dir_in
-    depth_in, depth_out = np.maximum(sdepth, 0.0), np.maximum(-sdepth, 0.0)
-    search = (depth_in <= EDGE_SEARCH_IN_MM) & (depth_out <= EDGE_SEARCH_OUT_MM)
-    w = np.where(search & rising_in, g2, 0.0).astype(np.float32)
-    sig = EDGE_REGION_MM / vs
-    den, wg, wd = _smooth_coarse([w, w * g, w * sdepth], sig)
-    level = wg / np.maximum(den, 1e-12 * float(den.max()))
-    f = g - level
-    # the local depth of the edge below the mask's boundary (same weights): only a band of
-    # EDGE_BAND_MM about it is left to the intensities; deeper is inside (dark skull, sinuses and
-    # ear canals do not make holes), farther out is air (no floating shells)
-    edge_depth = wd / np.maximum(den, 1e-12 * float(den.max()))
-    seen = den > 1e-4 * float(den.max())
-    edge_depth[~seen] = 0.0  # no edge seen nearby: fall back to the mask's boundary
-    f[~seen] = sdepth[~seen]  # ... and the surface at that boundary
-    rel = sdepth - edge_depth
-    inside = (rel > EDGE_BAND_MM) | ((f > 0) & (rel >= -EDGE_BAND_MM))
-    inside = largest_component(inside)
-    if inside is None:
-        raise GeometryError("no skin edge was found around the head mask")
-    inside = ndimage.binary_fill_holes(inside)
-    near = ndimage.binary_dilation(inside, iterations=2) & ~ndimage.binary_erosion(inside, iterations=2)
-    scale = float(np.percentile(np.abs(f[near]), 95)) if np.any(near) else 1.0
-    out = np.where(inside, scale, -scale).astype(np.float32)
-    keep = near & ((f > 0) == inside)  # sub-voxel values where they agree with the topology
-    out[keep] = f[keep]
-    return out

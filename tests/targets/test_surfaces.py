@@ -213,3 +213,39 @@ def test_ray_finder_finds_a_blurred_step_at_its_middle():
     assert len(rad) > 250
     # the ball's voxels cover r = 35 in the mean (stair-cased), so the half-maximum radius is ~35
     assert abs(np.median(rad) - r) < 0.35
+
+
+def test_face_scalp_lies_on_the_half_maximum_skin_edge(scalp, ray_edges):
+    """Over the closed eyes and the nose bridge the skin's edge is faint beside the forehead's
+    strong one; the scalp must follow the faint edge (a level averaged over the region put it 1-4 mm
+    inside on ~10 % of these rays)."""
+    from registration.icp import SurfaceIndex
+
+    p = ray_edges.points_mri
+    face = (p[:, 1] > p[:, 1].max() - 40) & (p[:, 2] > -90)  # brow, eyes, nose bridge, cheeks
+    assert np.sum(face) > 100
+    d, _ = SurfaceIndex.build(scalp).signed_distance(p[face])
+    surface_minus_edge = -d
+    assert abs(np.median(surface_minus_edge)) <= 0.3, np.median(surface_minus_edge)
+    assert np.percentile(np.abs(surface_minus_edge), 90) <= 0.8
+    assert np.mean(surface_minus_edge < -1.0) <= 0.03
+
+
+def test_profile_half_max_finds_the_first_peaks_half_maximum():
+    """targets.skin_edge.profile_half_max on blurred steps with a known answer: the half-maximum
+    of the first tissue reached from the air, not of a brighter layer behind a darker one."""
+    from scipy.special import erf
+    from targets.skin_edge import profile_half_max
+
+    s = np.arange(-4.0, 10.0, 0.25)
+    step = lambda x0, h, sig: 0.5 * h * (1 + erf((s - x0) / (np.sqrt(2) * sig)))  # noqa: E731
+    # skin 60 from 1.3 mm, dark skull (10) from 5 mm: the first peak is the skin's
+    a = 5.0 + step(1.3, 55.0, 0.8) - step(5.0, 50.0, 0.8)
+    # a faint skin (30 above air) with a dip, then fat at 100 behind it
+    b = 5.0 + step(0.7, 30.0, 0.6) - step(3.0, 12.0, 0.6) + step(4.5, 82.0, 0.6)
+    flat = np.full_like(s, 5.0)
+    ok, level, depth = profile_half_max(np.stack([a, b, flat]), s, 5.0, 5.0)
+    assert ok.tolist() == [True, True, False]
+    assert level[0] == pytest.approx(0.5 * (5.0 + a.max()), abs=1e-9) and depth[0] == pytest.approx(1.3, abs=0.1)
+    skin_peak = b[s < 3.0].max()
+    assert level[1] == pytest.approx(0.5 * (5.0 + skin_peak), abs=1e-9) and depth[1] == pytest.approx(0.7, abs=0.1)
