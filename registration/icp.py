@@ -10,6 +10,8 @@ wide (covering 90 % of the initial distances twice over) and shrinks each iterat
 the first iterations genuinely misplaced points still pull (graduated non-convexity) instead
 of being rejected as outliers, which would lock in a wrong local minimum. Fiducials may be
 kept as weighted point-to-point anchors. All lengths are mm, angles radians inside.
+Closest-point queries live in registration.surface_index, the fit's honesty checks (offset,
+fiducial tension, fiducials-vs-combined displacement) in registration.icp_checks.
 """
 from __future__ import annotations
 
@@ -17,59 +19,17 @@ import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
 from navcore.errors import RegistrationError
 from navcore.transforms import apply, check_rigid, make_transform, rotation_angle
+from registration.icp_checks import (fiducial_error_bound, fiducials_vs_surface_warning,  # noqa: F401 (re-exported)
+                                     icp_warnings, offset_statistics)
+from registration.surface_index import NEIGHBOURS, SurfaceIndex  # noqa: F401 (re-exported)
 
 TUKEY_C = 4.685
-#: Vertices blended into each local tangent plane.
-NEIGHBOURS = 4
 #: Per-iteration shrink of the robust scale's lower bound (graduated non-convexity).
 ANNEAL_RATE = 0.7
-
-
-@dataclass(frozen=True)
-class SurfaceIndex:
-    """A surface prepared for closest-point queries: vertices (N, 3) mm and unit normals (N, 3)
-    in frame `a`, and a cKDTree on the vertices. Build once per surface (about 20 ms)."""
-
-    vertices: np.ndarray
-    normals: np.ndarray
-    tree: cKDTree = field(repr=False)
-
-    @classmethod
-    def build(cls, surface) -> "SurfaceIndex":
-        """From any object with `vertices` and `normals` (e.g. targets.surfaces.Surface)."""
-        v = np.asarray(surface.vertices, dtype=np.float64)
-        n = np.asarray(surface.normals, dtype=np.float64)
-        if v.ndim != 2 or v.shape[1] != 3 or len(v) < 3 or n.shape != v.shape:
-            raise RegistrationError("the surface needs (N, 3) vertices and matching (N, 3) normals")
-        return cls(v, n, cKDTree(v))
-
-    def signed_distance(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(signed distance (M,) mm from the local tangent plane, positive outside; its unit
-        normal (M, 3)) for points (M, 3) mm in frame a."""
-        p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-        d, _, n = self.local_planes(p)
-        return d, n
-
-    def local_planes(self, points: np.ndarray, k: int = NEIGHBOURS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For points (M, 3) mm: (signed distance (M,) mm, foot point (M, 3), unit normal (M, 3))
-        of the local tangent plane, blended from the k nearest vertices with weights
-        (1 - d_i / d_{k+1})^2 that fade to zero as a vertex leaves the neighbourhood, so the
-        distance is continuous as the point moves (no jumps when the nearest vertex changes)."""
-        p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-        dist, ii = self.tree.query(p, k=k + 1)
-        w = np.clip(1.0 - dist[:, :k] / np.maximum(dist[:, k:k + 1], 1e-12), 0.0, None) ** 2
-        w += 1e-12
-        w /= w.sum(axis=1, keepdims=True)
-        foot = np.einsum("mk,mkj->mj", w, self.vertices[ii[:, :k]])
-        nrm = np.einsum("mk,mkj->mj", w, self.normals[ii[:, :k]])
-        nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-12)
-        d = np.sum((p - foot) * nrm, axis=1)
-        return d, foot, nrm
 
 
 @dataclass(frozen=True)
@@ -88,11 +48,18 @@ class IcpResult:
     covariance: (6, 6) first-order covariance of [rotation vector (rad), translation (mm)] of
         the final fit, about `covariance_centre_mm` (frame a), with the head points' noise taken
         as the larger of the stated point_sigma_mm and their observed scatter (a posteriori).
+    covariance_fiducials: (6, 6) the same for the anchors alone (what the fiducial-only fit
+        knows), NaN without anchors.
     bias_mm: signed mean residual of the inliers (mm, + outside): a one-sided fit (the points lie
         off the surface on one side: skin model, pointer tip or skin shift) shows here, not in RMS.
-    bias_se_mm: its standard error (scatter / sqrt(inliers), mm).
+    bias_se_mm: its standard deviation under noise alone, first order from the fit
+        (registration.icp_checks.offset_statistics; smaller than scatter / sqrt(inliers) because
+        the fit absorbs part of the noise too).
+    offset_mm, offset_se_mm: the uniform offset of the head points along their normals that the
+        bias implies (bias / (1 - bias_absorbed)) and its standard error (mm).
     bias_pose_shift: (6,) change of [rotation vector, translation] the fit makes per mm of a
-        uniform offset of all head points along their normals (first order).
+        uniform offset of all head points along their normals (first order);
+        bias_absorbed: the share of such an offset the fit absorbs (not left in the bias).
     point_sigma_mm, fiducial_sigma_mm: the stated per-axis noise; point_scatter_mm: the observed
         scatter (SD about the bias) of the inlier residuals.
     warnings: one sentence per problem found (see `icp_warnings`).
@@ -109,8 +76,11 @@ class IcpResult:
     fiducial_errors_mm: np.ndarray
     covariance: np.ndarray = field(default_factory=lambda: np.full((6, 6), np.nan))
     covariance_centre_mm: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    covariance_fiducials: np.ndarray = field(default_factory=lambda: np.full((6, 6), np.nan))
     bias_mm: float = 0.0
     bias_se_mm: float = 0.0
+    offset_mm: float = 0.0
+    offset_se_mm: float = 0.0
     bias_pose_shift: np.ndarray = field(default_factory=lambda: np.zeros(6))
     bias_absorbed: float = 0.0
     point_sigma_mm: float = 1.0
@@ -125,8 +95,17 @@ class IcpResult:
     def systematic_tre(self, targets_a: np.ndarray) -> np.ndarray:
         """Estimated error (mm) at targets (M, 3) from the one-sided offset of the head points:
         the observed bias, corrected for the part the fit absorbed, pushed through the fit."""
-        b = self.bias_mm / max(1.0 - self.bias_absorbed, 0.2)
-        return np.linalg.norm(self._jacobian(targets_a) @ (b * self.bias_pose_shift), axis=1)
+        return np.linalg.norm(self._jacobian(targets_a) @ (self.offset_mm * self.bias_pose_shift), axis=1)
+
+    def target_covariance(self, targets_a: np.ndarray) -> np.ndarray:
+        """(M, 3, 3) mm^2: first-order covariance of where the fit maps targets (M, 3) or (3,)."""
+        J = self._jacobian(targets_a)
+        return np.einsum("mij,jk,mlk->mil", J, self.covariance, J)
+
+    def fiducial_only_covariance(self, targets_a: np.ndarray) -> np.ndarray:
+        """(M, 3, 3) mm^2: the same for a fit of the anchor fiducials alone (NaN without anchors)."""
+        J = self._jacobian(targets_a)
+        return np.einsum("mij,jk,mlk->mil", J, self.covariance_fiducials, J)
 
     def predicted_tre(self, targets_a: np.ndarray) -> np.ndarray:
         """Predicted RMS TRE (mm) at targets (M, 3) or (3,) in frame a, to first order: the random
@@ -153,6 +132,7 @@ class IcpResult:
         ri = r[self.inliers] if np.any(self.inliers) else r
         return {"n_points": int(len(r)), "n_inliers": self.n_inliers, "n_outliers": self.n_outliers,
                 "residual_bias_mm": float(self.bias_mm), "residual_bias_se_mm": float(self.bias_se_mm),
+                "offset_mm": float(self.offset_mm), "offset_se_mm": float(self.offset_se_mm),
                 "residual_mean_mm": float(ri.mean()), "residual_rms_mm": float(np.sqrt(np.mean(ri ** 2))),
                 "residual_scatter_mm": float(self.point_scatter_mm),
                 "residual_max_mm": float(ri.max()), "residual_max_all_mm": float(r.max()),
@@ -161,56 +141,6 @@ class IcpResult:
                 "change_translation_mm": self.change_translation_mm,
                 "change_rotation_deg": self.change_rotation_deg,
                 "warnings": list(self.warnings)}
-
-
-#: A one-sided fit is flagged when |bias| exceeds this (mm) and BIAS_SIGMAS standard errors.
-BIAS_WARN_MM = 0.25
-BIAS_SIGMAS = 2.5
-#: Probability of a false alarm of the fiducial-error check (chi-square of the anchors' errors).
-FIDUCIAL_CHECK_ALPHA = 0.01
-
-
-def fiducial_error_bound(n_fiducials: int, fiducial_sigma_mm: float, alpha: float = FIDUCIAL_CHECK_ALPHA) -> float:
-    """RMS fiducial error (mm) after a fit that FLE explains with probability 1 - alpha: the
-    errors of F anchors with per-axis sigma are at most ~ sigma^2 chi2(3F), so their RMS is at most
-    sigma sqrt(chi2_{1-alpha}(3F) / F)."""
-    from scipy.stats import chi2
-
-    return float(fiducial_sigma_mm * np.sqrt(chi2.ppf(1.0 - alpha, 3 * n_fiducials) / n_fiducials))
-
-
-def icp_warnings(res: IcpResult) -> tuple[str, ...]:
-    """Sentences for what the fit's own numbers say is wrong: a one-sided residual, fiducial
-    errors after the fit beyond what their FLE explains, a fit that did not converge."""
-    out = []
-    if abs(res.bias_mm) > BIAS_WARN_MM and abs(res.bias_mm) > BIAS_SIGMAS * res.bias_se_mm:
-        side = "outside" if res.bias_mm > 0 else "inside"
-        out.append(f"the head points lie on average {abs(res.bias_mm):.1f} mm {side} the scalp surface "
-                   f"(one-sided, {abs(res.bias_mm) / max(res.bias_se_mm, 1e-9):.0f} standard errors): the MRI's skin, "
-                   "the pointer tip or pressure on the skin is off; the predicted TRE includes it")
-    fe = np.asarray(res.fiducial_errors_mm)
-    if len(fe):
-        rms = float(np.sqrt(np.mean(fe ** 2)))
-        bound = fiducial_error_bound(len(fe), res.fiducial_sigma_mm)
-        if rms > bound:
-            out.append(f"the fiducial errors after the surface fit (RMS {rms:.1f} mm) exceed what the fiducial "
-                       f"localisation error explains ({bound:.1f} mm): the head points pull against the fiducials")
-    if not res.converged:
-        out.append(f"the surface fit did not converge in {res.iterations} iterations")
-    return tuple(out)
-
-
-def fiducials_vs_surface_warning(moved_mm: float, tre_fiducials_mm: float, tre_icp_mm: float,
-                                 target: str = "the target", k: float = 2.5) -> str | None:
-    """A sentence when the surface fit moved a target by more than the fiducial-only fit's own
-    uncertainty explains (k standard deviations of the difference of the two estimates, which is
-    sqrt(TRE_fid^2 - TRE_icp^2) per axis-RMS when both are right), else None. Then the result
-    may be worse than the fiducials alone."""
-    sd = float(np.sqrt(max(tre_fiducials_mm ** 2 - tre_icp_mm ** 2, 0.25 * tre_fiducials_mm ** 2)))
-    if moved_mm > k * sd:
-        return (f"the surface fit moved {target} by {moved_mm:.1f} mm, more than the fiducials' own uncertainty "
-                f"explains ({k * sd:.1f} mm): it may be worse than the fiducials alone; check the head points")
-    return None
 
 
 def _tukey(r: np.ndarray, scale: float) -> np.ndarray:
@@ -382,7 +312,6 @@ def icp_register(surface, points_b: np.ndarray, T_a_from_b_init: np.ndarray,
     ri = d[inl] if np.any(inl) else d
     bias = float(np.mean(ri))
     scatter = float(np.std(ri, ddof=1)) if len(ri) > 1 else 0.0
-    bias_se = scatter / np.sqrt(max(len(ri), 1))
     # first-order covariance of the 6 pose parameters (rotation vector rad, translation mm) about
     # the centroid of the fitted points: inverse of the Gauss-Newton information matrix, with the
     # head points' noise the larger of the stated and the observed scatter (a posteriori)
@@ -391,14 +320,22 @@ def icp_register(surface, points_b: np.ndarray, T_a_from_b_init: np.ndarray,
     A = np.hstack([np.cross(q - c, n), n])
     wi = inl.astype(np.float64) / sigma_post ** 2
     H = (A * wi[:, None]).T @ A
+    Jf = np.zeros((0, 6))
+    cov_fid = np.full((6, 6), np.nan)
     if use_fid:
-        J = np.concatenate([_skew_rows(apply(T, fb) - c), np.broadcast_to(np.eye(3), (len(fb), 3, 3))], axis=2)
-        H += wf * J.reshape(-1, 6).T @ J.reshape(-1, 6)
+        Jf = np.concatenate([_skew_rows(apply(T, fb) - c), np.broadcast_to(np.eye(3), (len(fb), 3, 3))],
+                            axis=2).reshape(-1, 6)
+        H_fid = wf * Jf.T @ Jf
+        H += H_fid
+        if len(fb) >= 3 and np.linalg.matrix_rank(Jf) == 6:
+            cov_fid = np.linalg.inv(H_fid)
     cov = np.linalg.pinv(H)
     # a uniform offset b of every inlier along its normal moves the fit by b * shift (first order)
-    # and leaves b * (1 - absorbed) in the residuals' mean
+    # and leaves b * (1 - absorbed) in the residuals' mean, whose noise is bias_se
     shift = -cov @ (A.T @ wi)
-    absorbed = float(-np.mean((A @ shift)[inl])) if np.any(inl) else 0.0
+    kept, bias_se = offset_statistics(A, inl, sigma_post, Jf, fiducial_sigma_mm, cov)
+    absorbed = 1.0 - kept
+    kept_safe = max(kept, 0.2)
     ch_t = float(np.linalg.norm(q.mean(0) - apply(T0, p).mean(0)))
     ch_r = float(np.degrees(rotation_angle(T0[:3, :3].T @ T[:3, :3])))
     fe = np.linalg.norm(apply(T, fb) - fa, axis=1) if use_fid else np.zeros(0)
@@ -408,8 +345,9 @@ def icp_register(surface, points_b: np.ndarray, T_a_from_b_init: np.ndarray,
                                 "the head points do not match this scalp")
     res = IcpResult(T_a_from_b=T, residuals_mm=d, inliers=inl, weights=w, iterations=it,
                     converged=converged, change_translation_mm=ch_t, change_rotation_deg=ch_r,
-                    fiducial_errors_mm=fe, covariance=cov, covariance_centre_mm=c, bias_mm=bias,
-                    bias_se_mm=float(bias_se), bias_pose_shift=shift, bias_absorbed=absorbed,
+                    fiducial_errors_mm=fe, covariance=cov, covariance_centre_mm=c, covariance_fiducials=cov_fid,
+                    bias_mm=bias, bias_se_mm=float(bias_se), offset_mm=bias / kept_safe,
+                    offset_se_mm=float(bias_se) / kept_safe, bias_pose_shift=shift, bias_absorbed=absorbed,
                     point_sigma_mm=float(point_sigma_mm), fiducial_sigma_mm=float(fiducial_sigma_mm),
                     point_scatter_mm=scatter)
     return dataclasses.replace(res, warnings=icp_warnings(res))

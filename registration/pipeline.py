@@ -15,10 +15,12 @@ Used by `navtms register` (frame b = `tracker`), the session workflow and the de
    for the fiducial fit; after ICP, the ICP fit's first-order covariance with the head points'
    a posteriori noise plus the error of a one-sided offset (IcpResult.predicted_tre).
    The reported `predicted_tre_mm` is that of the final transform.
-5. The surface fit's warnings (IcpResult.warnings: one-sided residuals, fiducial errors after
-   the fit beyond what FLE explains, no convergence) and, per target, a warning when the fit
-   moved the target more than the fiducials' own uncertainty explains
-   (registration.icp.fiducials_vs_surface_warning) join `warnings`.
+5. The surface fit's warnings (IcpResult.warnings: an offset of the head points (one-sided
+   residuals), fiducial errors after the fit beyond what FLE explains, no convergence) and, per
+   target, a warning when the fit moved the target away from the fiducial fit by more than the
+   two fits' uncertainties explain (registration.icp_checks.fiducials_vs_surface_warning, a
+   Hausman test) join `warnings`: the JSON of `navtms register` and the workbench's registration
+   panel show them all.
 
 FLE: `fle_mm` in the settings (RMS 3D, mm; default 2 mm); None estimates it from the FRE
 (FRE / sqrt(1 - 2/N), needs >= 3 fiducials). All lengths mm, all transforms 4x4 float64.
@@ -204,7 +206,7 @@ def register(fiducials_mri: NamedPoints, fiducials_b: NamedPoints,
         res = icp_register(scalp_mesh, hp.positions, fit.T_a_from_b, fiducials_a=fid_mri, fiducials_b=fid_b,
                            point_sigma_mm=settings.head_point_sigma_mm,
                            fiducial_sigma_mm=max(fle / math.sqrt(3.0), 0.1))
-        from registration.icp import fiducials_vs_surface_warning
+        from registration.icp_checks import fiducials_vs_surface_warning
 
         T, method = res.T_a_from_b, METHOD_ICP
         moved = {n: float(np.linalg.norm(apply(T, apply(np.linalg.inv(fit.T_a_from_b), p)) - p)) for n, p in tg.items()}
@@ -212,8 +214,8 @@ def register(fiducials_mri: NamedPoints, fiducials_b: NamedPoints,
         # the surface fit's own honesty checks (one-sided residuals, fiducial tension, convergence)
         # and, per target, a move the fiducials' uncertainty does not explain
         warnings.extend(res.warnings)
-        for n in tg:
-            w = fiducials_vs_surface_warning(moved[n], tre_fid[n], tre[n], target=n)
+        for n, p in tg.items():
+            w = fiducials_vs_surface_warning(res, fit.T_a_from_b, p, target=n)
             if w:
                 warnings.append(w)
         icp_stats = IcpStats(summary=res.summary(),

@@ -269,11 +269,3 @@ def test_fiducial_tension_is_warned(scalp, index):
     assert any("fiducial errors after the surface fit" in w for w in res.warnings)
     # the bound: 99th percentile of the RMS of 3 fiducials' errors with sigma 1 per axis (chi-square, 9 dof)
     assert fiducial_error_bound(3, 1.0) == pytest.approx(np.sqrt(21.666 / 3), rel=1e-3)
-
-
-def test_surface_fit_that_moves_the_target_too_far_is_warned():
-    from registration.icp import fiducials_vs_surface_warning
-
-    assert fiducials_vs_surface_warning(0.8, 2.0, 1.0) is None
-    msg = fiducials_vs_surface_warning(6.0, 2.0, 1.0, target="dlpfc")
-    assert msg and "dlpfc" in msg and "worse than the fiducials alone" in msg

@@ -136,3 +136,26 @@ def test_bad_settings_are_one_sentence(bad):
     b, _, _ = _phantom(3)
     with pytest.raises(RegistrationError):
         register(FID, b, settings=RegistrationSettings(**bad))
+
+
+def test_head_points_that_pull_the_target_away_from_the_fiducials_are_warned_in_the_json_and_on_screen():
+    """Head points 5 mm off where exact fiducials put them (a tracker-frame slip between the two
+    collections): the combined fit moves the target beyond what the two fits' uncertainties
+    explain; the pipeline's warnings name the target, the register JSON and the workbench's
+    registration panel carry the sentence."""
+    from navtms.app.workspaces.register_model import result_lines
+    from navtms.commands.register import result_dict
+
+    b, T_b_from_mri, rng = _phantom(9)
+    scalp = sphere_surface(90.0)
+    v = scalp.vertices[scalp.vertices[:, 2] > -20]
+    pts_mri = v[rng.choice(len(v), 80, replace=False)] + rng.normal(0, 0.3, (80, 3))
+    good = register(FID, b, apply(T_b_from_mri, pts_mri), scalp, targets={"M1": TARGET})
+    assert not any("worse than the fiducials alone" in w for w in good.warnings)
+    slipped = apply(T_b_from_mri, pts_mri + np.array([5.0, -3.0, 0.0]))
+    r = register(FID, b, slipped, scalp, targets={"M1": TARGET})
+    assert r.accepted and r.method == METHOD_ICP
+    hits = [w for w in r.warnings if "worse than the fiducials alone" in w]
+    assert len(hits) == 1 and "M1" in hits[0]
+    assert hits[0] in result_dict(r, {})["warnings"]
+    assert f"WARNING: {hits[0]}" in result_lines(r)
