@@ -4,6 +4,8 @@ Modules:
     pipeline          the one pipeline (fiducials + head points -> T_mri_from_b, FRE, TRE, verdict)
     paired_point      Arun/Horn SVD fit of named point pairs
     icp               robust ICP of head points onto the scalp, with fiducial anchors
+    icp_checks        the surface fit's honesty checks (offset, fiducial tension, displacement)
+    surface_index     closest points, tangent planes and signed distances to a surface
     tre               Fitzpatrick-West-Maurer predicted TRE, expected FRE
     pivot             pivot calibration of a pointer tip (algebraic, RANSAC)
     coil_calibration  the coil frame from three touched points
