@@ -181,12 +181,15 @@ def ellipsoid_signed_distance(points: np.ndarray, centre: np.ndarray, semi_axes:
 
 
 def layered_phantom(voxel_mm: float = 1.25, semi_axes_mm=(68.0, 85.0, 75.0), psf_sigma_mm: float = 0.8,
-                    noise_sigma: float = 0.02, seed: int = 0, margin_mm: float = 12.0) -> Phantom:
+                    noise_sigma: float = 0.02, seed: int = 0, margin_mm: float = 12.0,
+                    faint_cone_deg: float = 0.0, faint_gain: float = 0.35) -> Phantom:
     """Render the layered head (see the module docstring) on an axis-aligned grid of `voxel_mm`.
 
     Partial volumes come from 4x supersampling along each axis of the signed distance; the blur is
     a Gaussian of `psf_sigma_mm`; noise is the magnitude of complex Gaussian noise of
-    `noise_sigma` per channel (Rician, as magnitude MRI is). Deterministic for a seed."""
+    `noise_sigma` per channel (Rician, as magnitude MRI is). Deterministic for a seed.
+    faint_cone_deg > 0: within that angle of +y (the face) the skin and fat are `faint_gain` times
+    as bright (a faint edge beside the strong one, as over closed eyes); the skin stays where it is."""
     a = np.asarray(semi_axes_mm, dtype=np.float64)
     shape = np.ceil(2 * (a + margin_mm) / voxel_mm).astype(int)
     centre_vox = (shape - 1) / 2.0
@@ -205,9 +208,14 @@ def layered_phantom(voxel_mm: float = 1.25, semi_axes_mm=(68.0, 85.0, 75.0), psf
         grad = np.sqrt((X / a[0]) ** 2 + (Y / a[1]) ** 2 + (Z / a[2]) ** 2) / rho
         sd = (rho - 1.0) / np.maximum(grad, 1e-12)
         val = np.where(sd > 0, 0.0, PHANTOM_BRAIN)
+        gain = 1.0
+        if faint_cone_deg > 0:
+            cos_y = (Y * a[1]) / np.sqrt((X * a[0]) ** 2 + (Y * a[1]) ** 2 + z ** 2 + 1e-12)
+            gain = np.where(cos_y > np.cos(np.radians(faint_cone_deg)), faint_gain, 1.0)
         depth = 0.0
-        for _, thick, inten in PHANTOM_LAYERS:
-            val = np.where((sd <= -depth) & (sd > -(depth + thick)), inten, val)
+        for name, thick, inten in PHANTOM_LAYERS:
+            level = inten * gain if name in ("skin", "fat") else inten
+            val = np.where((sd <= -depth) & (sd > -(depth + thick)), level, val)
             depth += thick
         acc[:, :, kz // sub] += val.reshape(shape[0], sub, shape[1], sub).sum(axis=(1, 3))
     img = acc / sub ** 3

@@ -181,6 +181,26 @@ def test_phantom_scalp_lies_on_the_true_skin(voxel_mm, psf_mm):
     assert surf.boundary_edge_count() == 0
 
 
+@pytest.mark.slow
+def test_phantom_scalp_follows_a_faint_skin_beside_a_strong_one():
+    """The face-like case with a known truth: within 25 degrees of the front the skin and fat are
+    0.35 times as bright (a faint edge beside the strong one, as over closed eyes). The surface
+    follows the faint skin (a level averaged over the region's edges, weighted by their strength,
+    put 10 % of it 1.3 mm off) and stays on the skin elsewhere."""
+    from navtms.benches.skin_truth import ellipsoid_signed_distance, layered_phantom
+
+    ph = layered_phantom(voxel_mm=1.25, psf_sigma_mm=0.8, seed=4, faint_cone_deg=25.0, faint_gain=0.35)
+    surf = scalp_surface(MRIVolume(ph.data, ph.T_mri_from_voxel, "phantom.nii"))
+    v = surf.vertices
+    sd = ellipsoid_signed_distance(v, ph.centre_mri, ph.semi_axes_mm)
+    cos_front = (v - ph.centre_mri)[:, 1] / np.linalg.norm(v - ph.centre_mri, axis=1)
+    faint = cos_front > np.cos(np.radians(20.0))
+    rest = cos_front < np.cos(np.radians(30.0))
+    assert np.sum(faint) > 500
+    assert abs(np.median(sd[faint])) <= 0.3 and np.percentile(np.abs(sd[faint]), 90) <= 0.5
+    assert abs(np.median(sd[rest])) <= 0.2 and np.percentile(np.abs(sd[rest]), 90) <= 0.5
+
+
 def test_ellipsoid_distance_matches_a_sphere_and_brute_force():
     from navtms.benches.skin_truth import ellipsoid_signed_distance
 
