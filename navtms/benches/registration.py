@@ -13,7 +13,10 @@ Figures:
 - FRE (simulated vs expected) and TRE at the target (simulated vs Fitzpatrick prediction);
 - TRE at a DLPFC-like target (20 mm under the left frontal scalp) with the 3 fiducials alone
   and with 3 fiducials + 50 head points (surface fit with the fiducials as anchors), the
-  predicted TRE and the ratio true RMS / predicted, the warnings raised; the same with the
+  predicted TRE and the ratio true RMS / predicted, the warnings raised, the sessions worse than
+  the fiducials alone by > 0.5 mm (and of those, the ones beyond noise: error > 1.94 x its own
+  predicted RMS) with how many were warned, how often the offset and the displacement checks
+  fired; the same with the
   skin the points come from offset 0.5 and 1.0 mm outwards (the offset must be flagged and the
   prediction stay honest); and the earlier self-consistent figure (points from the mesh);
 - ICP time for 200 head points on the ~100k-triangle scalp.
