@@ -22,6 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from navcore.errors import GeometryError
+from targets.surfaces import largest_component
 
 #: Gaussian width (mm) over which the profiles' edge levels are spread (per region, not global).
 EDGE_REGION_MM = 3.0
@@ -150,7 +151,7 @@ def skin_edge_field(data: np.ndarray, mask: np.ndarray, voxel_mm) -> np.ndarray:
     at = tuple(seeds.T)
     den[at], wl[at], wd[at] = 1.0, level, depth + sdepth[at]
     den, wl, wd = _smooth_coarse([den, wl, wd], EDGE_REGION_MM / vs)
-    seen = den > 1e-3 * float(den.max()) if den.size else den > 0
+    seen = den > 1e-3 * float(den.max())
     f = g - wl / np.maximum(den, 1e-12)
     edge_depth = wd / np.maximum(den, 1e-12)
     edge_depth[~seen] = 0.0  # no edge seen nearby: fall back to the mask's boundary
@@ -159,7 +160,7 @@ def skin_edge_field(data: np.ndarray, mask: np.ndarray, voxel_mm) -> np.ndarray:
     # skull, sinuses and ear canals do not make holes), farther out is air (no floating shells)
     rel = sdepth - edge_depth
     inside = (rel > EDGE_BAND_MM) | ((f > 0) & (rel >= -EDGE_BAND_MM))
-    inside = _largest(inside)
+    inside = largest_component(inside)
     if inside is None:
         raise GeometryError("no skin edge was found around the head mask")
     inside = ndimage.binary_fill_holes(inside)
@@ -169,9 +170,3 @@ def skin_edge_field(data: np.ndarray, mask: np.ndarray, voxel_mm) -> np.ndarray:
     keep = near & ((f > 0) == inside)  # sub-voxel values where they agree with the topology
     out[keep] = f[keep]
     return out
-
-
-def _largest(mask: np.ndarray) -> np.ndarray | None:
-    from targets.surfaces import largest_component
-
-    return largest_component(mask)
