@@ -37,31 +37,32 @@ def solve_body_pose(obj_mm: np.ndarray, img_px: np.ndarray, K: np.ndarray, dist:
     keeps a planar body from flipping to its mirror pose when the two fit about as well."""
     obj = np.ascontiguousarray(obj_mm, dtype=np.float64)
     img = np.ascontiguousarray(img_px, dtype=np.float64)
-    flags = [cv2.SOLVEPNP_IPPE, cv2.SOLVEPNP_SQPNP] if planar else [cv2.SOLVEPNP_SQPNP]
+    flags = (cv2.SOLVEPNP_IPPE, cv2.SOLVEPNP_SQPNP) if planar else (cv2.SOLVEPNP_SQPNP,)
     cands = []
     for flag in flags:      # IPPE can return NaN in exactly symmetric views: SQPnP then
         try:
             n, rvecs, tvecs, errs = cv2.solvePnPGeneric(obj, img, K, dist, flags=flag)
         except cv2.error:
             continue
+        errs = np.ravel(errs).tolist() if errs is not None else [0.0] * n
         for i in range(n):
-            e = float(np.ravel(errs)[i]) if errs is not None else 0.0
             r, t = rvecs[i].reshape(3, 1), tvecs[i].reshape(3, 1)
-            if t[2, 0] > 0 and math.isfinite(e) and np.all(np.isfinite(r)) and np.all(np.isfinite(t)):
-                cands.append((e, r.copy(), t.copy()))
+            # (a NaN or inf anywhere makes the sum non-finite)
+            if t[2, 0] > 0 and math.isfinite(errs[i] + float(r.sum()) + float(t.sum())):
+                cands.append((errs[i], r, t))
         if cands:
             break
     if not cands and T_prev is not None:
         cands.append((0.0, cv2.Rodrigues(T_prev[:3, :3])[0], T_prev[:3, 3].reshape(3, 1).copy()))
     if not cands:
         return None
-    cands.sort(key=lambda c: c[0])
-    best = cands[0]
+    best = min(cands, key=lambda c: c[0])
     if T_prev is not None and len(cands) > 1:
         ok = [c for c in cands if c[0] <= best[0] * ambiguity_ratio + 0.3]
-        best = min(ok, key=lambda c: angle_to(c[1], T_prev))
-    rvec, tvec = cv2.solvePnPRefineLM(obj, img, K, dist, best[1], best[2])
-    if not (np.all(np.isfinite(rvec)) and np.all(np.isfinite(tvec))) or tvec[2, 0] <= 0:
+        if len(ok) > 1:
+            best = min(ok, key=lambda c: angle_to(c[1], T_prev))
+    rvec, tvec = cv2.solvePnPRefineLM(obj, img, K, dist, best[1].copy(), best[2].copy())
+    if not math.isfinite(float(rvec.sum()) + float(tvec.sum())) or tvec[2, 0] <= 0:
         return None
     T = np.eye(4)
     T[:3, :3] = cv2.Rodrigues(rvec)[0]

@@ -26,6 +26,7 @@ T_camera_from_body, 4x4, mm (OpenCV camera frame).
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from typing import Optional, Sequence
 
@@ -92,6 +93,8 @@ class MarkerTracker:
         self._sharpest: deque = deque(maxlen=max(1, self.settings.spread_history))
         self.last_warnings: list[str] = []
         self._used_tags: dict[str, list[int]] = {}
+        # body -> (pose, projection (4N, 2) px of all its corners in `ids` order, or None) of the last solve
+        self._all_proj: dict[str, tuple] = {}
         self.misfit_frames = 0           # frames in which some body fitted the camera model badly
         # what the last estimate() did, for overlays and benchmarks
         self.last_mode = "none"          # "roi", "full" or "roi+full"
@@ -148,7 +151,9 @@ class MarkerTracker:
         for name, p in poses.items():
             if p.visible:
                 self._last_tags[name] = set(self._used_tags.get(name, ()))
-                uv = self._project(self._all_corners[name], p.T_camera_from_body)
+                T_proj, uv = self._all_proj.get(name, (None, None))
+                if T_proj is not p.T_camera_from_body or uv is None:
+                    uv = self._project(self._all_corners[name], p.T_camera_from_body)
                 self._prev_uv[name] = self._last_uv[name]
                 self._last_uv[name] = uv
                 self._last_T[name] = p.T_camera_from_body
@@ -167,7 +172,6 @@ class MarkerTracker:
         if st.predict_every_frames <= 1 or self._since_detect + 1 >= st.predict_every_frames or not self._sharpest:
             self._since_detect = 0
             return None
-        gray = self._detector.gray(image, rects)
         found, spreads = {}, []
         per_dict: dict[str, tuple[list, list]] = {}          # dictionary -> (tag ids, predicted (4, 2) corners)
         for b in self.bodies:
@@ -183,15 +187,25 @@ class MarkerTracker:
             tags, quads = per_dict.setdefault(b.dictionary, ([], []))
             tags.extend(ids)
             quads.extend(pred)
-        for dic, (ids, quads) in per_dict.items():        # one vectorised pass per dictionary
-            ref, ok, spread = verify_predicted(gray, np.array(quads), dic, ids, st.refine_iterations)
+        # gray only around the predicted tags: the edge profiles reach at most max_jump (3 px) + half a
+        # profile (<= 6 px) + 1 px beyond a predicted corner (tracking.gray adds 8 px to these boxes)
+        quads = {dic: np.array(q) for dic, (_, q) in per_dict.items()}
+        allq = np.concatenate(list(quads.values()))
+        lo = np.floor(allq.min(axis=1)).astype(int) - 4
+        hi = np.ceil(allq.max(axis=1)).astype(int) + 5
+        h, w = image.shape[:2]
+        boxes = [(max(0, x0), max(0, y0), min(w, x1), min(h, y1)) for (x0, y0), (x1, y1) in zip(lo.tolist(), hi.tolist())]
+        gray = self._detector.gray(image, [b for b in boxes if b[2] > b[0] and b[3] > b[1]] or [(0, 0, w, h)])
+        for dic, (ids, _) in per_dict.items():        # one vectorised pass per dictionary
+            ref, ok, spread = verify_predicted(gray, quads[dic], dic, ids, st.refine_iterations,
+                                               settle_px=st.refine_settle_px)
             if not ok.all():
                 self._since_detect = 0
                 return None
             spreads.extend(spread.tolist())
             for t, c in zip(ids, ref):
                 found[(dic, t)] = [c]
-        limit = max(st.max_edge_spread_px, st.partial_smear_ratio * float(np.median(self._sharpest)))
+        limit = max(st.max_edge_spread_px, st.partial_smear_ratio * statistics.median(self._sharpest))
         if max(spreads) > limit:
             self._since_detect = 0
             return None
@@ -284,7 +298,7 @@ class MarkerTracker:
         owned = [v for k, v in spreads.items() if k in self._owner]
         if st.refine_iterations > 0 and owned:
             self._sharpest.append(min(owned))
-            usual = float(np.median(self._sharpest))
+            usual = statistics.median(self._sharpest)
             limit = max(st.max_edge_spread_px, st.smear_ratio * usual)
             self._coarse = {k for k, v in spreads.items()
                             if v > limit or (k in self._partial and v > st.partial_smear_ratio * usual)}
@@ -350,6 +364,7 @@ class MarkerTracker:
         per_body: dict[str, list[tuple[int, np.ndarray]]] = {b.name: [] for b in self.bodies}
         self.last_detections = {}
         self._used_tags = {}
+        self._all_proj = {}
         for (dic, tid), cs in found.items():
             owner = self._owner.get((dic, tid))
             if owner is None:
@@ -386,14 +401,17 @@ class MarkerTracker:
         tags = sorted(tags, key=lambda t: t[0])
         need = min(s.min_tags, total)
         while len(tags) >= need and tags:
+            n = len(tags)
             obj = body.corners([t for t, _ in tags])
             img = np.concatenate([c for _, c in tags], axis=0)
             T = self._solve_pnp(body.name, obj, img)
             if T is None:
                 break
-            res = (self._project(obj, T) - img).reshape(len(tags), 4, 2)
-            per_tag = np.sqrt((res ** 2).sum(-1).mean(-1))
-            bad = self._outlier(body, tags, T, per_tag) if len(tags) > 1 else None
+            proj = self._project(obj, T)
+            res = (proj - img).reshape(n, 4, 2)
+            sq = (res * res).sum(-1)                                  # (n, 4) px^2 per corner
+            per_tag = np.sqrt(sq.sum(-1) * 0.25)                      # RMS px per tag
+            bad = self._outlier(body, tags, T, per_tag) if n > 1 else None
             if bad is None:
                 # a partly covered tag disagrees with the others by less (tracking.tag_consistency)
                 bad = inconsistent_tag([body.tags[t] for t, _ in tags], [c for _, c in tags], T, self._K,
@@ -401,17 +419,20 @@ class MarkerTracker:
             if bad is not None:
                 del tags[bad]
                 continue
-            rms = float(np.sqrt((res ** 2).sum(-1).mean()))
-            median = float(np.median(per_tag))
-            if len(tags) >= 3 and median > s.misfit_px:
+            rms = math.sqrt(float(sq.sum()) / (4 * n))
+            median = statistics.median(per_tag.tolist())
+            if n >= 3 and median > s.misfit_px:
                 self.last_warnings.append(
-                    f"the camera model does not fit body {body.name!r}: its {len(tags)} tags reproject at "
+                    f"the camera model does not fit body {body.name!r}: its {n} tags reproject at "
                     f"{median:.2f} px (median); calibrate the camera (poses are biased)")
                 self.misfit_frames += 1
             if rms > s.max_body_rms_px or T[2, 3] <= 0:
                 break
-            self._used_tags[body.name] = [t for t, _ in tags]
-            return BodyPose(body.name, frame.frame_number, frame.capture_ns, True, T, len(tags), total, rms)
+            used = [t for t, _ in tags]
+            self._used_tags[body.name] = used
+            if n == total:                       # all corners projected already (estimate() keeps them)
+                self._all_proj[body.name] = (T, proj if used == body.ids else None)
+            return BodyPose(body.name, frame.frame_number, frame.capture_ns, True, T, n, total, rms)
         return BodyPose.not_visible(body.name, frame.frame_number, frame.capture_ns, total)
 
     def _solve_pnp(self, name: str, obj: np.ndarray, img: np.ndarray) -> Optional[np.ndarray]:

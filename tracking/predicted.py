@@ -41,46 +41,84 @@ def _cell_centres(bits: int) -> np.ndarray:
     return (centres[:, None, :] + off[None]).reshape(-1, 2)        # (b*b*4, 2)
 
 
+def square_homographies(corners: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) homographies mapping the unit square (0,0), (1,0), (1,1), (0,1) to each quad of
+    corners (N, 4, 2) px, in closed form (Heckbert 1989, "Fundamentals of texture mapping and
+    image warping", square-to-quadrilateral), all tags at once. Degenerate quads give non-finite
+    entries."""
+    p = np.asarray(corners, np.float64)
+    x, y = p[..., 0], p[..., 1]
+    sx, sy = x[:, 0] - x[:, 1] + x[:, 2] - x[:, 3], y[:, 0] - y[:, 1] + y[:, 2] - y[:, 3]
+    dx1, dx2, dy1, dy2 = x[:, 1] - x[:, 2], x[:, 3] - x[:, 2], y[:, 1] - y[:, 2], y[:, 3] - y[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den = dx1 * dy2 - dx2 * dy1
+        g = (sx * dy2 - dx2 * sy) / den
+        h = (dx1 * sy - sx * dy1) / den
+    H = np.empty((len(p), 3, 3))
+    H[:, 0, 0], H[:, 0, 1], H[:, 0, 2] = x[:, 1] - x[:, 0] + g * x[:, 1], x[:, 3] - x[:, 0] + h * x[:, 3], x[:, 0]
+    H[:, 1, 0], H[:, 1, 1], H[:, 1, 2] = y[:, 1] - y[:, 0] + g * y[:, 1], y[:, 3] - y[:, 0] + h * y[:, 3], y[:, 0]
+    H[:, 2, 0], H[:, 2, 1], H[:, 2, 2] = g, h, 1.0
+    return H
+
+
+@lru_cache(maxsize=8)
+def _cell_samples_h(bits: int) -> np.ndarray:
+    """(3, bits*bits*4) homogeneous sample points of _cell_centres."""
+    uv = _cell_centres(bits)
+    return np.vstack([uv.T, np.ones(len(uv))])
+
+
 def read_cells(gray: np.ndarray, corners: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean gray level of each cell of each tag: corners (N, 4, 2) px ordered as detected.
     Returns (N, bits, bits) float32 cell means and (N,) the tag's contrast (white minus black
     cell level, from the brightest and darkest quarter of the cells)."""
+    vals, contrast, _ = _cell_levels(gray, corners, bits)
+    return vals, contrast
+
+
+def _cell_levels(gray: np.ndarray, corners: np.ndarray, bits: int):
+    """(cell means (N, bits, bits), contrast (N,), threshold (N,): halfway between the mean of the
+    `bits` darkest and the `bits` brightest cells)."""
     n = len(corners)
-    uv = _cell_centres(bits)
-    src = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float32)
-    pts = np.empty((n, len(uv), 2), np.float32)
-    for i in range(n):
-        H = cv2.getPerspectiveTransform(src, corners[i].astype(np.float32))
-        pts[i] = cv2.perspectiveTransform(uv[None].astype(np.float32), H)[0]
-    vals = _bilinear(gray, pts[..., 0], pts[..., 1]).reshape(n, bits * bits, 4).mean(-1)
+    pts = square_homographies(corners) @ _cell_samples_h(bits)         # (N, 3, P)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xy = pts[:, :2] / pts[:, 2:]
+    xy = np.nan_to_num(xy, nan=-1.0, posinf=-1.0, neginf=-1.0)          # degenerate quads: clamped samples
+    vals = _bilinear(gray, xy[:, 0], xy[:, 1]).reshape(n, bits * bits, 4).mean(-1)
     s = np.sort(vals, axis=1)
     q = max(1, (bits * bits) // 4)
     contrast = s[:, -q:].mean(1) - s[:, :q].mean(1)
-    return vals.reshape(n, bits, bits), contrast
+    thr = 0.5 * (s[:, :bits].mean(1) + s[:, -bits:].mean(1))
+    return vals.reshape(n, bits, bits), contrast, thr
+
+
+@lru_cache(maxsize=1024)
+def _codes(dictionary: str, ids: tuple[int, ...]) -> np.ndarray:
+    """(N, bits, bits) bool: tag_cells of the given ids, stacked."""
+    return np.stack([tag_cells(dictionary, i) for i in ids])
 
 
 def verify_predicted(gray: np.ndarray, predicted: np.ndarray, dictionary: str, ids: list[int], iterations: int = 2,
-                     max_jump_px: float = 3.0, min_contrast: float = 30.0, max_bit_errors: int = 1):
+                     max_jump_px: float = 3.0, min_contrast: float = 30.0, max_bit_errors: int = 1,
+                     settle_px: float = 0.0):
     """Refine predicted corners (N, 4, 2) px of the given tag ids and check each tag.
 
     Returns (corners (N, 4, 2) px, ok (N,) bool, spread (N,) px: the edge spread of
     tracking.edgerefine). ok: every corner came from its edge fit, the tag's contrast is at
     least min_contrast gray levels, and its cells (thresholded halfway between its dark and
-    bright cells) read the tag's code with at most max_bit_errors wrong cells."""
+    bright cells) read the tag's code with at most max_bit_errors wrong cells. settle_px: as
+    for tracking.edgerefine.refine_corners."""
     bits = dictionary_by_name(dictionary).markerSize + 2
     pred = np.asarray(predicted, np.float64).reshape(-1, 4, 2)
     h, w = gray.shape
     inside = np.all((pred[..., 0] > 2) & (pred[..., 0] < w - 3) & (pred[..., 1] > 2) & (pred[..., 1] < h - 3), axis=1)
-    ref, spread, status = refine_corners(gray, pred, bits, iterations, max_jump_px=max_jump_px, return_status=True)
+    ref, spread, status = refine_corners(gray, pred, bits, iterations, max_jump_px=max_jump_px, return_status=True,
+                                         settle_px=settle_px)
     ok = inside & status.all(axis=1)
-    if np.any(ok):
-        cells, contrast = read_cells(gray, ref[ok], bits)
-        lo = np.sort(cells.reshape(len(cells), -1), axis=1)
-        thr = 0.5 * (lo[:, : max(1, bits)].mean(1) + lo[:, -max(1, bits):].mean(1))
-        white = cells > thr[:, None, None]
-        want = np.stack([tag_cells(dictionary, ids[i]) for i in np.flatnonzero(ok)])
-        errors = (white != want).reshape(len(want), -1).sum(1)
-        good = (contrast >= min_contrast) & (errors <= max_bit_errors)
+    if ok.any():
         idx = np.flatnonzero(ok)
-        ok[idx[~good]] = False
+        cells, contrast, thr = _cell_levels(gray, ref[idx], bits)
+        want = _codes(dictionary, tuple(int(ids[i]) for i in idx))
+        errors = ((cells > thr[:, None, None]) != want).reshape(len(idx), -1).sum(1)
+        ok[idx[(contrast < min_contrast) | (errors > max_bit_errors)]] = False
     return ref, ok, spread

@@ -41,6 +41,7 @@ Pure functions; poses T_camera_from_body 4x4 mm; pixels are image pixels (distor
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -132,7 +133,7 @@ def tag_scores(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T
         return np.zeros(n)
     if n == 2:          # the joint pose splits a pair's disagreement evenly: no ratio trigger
         return _pair_check(obj_tags, img, joint, edges, K, dist, s)
-    if joint[worst] <= s.trigger_ratio * float(np.median(joint)) and joint[worst] <= s.trigger_abs_px:
+    if joint[worst] <= s.trigger_ratio * statistics.median(joint.tolist()) and joint[worst] <= s.trigger_abs_px:
         return np.zeros(n)
     # screening: leave-one-out linearised at the joint pose (one Jacobian for all tags); only the
     # tags it flags get a real Levenberg-Marquardt leave-one-out solve
@@ -270,7 +271,9 @@ def outlier_tag(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], 
     worst = int(np.argmax(per_tag))
     if n == 2:
         return worst if per_tag[worst] > pair_limit_px else None
-    if per_tag[worst] <= max(floor_px, ratio * float(np.median(np.delete(per_tag, worst)))):
+    others = per_tag.tolist()
+    del others[worst]
+    if per_tag[worst] <= max(floor_px, ratio * statistics.median(others)):
         return None
     img = np.ascontiguousarray(np.stack(img_tags), np.float64).reshape(n, 4, 2)
     obj = np.ascontiguousarray(np.concatenate(obj_tags, axis=0), np.float64)

@@ -75,5 +75,8 @@ class TrackerSettings:
     retry_missing_tags: bool = True
     lost_search_full_resolution: bool = True
     refine_iterations: int = 2        # edge-fit corner refinement passes (0 = integer-pixel contour corners)
+    # ... but a tag whose corners moved less than this (px) in a pass gets no further pass (the next
+    # would move it by about a tenth of that; tracking.edgerefine); 0 = always all passes
+    refine_settle_px: float = 0.25
     # tags that disagree with the body's other tags (partly covered) are dropped: tracking.tag_consistency
     consistency: ConsistencySettings = ConsistencySettings()
