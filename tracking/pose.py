@@ -37,7 +37,7 @@ from navcore.errors import TrackingError
 from tracking.bodies import MarkerBody
 from tracking.camera import CameraModel
 from tracking.detection import DEFAULT_WINDOWS, TagDetector, dedupe
-from tracking.pnp import is_planar, solve_body_pose
+from tracking.pnp import is_planar, refine_from, solve_body_pose
 from tracking.predicted import verify_predicted
 from tracking.tag_consistency import inconsistent_tag, outlier_tag, square_fit_rms
 from tracking.tracker_settings import TrackerSettings
@@ -79,6 +79,8 @@ class MarkerTracker:
         self._last_T: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
         self._last_uv: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
         self._prev_uv: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
+        self._last_rms: dict[str, float] = {b.name: math.nan for b in self.bodies}
+        self._warm = False               # solving predicted tags: start from the last poses (settings.warm_start)
         self._last_frame_number: Optional[int] = None
         self._since_full = 0
         self._body_rects: dict[str, Rect] = {}
@@ -157,6 +159,7 @@ class MarkerTracker:
                 self._prev_uv[name] = self._last_uv[name]
                 self._last_uv[name] = uv
                 self._last_T[name] = p.T_camera_from_body
+                self._last_rms[name] = p.rms_px
             else:
                 self._last_tags[name] = set()
                 self._prev_uv[name] = self._last_uv[name] = self._last_T[name] = None
@@ -211,7 +214,11 @@ class MarkerTracker:
             return None
         self._sharpest.append(min(spreads))
         self._coarse, self._partial = set(), set()
-        poses = self._solve_all(found, frame)
+        self._warm = st.warm_start
+        try:
+            poses = self._solve_all(found, frame)
+        finally:
+            self._warm = False
         if not all(poses[b.name].visible and poses[b.name].tags_seen == len(self._last_tags[b.name]) for b in self.bodies):
             self._since_detect = 0
             return None
@@ -400,16 +407,29 @@ class MarkerTracker:
         total = len(body.tags)
         tags = sorted(tags, key=lambda t: t[0])
         need = min(s.min_tags, total)
+        # steady tracking of predicted tags: Levenberg-Marquardt from the last pose, kept when it fits
+        # about as well as the last frame did (else, e.g. a pose in the wrong basin, the fresh solve)
+        warm = self._warm and self._last_T[body.name] is not None and math.isfinite(self._last_rms[body.name])
         while len(tags) >= need and tags:
             n = len(tags)
             obj = body.corners([t for t, _ in tags])
             img = np.concatenate([c for _, c in tags], axis=0)
-            T = self._solve_pnp(body.name, obj, img)
+            if warm:
+                T = refine_from(obj, img, self._K, self._dist, self._last_T[body.name])
+            else:
+                T = self._solve_pnp(body.name, obj, img)
             if T is None:
+                if warm:
+                    warm = False
+                    continue
                 break
             proj = self._project(obj, T)
             res = (proj - img).reshape(n, 4, 2)
             sq = (res * res).sum(-1)                                  # (n, 4) px^2 per corner
+            if warm:
+                warm = False
+                if not float(sq.sum()) <= (4 * n) * (s.warm_start_ratio * self._last_rms[body.name] + 0.1) ** 2:
+                    continue
             per_tag = np.sqrt(sq.sum(-1) * 0.25)                      # RMS px per tag
             bad = self._outlier(body, tags, T, per_tag) if n > 1 else None
             if bad is None:
