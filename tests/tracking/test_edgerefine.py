@@ -66,3 +66,34 @@ def test_edge_spread_tells_sharp_from_motion_smeared_tags():
     smeared = cv2.filter2D(img, -1, kernel)
     _, blur = refine_corners(smeared, true, bits=6, return_spread=True)
     assert np.all(sharp < 1.6) and np.all(blur > 2.5)
+
+
+def test_second_edge_just_outside_does_not_pull_the_corners(monkeypatch):
+    # the seam between two tags' quiet zones: a gray line 0.6 module beyond the tag's right edge
+    # (a rendered 4-tag coil lost a tag to it: its corners were pulled 0.56 px outwards). The edge
+    # point is the centroid of the main step only; with every rise of the profile counted, the
+    # line pulls the corners of that edge.
+    import tracking.edgerefine as er
+
+    T = np.eye(4)
+    T[:3, :3] = Rotation.from_rotvec([0.0, 0.15, 0.0]).as_matrix()
+    T[:3, 3] = [0, 0, 420]
+    img = render(CAM, [(BODY, T)], None, noise_sigma=1.0, blur_sigma=0.5, seed=3)
+    true = np.array([project(CAM, T, BODY.tags[i]) for i in BODY.ids])
+    tag = true[0]                                       # top-left tag: the right edge runs corner 1 -> 2
+    module = np.linalg.norm(tag[2] - tag[1]) / 6
+    out = np.array([tag[1, 1] - tag[2, 1], tag[2, 0] - tag[1, 0]])
+    out /= np.linalg.norm(out)
+    if out @ (tag[1] - tag.mean(axis=0)) < 0:
+        out = -out
+    a, b = tag[1] + 0.6 * module * out, tag[2] + 0.6 * module * out
+    seamed = img.copy()
+    cv2.line(seamed, tuple(np.round(a * 16).astype(int)), tuple(np.round(b * 16).astype(int)), 150, 2,
+             cv2.LINE_AA, shift=4)
+    start = tag[None] + 0.5 * out                       # a detection half a pixel outwards on that edge
+    start[0, [0, 3]] = tag[[0, 3]]
+    ref = refine_corners(seamed, start, bits=6, iterations=2)[0]
+    assert np.linalg.norm(ref - tag, axis=-1).max() < 0.1
+    monkeypatch.setattr(er, "MAIN_STEP_FRACTION", -1.0)  # every rise counts (the estimator before)
+    old = refine_corners(seamed, start, bits=6, iterations=2)[0]
+    assert np.linalg.norm(old[1:3] - tag[1:3], axis=-1).max() > 0.2

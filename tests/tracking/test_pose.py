@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 from scipy.spatial.transform import Rotation
 
 from navcore.errors import TrackingError
@@ -42,6 +42,12 @@ def test_coil_at_500mm_accuracy(coil, head, bg720):
 @settings(max_examples=12)
 @given(rx=st.floats(-0.6, 0.6), ry=st.floats(-0.6, 0.6), rz=st.floats(-np.pi, np.pi),
        x=st.floats(-60, 60), y=st.floats(-40, 40), z=st.floats(300, 700), seed=st.integers(0, 100))
+# all 4 tags are readable here (plain OpenCV decodes them), but the edge fit took the seam between
+# two tags' quiet zones (a plate-gray line ~0.7 module outside tag 2's right edge) as part of that
+# edge: two corners 0.56 px out, and the consistency check rightly dropped the tag (3 of 4 used).
+# The tracker was wrong; the edge point is now the centroid of the main step only
+# (tracking.edgerefine, test_edgerefine.py::test_second_edge_just_outside_does_not_pull_the_corners)
+@example(rx=0.0, ry=0.125, rz=0.0, x=24.819503872438176, y=-26.61811670625525, z=569.0, seed=16)
 def test_random_poses_recovered(coil, rx, ry, rz, x, y, z, seed):
     T = pose(Rotation.from_euler("xyz", [rx, ry, rz]).as_rotvec(), [x, y, z])
     img = render(CAM_VGA, [(coil, T)], None, noise_sigma=1.5, blur_sigma=0.5, seed=seed)
