@@ -80,6 +80,7 @@ class MarkerTracker:
         self._last_uv: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
         self._prev_uv: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
         self._last_rms: dict[str, float] = {b.name: math.nan for b in self.bodies}
+        self._before_T: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}   # pose before the last
         self._warm = False               # solving predicted tags: start from the last poses (settings.warm_start)
         self._last_frame_number: Optional[int] = None
         self._since_full = 0
@@ -158,11 +159,12 @@ class MarkerTracker:
                     uv = self._project(self._all_corners[name], p.T_camera_from_body)
                 self._prev_uv[name] = self._last_uv[name]
                 self._last_uv[name] = uv
+                self._before_T[name] = self._last_T[name]
                 self._last_T[name] = p.T_camera_from_body
                 self._last_rms[name] = p.rms_px
             else:
                 self._last_tags[name] = set()
-                self._prev_uv[name] = self._last_uv[name] = self._last_T[name] = None
+                self._prev_uv[name] = self._last_uv[name] = self._last_T[name] = self._before_T[name] = None
         return poses
 
     # ----------------------------------------------------------------- detection
@@ -324,7 +326,8 @@ class MarkerTracker:
     def reset(self) -> None:
         """Forget all history (next frame is searched in full, with no previous pose)."""
         for name in self._last_T:
-            self._last_T[name] = self._last_uv[name] = self._prev_uv[name] = None
+            self._last_T[name] = self._last_uv[name] = self._prev_uv[name] = self._before_T[name] = None
+            self._last_rms[name] = math.nan
             self._last_tags[name] = set()
         self._since_full = self._since_detect = 0
 
@@ -415,7 +418,8 @@ class MarkerTracker:
             obj = body.corners([t for t, _ in tags])
             img = np.concatenate([c for _, c in tags], axis=0)
             if warm:
-                T = refine_from(obj, img, self._K, self._dist, self._last_T[body.name])
+                T = refine_from(obj, img, self._K, self._dist, self._warm_start_pose(body.name),
+                                s.warm_start_iterations)
             else:
                 T = self._solve_pnp(body.name, obj, img)
             if T is None:
@@ -454,6 +458,15 @@ class MarkerTracker:
                 self._all_proj[body.name] = (T, proj if used == body.ids else None)
             return BodyPose(body.name, frame.frame_number, frame.capture_ns, True, T, n, total, rms)
         return BodyPose.not_visible(body.name, frame.frame_number, frame.capture_ns, total)
+
+    def _warm_start_pose(self, name: str) -> np.ndarray:
+        """The body's pose in this frame at constant velocity from its last two poses
+        (T_last @ inv(T_before) @ T_last, camera frame), or its last pose."""
+        T, T0 = self._last_T[name], self._before_T[name]
+        if T0 is None:
+            return T
+        step = T @ np.linalg.inv(T0)
+        return step @ T
 
     def _solve_pnp(self, name: str, obj: np.ndarray, img: np.ndarray) -> Optional[np.ndarray]:
         """T_camera_from_body (4x4, mm) of one body from its corners, or None."""

@@ -72,12 +72,14 @@ class TrackerSettings:
     # verify each tag's code instead of detecting (tracking.predicted), with an ordinary detection
     # at least every this many frames (to pick up tags that came into view); <= 1 = always detect
     predict_every_frames: int = 10
-    # ... and the bodies of such a frame solved by Levenberg-Marquardt from their last poses (no fresh
-    # PnP solve), kept when the body's RMS is within warm_start_ratio x its last RMS + 0.1 px: a
+    # ... and the bodies of such a frame solved from their predicted poses (no fresh PnP solve), kept when the body's RMS is within warm_start_ratio x its last RMS + 0.1 px: a
     # stricter test than the planar-flip ambiguity of the fresh solve (ambiguity_ratio + 0.3 px),
     # so it keeps the solution the fresh solve would pick
     warm_start: bool = True
     warm_start_ratio: float = 1.5
+    # Gauss-Newton steps (tracking.pnp.refine_from) from the body's constant-velocity pose
+    # (T_last @ inv(T_before) @ T_last); the last must move the body by <= 0.02 mm, else the fresh solve
+    warm_start_iterations: int = 2
     retry_missing_tags: bool = True
     lost_search_full_resolution: bool = True
     refine_iterations: int = 2        # edge-fit corner refinement passes (0 = integer-pixel contour corners)
