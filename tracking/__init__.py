@@ -9,9 +9,9 @@ Modules:
     boards, printsheet, tagrender   printable boards and marker sheets
     pose             MarkerTracker: detect tags, solve each body's pose (ROI search when tracking)
     tracker_settings TrackerSettings: the tracker's tuning
-    detection, predicted, pnp, edgerefine, roi, tag_consistency   the pose estimator's parts
-                     (tag detection, steady tracking without detection, PnP, corners, regions,
-                     per-tag consistency)
+    detection, predicted, body_solve, pnp, edgerefine, roi, tag_consistency   the pose estimator's
+                     parts (tag detection, steady tracking without detection, body poses from tag
+                     corners, PnP, corners, regions, per-tag consistency)
     focal            focal length from the bodies' geometry (no calibration)
     filters          One-Euro PoseFilter (resets on loss)
     sources          camera, video, image folder and pose-log frame sources

@@ -6,22 +6,17 @@ not. A body not found in a frame is reported not visible for that frame (never a
 Per frame: gray conversion (only inside the search regions when they are smaller than the
 image); in steady tracking, when every body's tags of the last frame are found again at their
 predicted corners with their own codes (tracking.predicted), no detection at all (an ordinary
-detection at least every `predict_every_frames` frames); otherwise tag detection (tracking.detection) in regions predicted from the last poses of all
-bodies (steady tracking, threshold windows bracketing the expected module size) or in the
-whole image (start, a lost body, optionally every `full_frame_every` frames; OpenCV's default
+detection at least every `predict_every_frames` frames); otherwise tag detection
+(tracking.detection) in regions predicted from the last poses of all bodies (steady tracking,
+threshold windows bracketing the expected module size) or in the whole image (start, a lost body, optionally every `full_frame_every` frames; OpenCV's default
 windows); a region where a tag seen in the last frame is now missing is searched again at full
 resolution with OpenCV's default windows; a lost body not found by the reduced-size search is
 searched for at full resolution. Corners are refined at full resolution by straight-edge fits
 (tracking.edgerefine: unbiased, unlike cornerSubPix; corners whose edges do not fit get
-cornerSubPix); tags smeared well beyond the camera's usual edge spread are not used. Per body,
-all its corners go into one PnP solve (tracking.pnp: IPPE for flat bodies with the planar flip
-resolved by error and, when both fit, by the previous pose; SQPnP otherwise; then
-Levenberg-Marquardt). Outlier tags are found RELATIVE to the body's other tags (a tag that
-stands out from the median and still disagrees with the pose of the others, leave-one-out),
-never by a fixed pixel limit: with a poorly fitting camera model every tag fits at 1.5-2.5 px,
-and deleting one of them moved a real pose by 5.6 mm. When all of a body's tags fit badly the
-camera model is wrong: the tracker warns (last_warnings) instead of deleting tags. Poses are
-T_camera_from_body, 4x4, mm (OpenCV camera frame).
+cornerSubPix); tags smeared well beyond the camera's usual edge spread are not used. The bodies'
+poses are then solved from their tags' corners by tracking.body_solve (one PnP solve per body,
+outlier tags found relative to the body's other tags, a warning (last_warnings) when the camera
+model fits no body). Poses are T_camera_from_body, 4x4, mm (OpenCV camera frame).
 """
 from __future__ import annotations
 
@@ -30,16 +25,14 @@ import statistics
 from collections import deque
 from typing import Optional, Sequence
 
-import cv2
 import numpy as np
 
 from navcore.errors import TrackingError
 from tracking.bodies import MarkerBody
 from tracking.camera import CameraModel
-from tracking.detection import DEFAULT_WINDOWS, TagDetector, dedupe
-from tracking.pnp import is_planar, refine_from, solve_body_pose
+from tracking.body_solve import BodySolver
+from tracking.detection import DEFAULT_WINDOWS, TagDetector
 from tracking.predicted import verify_predicted
-from tracking.tag_consistency import inconsistent_tag, outlier_tag, square_fit_rms
 from tracking.tracker_settings import TrackerSettings
 from tracking.types import BodyPose, Frame
 from tracking.roi import Rect, expected_quads, merge_rects, predict_rect
@@ -73,19 +66,14 @@ class MarkerTracker:
                         f"tag {tid} of {b.dictionary} is on both body {self._owner[key]!r} and body {b.name!r}; "
                         "each tag id may belong to one body only")
                 self._owner[key] = b.name
-        self._planar = {b.name: is_planar(b.corners()) for b in self.bodies}
         self._all_corners = {b.name: np.ascontiguousarray(b.corners()) for b in self.bodies}
         self._detector = TagDetector([b.dictionary for b in self.bodies])
-        self._last_T: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
+        self._solver = BodySolver(self._K, self._dist, self.bodies, self._owner, self.settings)
         self._last_uv: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
         self._prev_uv: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
-        self._last_rms: dict[str, float] = {b.name: math.nan for b in self.bodies}
-        self._before_T: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}   # pose before the last
-        self._warm = False               # solving predicted tags: start from the last poses (settings.warm_start)
         self._last_frame_number: Optional[int] = None
         self._since_full = 0
         self._body_rects: dict[str, Rect] = {}
-        self._bodies_by_name = {b.name: b for b in self.bodies}
         self._partial: set[tuple[str, int]] = set()
         self._full_raw = None
         self._since_detect = 0
@@ -94,15 +82,9 @@ class MarkerTracker:
         self._last_tags: dict[str, set[int]] = {b.name: set() for b in self.bodies}
         self._coarse: set[tuple[str, int]] = set()     # tags of the current frame too smeared to use
         self._sharpest: deque = deque(maxlen=max(1, self.settings.spread_history))
-        self.last_warnings: list[str] = []
-        self._used_tags: dict[str, list[int]] = {}
-        # body -> (pose, projection (4N, 2) px of all its corners in `ids` order, or None) of the last solve
-        self._all_proj: dict[str, tuple] = {}
-        self.misfit_frames = 0           # frames in which some body fitted the camera model badly
         # what the last estimate() did, for overlays and benchmarks
         self.last_mode = "none"          # "roi", "full" or "roi+full"
         self.last_rois: list[Rect] = []
-        self.last_detections: dict[tuple[str, int], np.ndarray] = {}
 
     # ----------------------------------------------------------------- main entry
     def estimate(self, frame: Frame) -> dict[str, BodyPose]:
@@ -117,7 +99,7 @@ class MarkerTracker:
         gap = None if self._last_frame_number is None else frame.frame_number - self._last_frame_number
         if gap is None or not 0 < gap <= self.settings.max_frame_gap:
             self.reset()
-        self.last_warnings = []
+        self._solver.warnings = []
         rects = self._predicted_rects(w, h)
         full = [(0, 0, w, h)]
         # searching the whole image while some body is still tracked = looking for a lost one
@@ -153,18 +135,16 @@ class MarkerTracker:
         self._last_frame_number = frame.frame_number
         for name, p in poses.items():
             if p.visible:
-                self._last_tags[name] = set(self._used_tags.get(name, ()))
-                T_proj, uv = self._all_proj.get(name, (None, None))
+                self._last_tags[name] = set(self._solver.used_tags.get(name, ()))
+                T_proj, uv = self._solver.projections.get(name, (None, None))
                 if T_proj is not p.T_camera_from_body or uv is None:
                     uv = self._project(self._all_corners[name], p.T_camera_from_body)
                 self._prev_uv[name] = self._last_uv[name]
                 self._last_uv[name] = uv
-                self._before_T[name] = self._last_T[name]
-                self._last_T[name] = p.T_camera_from_body
-                self._last_rms[name] = p.rms_px
             else:
                 self._last_tags[name] = set()
-                self._prev_uv[name] = self._last_uv[name] = self._last_T[name] = self._before_T[name] = None
+                self._prev_uv[name] = self._last_uv[name] = None
+            self._solver.remember(name, p)
         return poses
 
     # ----------------------------------------------------------------- detection
@@ -216,11 +196,7 @@ class MarkerTracker:
             return None
         self._sharpest.append(min(spreads))
         self._coarse, self._partial = set(), set()
-        self._warm = st.warm_start
-        try:
-            poses = self._solve_all(found, frame)
-        finally:
-            self._warm = False
+        poses = self._solver.solve_all(found, frame, warm=True)
         if not all(poses[b.name].visible and poses[b.name].tags_seen == len(self._last_tags[b.name]) for b in self.bodies):
             self._since_detect = 0
             return None
@@ -325,9 +301,9 @@ class MarkerTracker:
 
     def reset(self) -> None:
         """Forget all history (next frame is searched in full, with no previous pose)."""
-        for name in self._last_T:
-            self._last_T[name] = self._last_uv[name] = self._prev_uv[name] = self._before_T[name] = None
-            self._last_rms[name] = math.nan
+        for name in self._last_uv:
+            self._last_uv[name] = self._prev_uv[name] = None
+            self._solver.forget(name)
             self._last_tags[name] = set()
         self._since_full = self._since_detect = 0
 
@@ -365,111 +341,26 @@ class MarkerTracker:
             return None
         return rects
 
-    def _project(self, pts: np.ndarray, T: np.ndarray) -> np.ndarray:
-        rvec, _ = cv2.Rodrigues(T[:3, :3])
-        uv, _ = cv2.projectPoints(pts, rvec, T[:3, 3].copy(), self._K, self._dist)
-        return uv.reshape(-1, 2)
 
     def _solve_all(self, found: dict, frame: Frame) -> dict[str, BodyPose]:
-        per_body: dict[str, list[tuple[int, np.ndarray]]] = {b.name: [] for b in self.bodies}
-        self.last_detections = {}
-        self._used_tags = {}
-        self._all_proj = {}
-        for (dic, tid), cs in found.items():
-            owner = self._owner.get((dic, tid))
-            if owner is None:
-                continue
-            c = dedupe(cs)
-            if c is None:        # the same id seen in two different places: trust neither
-                continue
-            self.last_detections[(dic, tid)] = c
-            if (dic, tid) in self._coarse:
-                # smeared well beyond the camera's usual edge spread: measured on motion-blurred
-                # rendered frames, poses from such tags were off by up to 29 mm / 14 deg
-                continue
-            if (dic, tid) in self._partial and self._bad_partial_tag(owner, tid, c):
-                continue
-            per_body[owner].append((tid, c))
-        return {b.name: self._solve_body(b, per_body[b.name], frame) for b in self.bodies}
+        """Body poses from the detections of this frame (tracking.body_solve)."""
+        return self._solver.solve_all(found, frame, self._coarse, self._partial)
 
-    def _bad_partial_tag(self, owner: str, tid: int, corners: np.ndarray) -> bool:
-        """True when a tag with cornerSubPix corners (its edge fit failed in places) does not fit a
-        perspective view of its square within partial_square_px: such a corner was dragged by motion
-        blur or an occluder (measured 3-3.5 px off on rendered motion-blurred frames)."""
-        body = self._bodies_by_name[owner]
-        return square_fit_rms(body.tags[tid], corners, self._K, self._dist) > self.settings.partial_square_px
+    def _project(self, pts: np.ndarray, T: np.ndarray) -> np.ndarray:
+        return self._solver.project(pts, T)
 
-    def _outlier(self, body: MarkerBody, tags: list, T: np.ndarray, per_tag: np.ndarray) -> Optional[int]:
-        """Index of a tag that stands out from the body's other tags (module docstring), or None."""
-        s = self.settings
-        return outlier_tag([body.tags[t] for t, _ in tags], [c for _, c in tags], T, self._K, self._dist, per_tag,
-                           s.outlier_ratio, s.outlier_floor_px, s.max_tag_error_px, s.consistency)
+    # ----------------------------------------------------------------- what the last frame found
+    @property
+    def last_detections(self) -> dict[tuple[str, int], np.ndarray]:
+        """Every owned tag's corners (4, 2) px of the last solve (before outlier rejection)."""
+        return self._solver.detections
 
-    def _solve_body(self, body: MarkerBody, tags: list[tuple[int, np.ndarray]], frame: Frame) -> BodyPose:
-        s = self.settings
-        total = len(body.tags)
-        tags = sorted(tags, key=lambda t: t[0])
-        need = min(s.min_tags, total)
-        # steady tracking of predicted tags: Levenberg-Marquardt from the last pose, kept when it fits
-        # about as well as the last frame did (else, e.g. a pose in the wrong basin, the fresh solve)
-        warm = self._warm and self._last_T[body.name] is not None and math.isfinite(self._last_rms[body.name])
-        while len(tags) >= need and tags:
-            n = len(tags)
-            obj = body.corners([t for t, _ in tags])
-            img = np.concatenate([c for _, c in tags], axis=0)
-            if warm:
-                T = refine_from(obj, img, self._K, self._dist, self._warm_start_pose(body.name),
-                                s.warm_start_iterations)
-            else:
-                T = self._solve_pnp(body.name, obj, img)
-            if T is None:
-                if warm:
-                    warm = False
-                    continue
-                break
-            proj = self._project(obj, T)
-            res = (proj - img).reshape(n, 4, 2)
-            sq = (res * res).sum(-1)                                  # (n, 4) px^2 per corner
-            if warm:
-                warm = False
-                if not float(sq.sum()) <= (4 * n) * (s.warm_start_ratio * self._last_rms[body.name] + 0.1) ** 2:
-                    continue
-            per_tag = np.sqrt(sq.sum(-1) * 0.25)                      # RMS px per tag
-            bad = self._outlier(body, tags, T, per_tag) if n > 1 else None
-            if bad is None:
-                # a partly covered tag disagrees with the others by less (tracking.tag_consistency)
-                bad = inconsistent_tag([body.tags[t] for t, _ in tags], [c for _, c in tags], T, self._K,
-                                       self._dist, s.consistency, per_tag)
-            if bad is not None:
-                del tags[bad]
-                continue
-            rms = math.sqrt(float(sq.sum()) / (4 * n))
-            median = statistics.median(per_tag.tolist())
-            if n >= 3 and median > s.misfit_px:
-                self.last_warnings.append(
-                    f"the camera model does not fit body {body.name!r}: its {n} tags reproject at "
-                    f"{median:.2f} px (median); calibrate the camera (poses are biased)")
-                self.misfit_frames += 1
-            if rms > s.max_body_rms_px or T[2, 3] <= 0:
-                break
-            used = [t for t, _ in tags]
-            self._used_tags[body.name] = used
-            if n == total:                       # all corners projected already (estimate() keeps them)
-                self._all_proj[body.name] = (T, proj if used == body.ids else None)
-            return BodyPose(body.name, frame.frame_number, frame.capture_ns, True, T, n, total, rms)
-        return BodyPose.not_visible(body.name, frame.frame_number, frame.capture_ns, total)
+    @property
+    def last_warnings(self) -> list[str]:
+        """Warnings of the last frame (a camera model that fits no body's tags)."""
+        return self._solver.warnings
 
-    def _warm_start_pose(self, name: str) -> np.ndarray:
-        """The body's pose in this frame at constant velocity from its last two poses
-        (T_last @ inv(T_before) @ T_last, camera frame), or its last pose."""
-        T, T0 = self._last_T[name], self._before_T[name]
-        if T0 is None:
-            return T
-        step = T @ np.linalg.inv(T0)
-        return step @ T
-
-    def _solve_pnp(self, name: str, obj: np.ndarray, img: np.ndarray) -> Optional[np.ndarray]:
-        """T_camera_from_body (4x4, mm) of one body from its corners, or None."""
-        return solve_body_pose(obj, img, self._K, self._dist, self._planar[name], self._last_T.get(name),
-                               self.settings.ambiguity_ratio)
-
+    @property
+    def misfit_frames(self) -> int:
+        """Frames in which some body fitted the camera model badly."""
+        return self._solver.misfit_frames

@@ -184,8 +184,8 @@ def test_planar_flip_resolved_by_previous_pose():
     assert np.degrees(rotation_between(flip, T_true)) > 10          # the mirror pose really differs
     tr = MarkerTracker(cam, [tag])
     for prev, expect in ((T_true, T_true), (flip, flip)):
-        tr._last_T["t"] = prev
-        T = tr._solve_pnp("t", obj, img)
+        tr._solver.last_T["t"] = prev
+        T = tr._solver.solve_pnp("t", obj, img)
         assert np.degrees(rotation_between(T, expect)) < 3.0
 
 
