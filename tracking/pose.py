@@ -8,9 +8,10 @@ image); in steady tracking, when every body's tags of the last frame are found a
 predicted corners with their own codes (tracking.predicted), no detection at all (an ordinary
 detection at least every `predict_every_frames` frames); otherwise tag detection
 (tracking.detection) in regions predicted from the last poses of all bodies (steady tracking,
-threshold windows bracketing the expected module size) or in the whole image (start, a lost body, optionally every `full_frame_every` frames; OpenCV's default
-windows); a region where a tag seen in the last frame is now missing is searched again at full
-resolution with OpenCV's default windows; a lost body not found by the reduced-size search is
+threshold windows bracketing the expected module size) or in the whole image (start, a lost
+body, optionally every `full_frame_every` frames; OpenCV's default windows); a region where a
+tag seen in the last frame is now missing is searched again at full resolution with OpenCV's
+default windows; a lost body not found by the reduced-size search is
 searched for at full resolution. Corners are refined at full resolution by straight-edge fits
 (tracking.edgerefine: unbiased, unlike cornerSubPix; corners whose edges do not fit get
 cornerSubPix); tags smeared well beyond the camera's usual edge spread are not used. The bodies'
