@@ -2,7 +2,8 @@
 trajectories, written as sequences (video + truth) for tests and benches. No GUI.
 
 Modules:
-    renderer  SequenceRenderer: bodies -> images (occlusion, blur, noise effects)
+    renderer  SequenceRenderer: bodies -> images (exact geometry, occlusion, motion blur)
+    effects   RenderEffects, Occlusion; the lens and the frame finishing (distortion, light, noise)
     scenes    backgrounds, hands, tag helpers for the scenes
     motion    trajectories (coil approach, spline) and scenarios
     files     write_sequence / load_sequence (video, truth, camera)
@@ -12,8 +13,8 @@ stays cheap (no numpy/VTK/OpenCV until a name is used)."""
 from navcore.lazy import lazy_exports
 
 _EXPORTS = {
-    "renderer": ("SequenceRenderer", "render_sequence", "RenderEffects", "Occlusion",
-                 "BodyTruth"),
+    "renderer": ("SequenceRenderer", "render_sequence", "BodyTruth"),
+    "effects": ("RenderEffects", "Occlusion"),
     "motion": ("Scenario", "coil_approach", "spline_trajectory"),
     "files": ("SyntheticSequence", "write_sequence", "load_sequence"),
 }

@@ -8,15 +8,15 @@ Geometry is exact. Every planar element (a tag, its white quiet zone, the body's
 textured 3D quad; its texture is warped into the image by the homography of its projected
 corners (cv2.warpPerspective, bilinear) on a supersampled region and area-averaged back
 (cv2.resize INTER_AREA), so edges are anti-aliased and corners land where the camera projects
-them to well under 0.1 px. Lens distortion is applied afterwards to the whole ideal (pinhole)
-image by cv2.remap through the exact inverse distortion map, so a distorted camera sees the
-same thing OpenCV's projectPoints predicts.
+them to well under 0.1 px. Lens distortion, lens softness, lighting and sensor noise are
+applied afterwards to the whole ideal (pinhole) image (tracking.synthetic.effects), so a
+distorted camera sees the same thing OpenCV's projectPoints predicts.
 
-Effects (RenderEffects): textured background (gradient, multi-scale noise, clutter), per-frame
-gain/offset and a moving light gradient with vignetting, Gaussian sensor noise, motion blur
-(each element rendered at several instants of the exposure along the motion between
-consecutive frames and averaged), a moving occluder (a "hand") that covers a body for a while,
-and lens softness. Everything is deterministic from the seed and the frame index.
+Effects (RenderEffects, tracking.synthetic.effects): textured background (gradient, multi-scale
+noise, clutter), per-frame gain/offset and a moving light gradient with vignetting, Gaussian
+sensor noise, motion blur (each element rendered at several instants of the exposure along the
+motion between consecutive frames and averaged), a moving occluder (a "hand") that covers a body
+for a while, and lens softness. Everything is deterministic from the seed and the frame index.
 
 Truth per body per frame (BodyTruth): visible when at least `min_visible_tags` tags are
 facing the camera (view angle <= max_view_angle_deg), fully inside the image, at least
@@ -36,63 +36,13 @@ from navcore.errors import TrackingError
 from navcore.transforms import interpolate_pose
 from tracking.bodies import MarkerBody, dictionary_by_name
 from tracking.camera import CameraModel
+from tracking.synthetic.effects import FrameFinisher, LensCanvas, Occlusion, RenderEffects  # noqa: F401 (re-exported)
 from tracking.synthetic.scenes import draw_hand, grow_tag, is_coplanar, textured_background  # noqa: F401
 
 PAPER_WHITE = 232.0   # gray level of printed white under unit light
 INK_BLACK = 22.0      # gray level of printed black
 NEAR_MM = 20.0        # elements closer than this to the camera plane are not drawn
 ID_NONE, ID_COVER = -1, -2
-NOISE_MARGIN = 128    # range of the per-frame offsets into the noise field (px)
-
-
-@dataclass(frozen=True)
-class Occlusion:
-    """A moving occluder (a hand and forearm) that slides in from the image edge in direction
-    from_deg (0 = from the right, 90 = from the bottom), covers body `body` completely between
-    start_s + ramp_s and end_s - ramp_s, and slides out again."""
-
-    body: str
-    start_s: float
-    end_s: float
-    ramp_s: float = 0.25
-    size_scale: float = 1.2  # hand radius / projected radius of the body's tags
-    from_deg: float = 30.0
-
-
-@dataclass(frozen=True)
-class RenderEffects:
-    """What makes frames realistic; RenderEffects.clean() turns everything off but geometry.
-
-    noise_sigma: Gaussian sensor noise (gray levels); exposure_s: shutter time for motion blur
-    (0 = none); lighting: per-frame gain/offset and light gradient; gain/offset amplitudes;
-    gradient: strength of the moving light gradient (fraction); vignetting: corner darkening
-    (fraction); lens_blur_sigma_px: lens softness; background: textured (True) or flat gray;
-    plate: draw a light plate behind coplanar bodies; supersample: per-axis supersampling of
-    elements; occlusions: scheduled occluders; visibility thresholds for the truth.
-    """
-
-    noise_sigma: float = 2.0
-    exposure_s: float = 1.0 / 60.0
-    lighting: bool = True
-    gain_amplitude: float = 0.15
-    offset_amplitude: float = 10.0
-    gradient: float = 0.25
-    vignetting: float = 0.25
-    lens_blur_sigma_px: float = 0.5
-    background: bool = True
-    plate: bool = True
-    supersample: int = 2
-    occlusions: tuple[Occlusion, ...] = ()
-    min_visible_tags: int = 1
-    max_view_angle_deg: float = 70.0
-    min_tag_px: float = 12.0
-
-    @staticmethod
-    def clean(**kw) -> "RenderEffects":
-        """Geometry only: no noise, blur, lighting changes or occluders (background still textured)."""
-        base = dict(noise_sigma=0.0, exposure_s=0.0, lighting=False, lens_blur_sigma_px=0.0, occlusions=())
-        base.update(kw)
-        return RenderEffects(**base)
 
 
 class BodyTruth(NamedTuple):
@@ -143,35 +93,16 @@ class SequenceRenderer:
         w, h = camera.image_size
         self.K = np.asarray(camera.K, dtype=np.float64)
         self.dist = np.asarray(camera.dist, dtype=np.float64).reshape(-1)
-        self._setup_canvas(w, h)
+        lens = LensCanvas(camera)
+        self.distorted, self.offset, self.canvas_size, self.maps = lens.distorted, lens.offset, lens.canvas_size, lens.maps
+        self._finisher = FrameFinisher(camera, effects, lens, self.seed)
         cw, ch = self.canvas_size
         self.background = (textured_background((cw, ch), self.seed) if effects.background
                            else np.full((ch, cw, 3), 128.0, np.float32))
         self.quads: dict[str, list[_Quad]] = {name: self._body_quads(b) for name, b in self.bodies.items()}
-        phases = np.random.default_rng([self.seed, 11]).uniform(0, 2 * math.pi, 12)
-        self._light_phases = phases
         self._tex_cache: dict = {}
 
     # -- set-up -------------------------------------------------------------------------
-    def _setup_canvas(self, w: int, h: int) -> None:
-        """Ideal (pinhole) canvas that covers every output pixel's undistorted position."""
-        self.distorted = bool(np.any(self.dist != 0))
-        if not self.distorted:
-            self.offset = np.zeros(2)
-            self.canvas_size = (w, h)
-            self.maps = None
-            return
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-        pix = np.stack([xx.ravel(), yy.ravel()], axis=1).reshape(-1, 1, 2)
-        crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-10)
-        ideal = cv2.undistortPoints(pix, self.K, self.dist, None, None, self.K, crit).reshape(h, w, 2)
-        lo = np.floor(ideal.reshape(-1, 2).min(axis=0)) - 2
-        hi = np.ceil(ideal.reshape(-1, 2).max(axis=0)) + 2
-        self.offset = -lo
-        self.canvas_size = (int(hi[0] - lo[0]) + 1, int(hi[1] - lo[1]) + 1)
-        m = (ideal + self.offset).astype(np.float32)
-        self.maps = cv2.convertMaps(m[..., 0], m[..., 1], cv2.CV_16SC2)
-
     def _body_quads(self, body: MarkerBody) -> list[_Quad]:
         d = dictionary_by_name(body.dictionary)
         bits = d.markerSize + 2
@@ -384,48 +315,7 @@ class SequenceRenderer:
                 if own >= 0.995 * int(np.count_nonzero(m[1])) and self._tag_geometry_ok(body, tid, poses[name]):
                     n_vis += 1
             truth[name] = BodyTruth(n_vis >= max(e.min_visible_tags, 1), poses[name], n_vis, len(body.ids))
-        return self._finish(canvas, index, t), truth
-
-    def _finish(self, canvas: np.ndarray, index: int, t: float) -> np.ndarray:
-        """Distortion, lens softness, lighting, sensor noise, quantisation."""
-        e = self.effects
-        w, h = self.camera.image_size
-        img = cv2.convertScaleAbs(canvas)  # canvas >= 0: rounds and saturates to uint8
-        if self.distorted:
-            img = cv2.remap(img, self.maps[0], self.maps[1], cv2.INTER_LINEAR)
-        if e.lens_blur_sigma_px > 0:
-            img = cv2.GaussianBlur(img, (0, 0), e.lens_blur_sigma_px)
-        offset = 0.0
-        if e.lighting:
-            ph = self._light_phases
-            gain = 1.0 + e.gain_amplitude * (0.7 * math.sin(2 * math.pi * 0.17 * t + ph[0])
-                                             + 0.3 * math.sin(2 * math.pi * 0.61 * t + ph[1]))
-            offset = e.offset_amplitude * math.sin(2 * math.pi * 0.23 * t + ph[2])
-            ang = ph[3] + 0.5 * t
-            sw, sh = max(w // 8, 2), max(h // 8, 2)  # a smooth field: computed small, resized
-            xn = ((np.arange(sw, dtype=np.float32) + 0.5) / sw - 0.5)
-            yn = ((np.arange(sh, dtype=np.float32) + 0.5) / sh - 0.5) * (h / w)
-            gx = gain * (1.0 + e.gradient * math.cos(ang) * xn - e.vignetting * 2 * xn ** 2)
-            gy = gain * (e.gradient * math.sin(ang) * yn - e.vignetting * 2 * yn ** 2)
-            g = np.repeat((gx[None, :] + gy[:, None])[..., None], 3, axis=2)
-            img = cv2.multiply(img, cv2.resize(g, (w, h), interpolation=cv2.INTER_LINEAR), dtype=cv2.CV_32F)
-        if e.noise_sigma <= 0:  # offset, rounding, saturation to uint8
-            return cv2.addWeighted(img, 1.0, img, 0.0, offset, dtype=cv2.CV_8U)
-        # Sensor noise: a crop, at a per-frame random offset, of one fixed field of white
-        # Gaussian noise. Any pixel's noise is N(0, sigma^2) and, the field being white, the
-        # noise of two frames with different offsets is uncorrelated; 5x cheaper than drawing
-        # 3 x w x h normal numbers per frame.
-        field = self._noise(w, h)
-        dx, dy = np.random.default_rng([self.seed, 101, index]).integers(0, NOISE_MARGIN, 2)
-        crop = field[dy:dy + h, dx:dx + w]
-        return cv2.addWeighted(img, 1.0, crop, float(e.noise_sigma), offset, dtype=cv2.CV_8U)
-
-    def _noise(self, w: int, h: int) -> np.ndarray:
-        if getattr(self, "_noise_field", None) is None:
-            rng = np.random.default_rng([self.seed, 103])
-            self._noise_field = rng.standard_normal((h + NOISE_MARGIN, w + NOISE_MARGIN, 3), dtype=np.float32)
-        return self._noise_field
-
+        return self._finisher.finish(canvas, index, t), truth
 
 def render_sequence(camera: CameraModel, bodies: Sequence[MarkerBody], trajectories: Mapping[str, np.ndarray],
                     seed: int = 0, effects: RenderEffects = RenderEffects(), fps: float = 30.0
