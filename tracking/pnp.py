@@ -97,10 +97,10 @@ def refine_from(obj_mm: np.ndarray, img_px: np.ndarray, K: np.ndarray, dist: np.
         prev = move
         uv, jac = cv2.projectPoints(obj, rvec, tvec, K, dist)
         A = jac[:, :6]                                                # d(u, v) / d(rvec, tvec)
-        try:
-            d = np.linalg.solve(A.T @ A, A.T @ (img - uv.reshape(-1)))
-        except np.linalg.LinAlgError:
+        ok, d = cv2.solve(A.T @ A, (A.T @ (img - uv.reshape(-1))).reshape(6, 1), flags=cv2.DECOMP_CHOLESKY)
+        if not ok:
             return None
+        d = d.ravel()
         rvec = rvec + d[:3]
         tvec = tvec + d[3:]
         move = float(np.sqrt(d[:3] @ d[:3])) * reach + float(np.sqrt(d[3:] @ d[3:]))

@@ -181,7 +181,7 @@ class MarkerTracker:
         hi = np.ceil(allq.max(axis=1)).astype(int) + 5
         h, w = image.shape[:2]
         boxes = [(max(0, x0), max(0, y0), min(w, x1), min(h, y1)) for (x0, y0), (x1, y1) in zip(lo.tolist(), hi.tolist())]
-        gray = self._detector.gray(image, [b for b in boxes if b[2] > b[0] and b[3] > b[1]] or [(0, 0, w, h)])
+        gray = self._detector.gray(image, merge_rects([b for b in boxes if b[2] > b[0] and b[3] > b[1]]) or [(0, 0, w, h)])
         for dic, (ids, _) in per_dict.items():        # one vectorised pass per dictionary
             ref, ok, spread = verify_predicted(gray, quads[dic], dic, ids, st.refine_iterations,
                                                settle_px=st.refine_settle_px)
