@@ -45,6 +45,7 @@ class BodySolver:
         self._owner = owner
         self._by_name = {b.name: b for b in self.bodies}
         self._planar = {b.name: is_planar(b.corners()) for b in self.bodies}
+        self._reach = {b.name: float(np.sqrt((b.corners() ** 2).sum(axis=1).max())) for b in self.bodies}   # mm
         # pose history per body: the last pose, the one before, the last RMS (px)
         self.last_T: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
         self.before_T: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
@@ -128,7 +129,7 @@ class BodySolver:
             img = np.concatenate([c for _, c in tags], axis=0)
             if warm:
                 T = refine_from(obj, img, self._K, self._dist, self._warm_start_pose(body.name),
-                                s.warm_start_iterations)
+                                s.warm_start_iterations, reach_mm=self._reach[body.name])
             else:
                 T = self.solve_pnp(body.name, obj, img)
             if T is None:

@@ -73,7 +73,8 @@ def solve_body_pose(obj_mm: np.ndarray, img_px: np.ndarray, K: np.ndarray, dist:
 
 
 def refine_from(obj_mm: np.ndarray, img_px: np.ndarray, K: np.ndarray, dist: np.ndarray,
-                T_start: np.ndarray, steps: int = 2, tol_mm: float = 0.02) -> Optional[np.ndarray]:
+                T_start: np.ndarray, steps: int = 2, tol_mm: float = 0.02,
+                reach_mm: Optional[float] = None) -> Optional[np.ndarray]:
     """T_camera_from_body (4x4, mm) by `steps` Gauss-Newton steps from T_start (no fresh solve;
     the projection and its Jacobian from cv2.projectPoints, distortion included), or None when
     the last step still moved a body point (obj_mm) by more than tol_mm (the start was too far),
@@ -86,12 +87,13 @@ def refine_from(obj_mm: np.ndarray, img_px: np.ndarray, K: np.ndarray, dist: np.
     For steady tracking, where T_start (the pose predicted from the last frames) lies in the
     basin of the right solution; the caller checks the reprojection error and falls back to
     solve_body_pose when it is not as good as the last frame's. Two steps cost about half the
-    fresh IPPE + Levenberg-Marquardt solve."""
+    fresh IPPE + Levenberg-Marquardt solve. reach_mm: the largest distance of a body point from
+    the body origin (computed from obj_mm when None)."""
     obj = np.ascontiguousarray(obj_mm, dtype=np.float64)
     img = np.ascontiguousarray(img_px, dtype=np.float64).reshape(-1)
     rvec = cv2.Rodrigues(np.ascontiguousarray(T_start[:3, :3]))[0].ravel()
     tvec = np.array(T_start[:3, 3], dtype=np.float64)
-    reach = float(np.sqrt((obj * obj).sum(axis=1).max()))          # lever arm of a rotation step, mm
+    reach = reach_mm if reach_mm is not None else float(np.sqrt((obj * obj).sum(axis=1).max()))  # lever arm, mm
     move = prev = math.inf
     for _ in range(steps):
         prev = move

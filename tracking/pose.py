@@ -86,6 +86,7 @@ class MarkerTracker:
         # what the last estimate() did, for overlays and benchmarks
         self.last_mode = "none"          # "roi", "full" or "roi+full"
         self.last_rois: list[Rect] = []
+        self._predicted_boxes: list[Rect] = []
 
     # ----------------------------------------------------------------- main entry
     def estimate(self, frame: Frame) -> dict[str, BodyPose]:
@@ -101,12 +102,19 @@ class MarkerTracker:
         if gap is None or not 0 < gap <= self.settings.max_frame_gap:
             self.reset()
         self._solver.warnings = []
-        rects = self._predicted_rects(w, h)
         full = [(0, 0, w, h)]
         # searching the whole image while some body is still tracked = looking for a lost one
         lost_width = (self.settings.lost_search_max_width
                       if any(uv is not None for uv in self._last_uv.values()) else None)
-        if rects is None:
+        ffe = self.settings.full_frame_every
+        poses = None
+        self.last_predicted = False
+        if all(uv is not None for uv in self._last_uv.values()) and not (ffe > 0 and self._since_full + 1 >= ffe):
+            poses = self._track_predicted(image, frame)          # every body tracked: no detection
+        if poses is not None:
+            self.last_mode, search = "roi", self._predicted_boxes
+            self._since_full += 1
+        elif (rects := self._predicted_rects(w, h)) is None:
             self.last_mode, search = "full", full
             self._since_full = 0
             found = self._detect_full(image, lost_width)
@@ -114,10 +122,8 @@ class MarkerTracker:
         else:
             self.last_mode, search = "roi", rects
             self._since_full += 1
-            poses = self._track_predicted(image, rects, frame)
-            if poses is None:
-                found = self._detect_regions(image, rects)
-                poses = self._solve_all(found, frame)
+            found = self._detect_regions(image, rects)
+            poses = self._solve_all(found, frame)
         expected = [name for name, uv in self._last_uv.items() if uv is not None]
         if (self.last_mode == "roi" and self.settings.fallback_full_frame
                 and not all(poses[name].visible for name in expected)):
@@ -149,12 +155,12 @@ class MarkerTracker:
         return poses
 
     # ----------------------------------------------------------------- detection
-    def _track_predicted(self, image: np.ndarray, rects: list[Rect], frame: Frame) -> Optional[dict[str, BodyPose]]:
+    def _track_predicted(self, image: np.ndarray, frame: Frame) -> Optional[dict[str, BodyPose]]:
         """Steady tracking without detection (tracking.predicted): every tracked body's tags of the
         last frame, predicted at constant image velocity, refined and verified by their codes.
-        None (detect instead) when disabled, due for a periodic detection, or any tag fails."""
+        None (detect instead) when disabled, due for a periodic detection, or any tag fails.
+        The regions examined (around each predicted tag) go to self._predicted_boxes."""
         st = self.settings
-        self.last_predicted = False
         if st.predict_every_frames <= 1 or self._since_detect + 1 >= st.predict_every_frames or not self._sharpest:
             self._since_detect = 0
             return None
@@ -181,7 +187,8 @@ class MarkerTracker:
         hi = np.ceil(allq.max(axis=1)).astype(int) + 5
         h, w = image.shape[:2]
         boxes = [(max(0, x0), max(0, y0), min(w, x1), min(h, y1)) for (x0, y0), (x1, y1) in zip(lo.tolist(), hi.tolist())]
-        gray = self._detector.gray(image, merge_rects([b for b in boxes if b[2] > b[0] and b[3] > b[1]]) or [(0, 0, w, h)])
+        self._predicted_boxes = merge_rects([b for b in boxes if b[2] > b[0] and b[3] > b[1]]) or [(0, 0, w, h)]
+        gray = self._detector.gray(image, self._predicted_boxes)
         for dic, (ids, _) in per_dict.items():        # one vectorised pass per dictionary
             ref, ok, spread = verify_predicted(gray, quads[dic], dic, ids, st.refine_iterations,
                                                settle_px=st.refine_settle_px)
