@@ -69,7 +69,8 @@ def _lin(k: int, lo: float, hi: float) -> np.ndarray:
 
 def refine_corners(gray: np.ndarray, corners: np.ndarray, bits: int = 6, iterations: int = 2,
                    samples_per_edge: int = 12, edge_margin: float = 0.15, max_jump_px: float = 3.0,
-                   return_spread: bool = False, return_status: bool = False, settle_px: float = 0.0):
+                   return_spread: bool = False, return_status: bool = False, settle_px: float = 0.0,
+                   sample_at=None):
     """Refine tag corners (N, 4, 2) px, ordered around each tag, by fitting its 4 outer edges.
 
     gray: (H, W) uint8 image; bits: modules across a tag including its black border (marker
@@ -87,33 +88,46 @@ def refine_corners(gray: np.ndarray, corners: np.ndarray, bits: int = 6, iterati
     dark-to-light step across the edge) of each tag's blurriest edge in its last pass: about
     1 px for a sharp tag, 2.5-3.5 px for a motion-smeared one whose corners are off by pixels.
     return_status: also return (N, 4) bool, True where the corner came from the edge fit of the
-    tag's last pass (implies return_spread: the result is then (corners, spread, status))."""
+    tag's last pass (implies return_spread: the result is then (corners, spread, status)).
+    sample_at: a function of corners (N, 4, 2) -> (x, y) float32 pixel coordinates of extra
+    points to sample (bilinear, float32, shape of x), appended as a 4th result. They are sampled
+    in the same image read as a second pass's profiles when one runs (at the corners that pass
+    starts from: a tag refined again is then at most a few hundredths of a pixel from its final
+    corners), else at the final corners: one sampling call fewer per frame for the caller's cells."""
     c = np.asarray(corners, dtype=np.float64).reshape(-1, 4, 2)
     out, spread, status = c, np.zeros(len(c)), np.zeros((len(c), 4), bool)
     active = None                                           # indices of the tags still refined; None = all
-    for _ in range(iterations if len(c) else 0):
+    extra = None
+    for k in range(iterations if len(c) else 0):
+        xy = sample_at(out) if sample_at is not None and k > 0 else None
         if active is None:
             cur = out
-            out, spread, status = _refine_once(gray, cur, c, bits, samples_per_edge, edge_margin, max_jump_px)
+            out, spread, status, ex = _refine_once(gray, cur, c, bits, samples_per_edge, edge_margin, max_jump_px, xy)
             new, st = out, status
         else:
             cur = out[active]
-            new, sp, st = _refine_once(gray, cur, c[active], bits, samples_per_edge, edge_margin, max_jump_px)
+            new, sp, st, ex = _refine_once(gray, cur, c[active], bits, samples_per_edge, edge_margin, max_jump_px, xy)
             out[active], spread[active], status[active] = new, sp, st
+        extra = ex if xy is not None else extra
         if settle_px > 0:
             keep = (np.abs(new - cur).max(axis=(1, 2)) >= settle_px) | ~st.all(axis=1)
             active = np.flatnonzero(keep) if active is None else active[keep]
             if not active.size:
                 break
     out = out.copy() if out is c else out
+    if sample_at is not None:
+        if extra is None:
+            extra = _bilinear(gray, *sample_at(out)) if len(c) else np.zeros(0, np.float32)
+        return out, spread, status, extra
     if return_status:
         return out, spread, status
     return (out, spread) if return_spread else out
 
 
-def _refine_once(gray, cur, orig, bits, m, margin, max_jump_px):
+def _refine_once(gray, cur, orig, bits, m, margin, max_jump_px, extra=None):
     """One pass over all tags (vectorised: per-call numpy overhead, not pixels, is most of the
-    cost of a few tags, so the pass is written in few, whole-array operations)."""
+    cost of a few tags, so the pass is written in few, whole-array operations). extra: (x, y)
+    more points to sample in the same call (their samples are the 4th result, else None)."""
     n = len(cur)
     p0 = cur.astype(np.float32)
     d = p0[:, _NEXT] - p0                                   # (N, 4, 2) edge k runs from corner k to corner k+1
@@ -129,8 +143,15 @@ def _refine_once(gray, cur, orig, bits, m, margin, max_jump_px):
     t = _lin(m, margin, 1.0 - margin)                       # (m,)
     base = p0[:, :, None, :] + t[:, None] * d[:, :, None, :]                # (N, 4, m, 2) points on the edge
     sn = s[:, None, None, :]                                # (N, 1, 1, k)
-    prof = _bilinear(gray, base[..., 0, None] + sn * nrm[:, :, None, 0, None],
-                     base[..., 1, None] + sn * nrm[:, :, None, 1, None]).reshape(n, 4 * m, _K)
+    px = base[..., 0, None] + sn * nrm[:, :, None, 0, None]
+    py = base[..., 1, None] + sn * nrm[:, :, None, 1, None]
+    ex = None
+    if extra is None:
+        prof = _bilinear(gray, px, py).reshape(n, 4 * m, _K)
+    else:
+        both = _bilinear(gray, np.concatenate([px.reshape(-1), extra[0].reshape(-1)]),
+                         np.concatenate([py.reshape(-1), extra[1].reshape(-1)]))
+        prof, ex = both[: px.size].reshape(n, 4 * m, _K), both[px.size:].reshape(extra[0].shape)
     w = prof[..., 1:] - prof[..., :-1]
     np.maximum(w, 0.0, out=w)                               # dark-to-light steps only
     # per profile: sum of the steps, their first and second moment along the normal (one batched
@@ -176,7 +197,7 @@ def _refine_once(gray, cur, orig, bits, m, margin, max_jump_px):
     ok &= ((new - orig) ** 2).sum(-1) < max_jump_px * max_jump_px
     res = cur.copy()
     res[ok] = new[ok]
-    return res, spread, ok
+    return res, spread, ok, ex
 
 
 def _moments(smid: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ Pixels: OpenCV image pixels (centres at integers), px.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -76,16 +77,26 @@ def read_cells(gray: np.ndarray, corners: np.ndarray, bits: int) -> tuple[np.nda
     return vals, contrast
 
 
-def _cell_levels(gray: np.ndarray, corners: np.ndarray, bits: int):
-    """(cell means (N, bits, bits), contrast (N,), threshold (N,): halfway between the mean of the
-    `bits` darkest and the `bits` brightest cells)."""
-    n = len(corners)
+def _cell_points(corners: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) (N, bits*bits*4) float32 px: the cell sub-samples of each tag through the homography
+    of its corners (N, 4, 2); degenerate quads give clamped samples."""
     pts = square_homographies(corners) @ _cell_samples_h(bits)         # (N, 3, P)
     with np.errstate(divide="ignore", invalid="ignore"):
         xy = pts[:, :2] / pts[:, 2:]
     if not np.isfinite(xy).all():
-        xy = np.nan_to_num(xy, nan=-1.0, posinf=-1.0, neginf=-1.0)      # degenerate quads: clamped samples
-    vals = _bilinear(gray, xy[:, 0], xy[:, 1]).reshape(n * bits * bits, 4).sum(-1).reshape(n, bits * bits) * 0.25
+        xy = np.nan_to_num(xy, nan=-1.0, posinf=-1.0, neginf=-1.0)
+    xy = xy.astype(np.float32)
+    return xy[:, 0], xy[:, 1]
+
+
+def _cell_levels(gray: np.ndarray, corners: np.ndarray, bits: int, samples: Optional[np.ndarray] = None):
+    """(cell means (N, bits, bits), contrast (N,), threshold (N,): halfway between the mean of the
+    `bits` darkest and the `bits` brightest cells); samples: the _cell_points samples when taken
+    already."""
+    n = len(corners)
+    if samples is None:
+        samples = _bilinear(gray, *_cell_points(corners, bits))
+    vals = samples.reshape(n * bits * bits, 4).sum(-1).reshape(n, bits * bits) * 0.25
     s = np.sort(vals, axis=1)
     q = max(1, (bits * bits) // 4)
     contrast = (s[:, -q:].sum(1) - s[:, :q].sum(1)) * (1.0 / q)
@@ -113,12 +124,13 @@ def verify_predicted(gray: np.ndarray, predicted: np.ndarray, dictionary: str, i
     pred = np.asarray(predicted, np.float64).reshape(-1, 4, 2)
     h, w = gray.shape
     inside = np.all((pred[..., 0] > 2) & (pred[..., 0] < w - 3) & (pred[..., 1] > 2) & (pred[..., 1] < h - 3), axis=1)
-    ref, spread, status = refine_corners(gray, pred, bits, iterations, max_jump_px=max_jump_px, return_status=True,
-                                         settle_px=settle_px)
+    # the cells are sampled in the same image read as a second edge-fit pass (tracking.edgerefine)
+    ref, spread, status, samples = refine_corners(gray, pred, bits, iterations, max_jump_px=max_jump_px,
+                                                  settle_px=settle_px, sample_at=lambda c: _cell_points(c, bits))
     ok = inside & status.all(axis=1)
     if ok.any():
         idx = np.flatnonzero(ok)
-        cells, contrast, thr = _cell_levels(gray, ref[idx], bits)
+        cells, contrast, thr = _cell_levels(gray, ref[idx], bits, samples[idx])
         want = _codes(dictionary, tuple(int(ids[i]) for i in idx))
         errors = ((cells > thr[:, None, None]) != want).reshape(len(idx), -1).sum(1)
         ok[idx[(contrast < min_contrast) | (errors > max_bit_errors)]] = False
