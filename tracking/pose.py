@@ -68,6 +68,7 @@ class MarkerTracker:
                         "each tag id may belong to one body only")
                 self._owner[key] = b.name
         self._all_corners = {b.name: np.ascontiguousarray(b.corners()) for b in self.bodies}
+        self._tag_index = {b.name: {t: i for i, t in enumerate(b.ids)} for b in self.bodies}   # tag id -> row
         self._detector = TagDetector([b.dictionary for b in self.bodies])
         self._solver = BodySolver(self._K, self._dist, self.bodies, self._owner, self.settings)
         self._last_uv: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
@@ -165,29 +166,33 @@ class MarkerTracker:
             self._since_detect = 0
             return None
         found, spreads = {}, []
-        per_dict: dict[str, tuple[list, list]] = {}          # dictionary -> (tag ids, predicted (4, 2) corners)
+        per_dict: dict[str, tuple[list, list]] = {}          # dictionary -> (tag ids, predicted (n, 4, 2) corners)
+        # gray only around each body's predicted tags: the edge profiles reach at most max_jump (3 px)
+        # + half a profile (<= 6 px) + 1 px beyond a predicted corner (tracking.gray adds 8 px)
+        h, w = image.shape[:2]
+        boxes = []
         for b in self.bodies:
             ids = sorted(self._last_tags[b.name])
             last = self._last_uv[b.name]
             if not ids or last is None:
                 return None
-            idx = [b.ids.index(t) for t in ids]
-            pred = last.reshape(-1, 4, 2)[idx]
+            pred = last.reshape(-1, 4, 2)
             prev = self._prev_uv[b.name]
             if prev is not None:
-                pred = 2.0 * pred - prev.reshape(-1, 4, 2)[idx]
+                pred = 2.0 * pred - prev.reshape(-1, 4, 2)
+            if len(ids) < len(b.tags):
+                pred = pred[[self._tag_index[b.name][t] for t in ids]]
             tags, quads = per_dict.setdefault(b.dictionary, ([], []))
             tags.extend(ids)
-            quads.extend(pred)
-        # gray only around the predicted tags: the edge profiles reach at most max_jump (3 px) + half a
-        # profile (<= 6 px) + 1 px beyond a predicted corner (tracking.gray adds 8 px to these boxes)
-        quads = {dic: np.array(q) for dic, (_, q) in per_dict.items()}
-        allq = np.concatenate(list(quads.values()))
-        lo = np.floor(allq.min(axis=1)).astype(int) - 4
-        hi = np.ceil(allq.max(axis=1)).astype(int) + 5
-        h, w = image.shape[:2]
-        boxes = [(max(0, x0), max(0, y0), min(w, x1), min(h, y1)) for (x0, y0), (x1, y1) in zip(lo.tolist(), hi.tolist())]
-        self._predicted_boxes = merge_rects([b for b in boxes if b[2] > b[0] and b[3] > b[1]]) or [(0, 0, w, h)]
+            quads.append(pred)
+            (x0, y0), (x1, y1) = pred.reshape(-1, 2).min(axis=0).tolist(), pred.reshape(-1, 2).max(axis=0).tolist()
+            if not all(map(math.isfinite, (x0, y0, x1, y1))):
+                return None
+            box = (max(0, int(x0) - 4), max(0, int(y0) - 4), min(w, int(x1) + 6), min(h, int(y1) + 6))
+            if box[2] > box[0] and box[3] > box[1]:
+                boxes.append(box)
+        quads = {dic: np.concatenate(q) for dic, (_, q) in per_dict.items()}
+        self._predicted_boxes = boxes or [(0, 0, w, h)]
         gray = self._detector.gray(image, self._predicted_boxes)
         for dic, (ids, _) in per_dict.items():        # one vectorised pass per dictionary
             ref, ok, spread = verify_predicted(gray, quads[dic], dic, ids, st.refine_iterations,
