@@ -175,10 +175,12 @@ class BodySolver:
         T, T0 = self.last_T[name], self.before_T[name]
         if T0 is None:
             return T
-        inv0 = np.eye(4)                                     # inv(T0) of a rigid transform
-        inv0[:3, :3] = T0[:3, :3].T
-        inv0[:3, 3] = -inv0[:3, :3] @ T0[:3, 3]
-        return T @ inv0 @ T
+        D = T[:3, :3] @ T0[:3, :3].T                         # the last frame's rotation step
+        out = np.empty((4, 4))
+        out[:3, :3] = D @ T[:3, :3]
+        out[:3, 3] = D @ (T[:3, 3] - T0[:3, 3]) + T[:3, 3]
+        out[3] = (0.0, 0.0, 0.0, 1.0)
+        return out
 
     def solve_pnp(self, name: str, obj: np.ndarray, img: np.ndarray) -> Optional[np.ndarray]:
         """T_camera_from_body (4x4, mm) of one body from its corners (fresh solve), or None."""

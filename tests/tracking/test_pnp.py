@@ -79,4 +79,4 @@ def test_warm_start_reaches_the_fresh_solve_or_declines(rv, x, y, z, drv, dt, se
             assert scale == 1.0 or abs(T[2, 2]) > np.cos(0.3), scale      # (plate normal within 17 deg of the view axis)
             continue
         corners = np.linalg.norm((obj @ warm[:3, :3].T + warm[:3, 3]) - (obj @ best[:3, :3].T + best[:3, 3]), axis=1)
-        assert corners.max() < 0.005, (scale, corners.max())
+        assert corners.max() < 0.01, (scale, corners.max())
