@@ -117,8 +117,12 @@ def tag_scores(obj_tags: Sequence[np.ndarray], img_tags: Sequence[np.ndarray], T
     n = len(obj_tags)
     if not s.enabled or n < 2:
         return None
-    if joint_rms_px is not None and float(np.max(joint_rms_px)) <= s.trigger_px:
-        return np.zeros(n)      # the caller's residuals say clean: nothing to compute
+    if joint_rms_px is not None:
+        # the caller's residuals say clean (or no tag stands out): nothing to compute
+        jl = [float(v) for v in joint_rms_px]
+        top = max(jl)
+        if top <= s.trigger_px or (n > 2 and top <= s.trigger_ratio * statistics.median(jl) and top <= s.trigger_abs_px):
+            return np.zeros(n)
     obj = np.ascontiguousarray(np.concatenate(obj_tags, axis=0), dtype=np.float64)
     img = np.ascontiguousarray(np.concatenate(img_tags, axis=0), dtype=np.float64).reshape(n, 4, 2)
     rvec0 = cv2.Rodrigues(T_camera_from_body[:3, :3])[0]
