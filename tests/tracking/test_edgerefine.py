@@ -97,3 +97,28 @@ def test_second_edge_just_outside_does_not_pull_the_corners(monkeypatch):
     monkeypatch.setattr(er, "MAIN_STEP_FRACTION", -1.0)  # every rise counts (the estimator before)
     old = refine_corners(seamed, start, bits=6, iterations=2)[0]
     assert np.linalg.norm(old[1:3] - tag[1:3], axis=-1).max() > 0.2
+
+
+def test_settled_tags_skip_the_second_pass_and_extra_samples_come_from_the_same_read():
+    # a tag whose first pass moved it < settle_px is not refined again: from corners already within
+    # 0.05 px of the edges the result stays within 0.02 px of two full passes; extra points
+    # (sample_at) are the image's bilinear values at the corners the last pass started from
+    import tracking.edgerefine as er
+
+    img, true = _scene([0.25, -0.15, 0.3], [5, -5, 330], 2.0, 0.6, 4)
+    near = true + np.random.default_rng(4).uniform(-0.05, 0.05, true.shape)
+    full = refine_corners(img, near, bits=6, iterations=2)
+    calls = []
+    real = er._refine_once
+    try:
+        er._refine_once = lambda *a: calls.append(len(a[1])) or real(*a)
+        settled = refine_corners(img, near, bits=6, iterations=2, settle_px=1.0)
+    finally:
+        er._refine_once = real
+    assert calls == [len(true)]                              # one pass only
+    assert np.abs(settled - full).max() < 0.02
+    centres = lambda c: (c.mean(axis=1).astype(np.float32)[:, 0], c.mean(axis=1).astype(np.float32)[:, 1])  # noqa: E731
+    for settle in (0.0, 1.0):                                # sampled in pass 2 / after the only pass
+        out, _, _, vals = refine_corners(img, true + 0.4, bits=6, iterations=2, settle_px=settle, sample_at=centres)
+        start = out if settle else refine_corners(img, true + 0.4, bits=6, iterations=1)
+        np.testing.assert_allclose(vals, er._bilinear(img, *centres(start)), atol=1e-3)
