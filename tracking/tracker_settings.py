@@ -72,19 +72,22 @@ class TrackerSettings:
     # verify each tag's code instead of detecting (tracking.predicted), with an ordinary detection
     # at least every this many frames (to pick up tags that came into view); <= 1 = always detect
     predict_every_frames: int = 10
-    # ... and the bodies of such a frame solved from their predicted poses (no fresh PnP solve), kept when the body's RMS is within warm_start_ratio x its last RMS + 0.1 px: a
-    # stricter test than the planar-flip ambiguity of the fresh solve (ambiguity_ratio + 0.3 px),
-    # so it keeps the solution the fresh solve would pick
+    # ... and the bodies of such a frame solved from their predicted poses (no fresh PnP solve):
+    # warm_start_iterations Gauss-Newton steps (tracking.pnp.refine_from) from the body's
+    # constant-velocity pose (T_last @ inv(T_before) @ T_last), the last moving the body by
+    # <= 0.02 mm and 5 x less than the one before, kept when the body's RMS is within
+    # warm_start_ratio x its last RMS + 0.1 px (a stricter test than the planar-flip ambiguity of
+    # the fresh solve, ambiguity_ratio + 0.3 px, so it keeps the solution the fresh solve would
+    # pick); otherwise the fresh solve
     warm_start: bool = True
     warm_start_ratio: float = 1.5
-    # Gauss-Newton steps (tracking.pnp.refine_from) from the body's constant-velocity pose
-    # (T_last @ inv(T_before) @ T_last); the last must move the body by <= 0.02 mm, else the fresh solve
     warm_start_iterations: int = 2
     retry_missing_tags: bool = True
     lost_search_full_resolution: bool = True
     refine_iterations: int = 2        # edge-fit corner refinement passes (0 = integer-pixel contour corners)
     # ... but a tag whose corners moved less than this (px) in a pass gets no further pass (the next
-    # would move it by about a tenth of that; tracking.edgerefine); 0 = always all passes
+    # would move it by about a tenth of that; tracking.edgerefine; 0.25 px and more let predicted
+    # and detected poses differ by 0.02 deg in test_roi_mode_matches_full_frame); 0 = always all passes
     refine_settle_px: float = 0.2
     # tags that disagree with the body's other tags (partly covered) are dropped: tracking.tag_consistency
     consistency: ConsistencySettings = ConsistencySettings()
