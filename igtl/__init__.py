@@ -2,7 +2,8 @@
 the coil pose and errors (e.g. to 3D Slicer). No GUI.
 
 Modules:
-    protocol  headers, TRANSFORM/POINT/STRING/STATUS/TDATA messages, a stream parser
+    protocol  headers, framing (versions 1 and 2, metadata, CRC), a stream parser
+    content   TRANSFORM/POINT/STRING/STATUS/TDATA contents and messages of each
     source    IGTLSource: a FrameSource of tracker poses (tool status words as ToolStatus)
     grouping  one output per tracker frame from a message stream
     devices   which OpenIGTLink device feeds which body (--device BODY=DEVICE)

@@ -35,6 +35,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from igtl import content as C
 from igtl import protocol as P
 
 GAP_DEFAULT_S = 0.005
@@ -121,16 +122,16 @@ class FrameGrouper:
         """body -> pose (None = not visible) that one message reports; {} when it reports
         nothing for a mapped body. Raises IGTLProtocolError for malformed content."""
         if msg.type == "TDATA":
-            tools = dict(P.tdata_from_content(msg.content))
+            tools = dict(C.tdata_from_content(msg.content))
             return {body: (None if name not in tools else rigid_or_none(tools[name], self.rigid_tol))
                     for name, body in self.device_map.items()}
         body = self.device_map.get(msg.device)
         if body is None:
             return {}
         if msg.type == "TRANSFORM":
-            T = P.transform_from_content(msg.content)
+            T = C.transform_from_content(msg.content)
             return {body: None if metadata_says_invalid(msg.metadata) else rigid_or_none(T, self.rigid_tol)}
-        if msg.type == "STATUS" and P.status_from_content(msg.content).code != P.STATUS_OK:
+        if msg.type == "STATUS" and C.status_from_content(msg.content).code != C.STATUS_OK:
             return {body: None}
         return {}   # STATUS OK, or a type navtms does not use for a tracked device
 

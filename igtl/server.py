@@ -42,6 +42,7 @@ from typing import Mapping, Optional
 import numpy as np
 
 from navcore.errors import TrackingError
+from igtl import content as C
 from igtl import protocol as P
 from igtl.source import set_keepalive
 
@@ -119,26 +120,26 @@ class IGTLServer:
         """Live coil pose (4x4 mm, mri from coil), or None when not visible (sends a STATUS)."""
         ts = _wall_time(capture_ns)
         if T_mri_from_coil is None:
-            data = P.pack_status(self.coil_device, P.Status(P.STATUS_NOT_FOUND, 0, "NotVisible",
+            data = C.pack_status(self.coil_device, C.Status(C.STATUS_NOT_FOUND, 0, "NotVisible",
                                                            "coil or head body not visible"), ts)
         else:
-            data = P.pack_transform(self.coil_device, T_mri_from_coil, ts)
+            data = C.pack_transform(self.coil_device, T_mri_from_coil, ts)
         self._post(self.coil_device, data)
 
     def publish_target(self, T_mri_from_target_coil: np.ndarray, target_mri_mm: Optional[np.ndarray] = None,
                        name: str = "target") -> None:
         """Active target: planned coil pose (4x4 mm) and the cortical target point (3,) mri mm."""
         ts = time.time()
-        self._post(self.target_device, P.pack_transform(self.target_device, T_mri_from_target_coil, ts), sticky=True)
+        self._post(self.target_device, C.pack_transform(self.target_device, T_mri_from_target_coil, ts), sticky=True)
         if target_mri_mm is not None:
-            point = P.Point(name[:64], np.asarray(target_mri_mm, dtype=np.float64).reshape(3),
+            point = C.Point(name[:64], np.asarray(target_mri_mm, dtype=np.float64).reshape(3),
                             group="navtms", rgba=(255, 64, 64, 255), diameter=4.0)
-            self._post(self.point_device, P.pack_points(self.point_device, [point], ts), sticky=True)
+            self._post(self.point_device, C.pack_points(self.point_device, [point], ts), sticky=True)
 
     def publish_errors(self, errors: Mapping[str, object], capture_ns: Optional[int] = None) -> None:
         """Errors as one JSON STRING; floats that are NaN/inf become null."""
         clean = {k: (_finite_or_none(v) if isinstance(v, (float, np.floating)) else v) for k, v in errors.items()}
-        self._post(self.errors_device, P.pack_string(self.errors_device, json.dumps(clean), _wall_time(capture_ns)))
+        self._post(self.errors_device, C.pack_string(self.errors_device, json.dumps(clean), _wall_time(capture_ns)))
 
     def publish_output(self, out: object, fre_mm: float = math.nan, target: object = None) -> None:
         """Publish one navigation.navigator.NavOutput (duck-typed): coil pose, errors and, when

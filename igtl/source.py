@@ -51,6 +51,7 @@ import time
 from typing import Mapping, Optional
 
 from navcore.errors import TrackingError
+from igtl import content as C
 from igtl import protocol as P
 from igtl.grouping import (FrameGrouper, ToolStatus, TrackerFrame, rigid_or_none,  # noqa: F401  (re-exported)
                            metadata_says_invalid as _metadata_says_invalid)
@@ -231,7 +232,7 @@ class IGTLSource:
         set_keepalive(sock)
         if self.start_tdata:
             try:
-                sock.sendall(P.pack_stt_tdata())
+                sock.sendall(C.pack_stt_tdata())
             except OSError:
                 sock.close()
                 raise

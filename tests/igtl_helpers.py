@@ -154,7 +154,7 @@ class SilentTracker:
             threading.Thread(target=self._serve, args=(conn, self.connections == 1), daemon=True).start()
 
     def _serve(self, conn, first):
-        from igtl import protocol as P
+        from igtl import content as C
 
         k = 0
         while not self.stop.is_set():
@@ -164,7 +164,7 @@ class SilentTracker:
                 return
             ts = 1.7e9 + k / self.rate_hz
             try:
-                conn.sendall(P.pack_transform("CoilToTracker", self.T, ts) + P.pack_transform("HeadToTracker", self.T, ts))
+                conn.sendall(C.pack_transform("CoilToTracker", self.T, ts) + C.pack_transform("HeadToTracker", self.T, ts))
             except OSError:
                 return
             k += 1

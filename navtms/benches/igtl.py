@@ -129,7 +129,7 @@ def _hop_navtms_to_navtms(n: int) -> list[int]:
 def _hop_plus_frame_to_navtms(n: int) -> list[int]:
     import socket
 
-    from igtl import protocol as P
+    from igtl import content as C
     from igtl.source import IGTLSource
 
     lsock = socket.create_server(("127.0.0.1", 0))
@@ -139,8 +139,8 @@ def _hop_plus_frame_to_navtms(n: int) -> list[int]:
 
     def send(i):
         ts = 1.7e9 + i / 60.0
-        conn.sendall(P.pack_transform("CoilToTracker", _pose(i), ts))
-        conn.sendall(P.pack_transform("HeadToTracker", _pose(i), ts))
+        conn.sendall(C.pack_transform("CoilToTracker", _pose(i), ts))
+        conn.sendall(C.pack_transform("HeadToTracker", _pose(i), ts))
 
     def receive(i):
         while True:

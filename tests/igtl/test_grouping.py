@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, strategies as st
 
+from igtl import content as C
 from igtl import protocol as P
 from igtl.grouping import FrameGrouper
 from navcore.transforms import random_rigid
@@ -13,7 +14,7 @@ PERIOD_NS = 16_666_667
 
 
 def _msg(device, ts, T):
-    data = P.pack_transform(device, T, ts)
+    data = C.pack_transform(device, T, ts)
     return P.unpack_message(data)[0]
 
 
@@ -61,7 +62,7 @@ def test_timestamp_zero_is_not_grouped_and_tdata_is_one_frame():
     a = g.feed(_msg("CoilToTracker", 0.0, random_rigid(rng)), 1)
     b = g.feed(_msg("HeadToTracker", 0.0, random_rigid(rng)), 2)
     assert len(a) == len(b) == 1 and not a[0].grouped and not g.strict
-    td = P.unpack_message(P.pack_tdata("Tracker", [("CoilToTracker", random_rigid(rng))], 9.0))[0]
+    td = P.unpack_message(C.pack_tdata("Tracker", [("CoilToTracker", random_rigid(rng))], 9.0))[0]
     (f,) = g.feed(td, 3)
     assert f.grouped and f.bodies["coil"][0] is not None and f.bodies["head"][0] is None
     assert f.bodies["pointer"][0] is None and g.strict

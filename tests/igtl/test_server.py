@@ -13,6 +13,7 @@ import pytest
 from navcore.transforms import random_rigid
 from igtl.server import IGTLServer
 from navigation.navigator import NavTarget, Navigator
+from igtl import content as C
 from igtl import protocol as P
 from tracking.types import BodyPose
 from igtl_helpers import wait_for
@@ -112,7 +113,7 @@ def test_hidden_coil_sends_status_and_target_is_given_to_late_joiners(server):
     server.publish_coil(None)
     (m,) = _read_messages(s, 1)
     assert m.type == "STATUS" and m.device == "CoilToMRI"
-    assert P.status_from_content(m.content).code == P.STATUS_NOT_FOUND
+    assert C.status_from_content(m.content).code == C.STATUS_NOT_FOUND
     s.close()
 
 
@@ -120,7 +121,7 @@ def test_hidden_coil_sends_status_and_target_is_given_to_late_joiners(server):
 @pytest.mark.parametrize("garbage", [
     b"\xde\xad\xbe\xef" * 20,                                                     # bad version
     struct.pack(">H12s20sQQQ", 1, b"TRANSFORM", b"X", 0, 1 << 40, 0),               # oversized
-    P.pack_string("X", "hello")[:-3] + b"xyz",                                     # bad CRC
+    C.pack_string("X", "hello")[:-3] + b"xyz",                                     # bad CRC
 ])
 def test_malformed_peer_is_dropped_and_others_still_served(server, client, garbage):
     bad = _raw_client(server.port)
@@ -140,7 +141,7 @@ def test_malformed_peer_is_dropped_and_others_still_served(server, client, garba
 def test_valid_incoming_messages_are_ignored_not_fatal(server):
     s = _raw_client(server.port)
     assert wait_for(lambda: server.client_count == 1)
-    s.sendall(P.pack_transform("SomethingFromSlicer", np.eye(4)) + P.pack_string("Cmd", "hi"))
+    s.sendall(C.pack_transform("SomethingFromSlicer", np.eye(4)) + C.pack_string("Cmd", "hi"))
     server.publish_coil(random_rigid(np.random.default_rng(1)))
     (m,) = _read_messages(s, 1)
     assert m.device == "CoilToMRI" and server.dropped["protocol"] == 0
@@ -203,6 +204,6 @@ def test_lost_source_via_loop_sink_hides_the_coil(server):
     sink.status("source lost", "tracker unplugged")
     got = {m.device: m for m in _read_messages(s, 2)}
     assert got["CoilToMRI"].type == "STATUS"
-    errs = json.loads(P.string_from_content(got["NavErrors"].content))
+    errs = json.loads(C.string_from_content(got["NavErrors"].content))
     assert errs["coil_visible"] is False and errs["stale"] is True and "source lost" in errs["status"]
     s.close()

@@ -10,6 +10,7 @@ import numpy as np
 import pyigtl
 import pytest
 
+from igtl import content as C
 from igtl import protocol as P
 from igtl.server import IGTLServer
 from navcore.transforms import random_rigid
@@ -33,7 +34,7 @@ def test_twelve_idle_connections_do_not_lock_out_a_real_viewer():
 
     def talk():   # an active client: sends a valid STATUS every 50 ms, must keep its slot
         while not stop.is_set():
-            talker.sendall(P.pack_status("Ping", P.Status(P.STATUS_OK, 0, "", "")))
+            talker.sendall(C.pack_status("Ping", C.Status(C.STATUS_OK, 0, "", "")))
             stop.wait(0.05)
 
     th = threading.Thread(target=talk, daemon=True)

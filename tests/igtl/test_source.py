@@ -12,6 +12,7 @@ import pytest
 
 from navcore.errors import TrackingError
 from navcore.transforms import is_rigid, random_rigid
+from igtl import content as C
 from igtl import protocol as P
 from igtl.source import IGTLSource, rigid_or_none
 from tracking.types import FrameSource
@@ -151,7 +152,7 @@ def _bad_crc(data: bytes) -> bytes:
 ])
 def test_malformed_stream_disconnects_and_reconnects(make_bad):
     T = random_rigid(np.random.default_rng(6))
-    good = P.pack_transform("CoilToTracker", T, 5.0)
+    good = C.pack_transform("CoilToTracker", T, 5.0)
     lsock, done = raw_peer([[make_bad(good)], [good]])
     try:
         src = IGTLSource("127.0.0.1", lsock.getsockname()[1], read_timeout_s=0.1, retry_interval_s=0.05)
@@ -168,10 +169,10 @@ def test_malformed_stream_disconnects_and_reconnects(make_bad):
 def test_status_not_ok_and_metadata_status_mean_not_visible():
     T = random_rigid(np.random.default_rng(7))
     stream = (P.pack_message("FOOBAR", "CoilToTracker", b"\x01\x02")  # unknown type: skipped
-              + P.pack_transform("CoilToTracker", T)
-              + P.pack_status("CoilToTracker", P.Status(P.STATUS_NOT_FOUND, 0, "Missing", "not seen"))
-              + P.pack_transform("HeadToTracker", T)
-              + P.pack_message("TRANSFORM", "HeadToTracker", P.transform_content(T), version=2,
+              + C.pack_transform("CoilToTracker", T)
+              + C.pack_status("CoilToTracker", C.Status(C.STATUS_NOT_FOUND, 0, "Missing", "not seen"))
+              + C.pack_transform("HeadToTracker", T)
+              + P.pack_message("TRANSFORM", "HeadToTracker", C.transform_content(T), version=2,
                                metadata={"TransformStatus": "INVALID"}))
     lsock, done = raw_peer([[stream]])
     try:
@@ -260,7 +261,7 @@ def test_tdata_push_after_stt_request_left_out_tool_is_not_visible():
             while not received:
                 received.extend(parser.feed(conn.recv(4096)))
             # Head is left out of the TDATA: the protocol's way of saying "not visible".
-            conn.sendall(P.pack_tdata("Tracker", [("Coil", T_coil), ("Ref", np.eye(4))], 9.0))
+            conn.sendall(C.pack_tdata("Tracker", [("Coil", T_coil), ("Ref", np.eye(4))], 9.0))
             conn.recv(1)  # hold the connection until the source closes
 
     th = threading.Thread(target=serve, daemon=True)

@@ -404,24 +404,26 @@ def test_mri_reader(mri_bytes, data):
 
 # ---------------------------------------------------------------------------- OpenIGTLink
 def _valid_messages() -> list[bytes]:
+    from igtl import content as C
     from igtl import protocol as P
 
     T = np.eye(4)
     T[:3, 3] = [1, 2, 3]
-    return [P.pack_transform("CoilToTracker", T, 5.0), P.pack_transform("HeadToTracker", T, 5.0, version=2),
-            P.pack_string("Cmd", "hello"), P.pack_status("CoilToTracker", P.Status(1, 0, "", "ok")),
-            P.pack_points("Target", [P.Point("t", np.array([1.0, 2, 3]))]),
-            P.pack_tdata("Tracker", [("CoilToTracker", T)]),
+    return [C.pack_transform("CoilToTracker", T, 5.0), C.pack_transform("HeadToTracker", T, 5.0, version=2),
+            C.pack_string("Cmd", "hello"), C.pack_status("CoilToTracker", C.Status(1, 0, "", "ok")),
+            C.pack_points("Target", [C.Point("t", np.array([1.0, 2, 3]))]),
+            C.pack_tdata("Tracker", [("CoilToTracker", T)]),
             P.pack_message("TRANSFORM", "X", b"\0" * 48, version=2, metadata={"CoilToTrackerStatus": "OK"})]
 
 
 def _decode_all(stream: bytes, chunk: int):
     """Feed a byte stream in chunks and decode every message's content like IGTLSource does."""
+    from igtl import content as C
     from igtl import protocol as P
 
     parser = P.StreamParser(max_body_size=1 << 16)
-    decoders = {"TRANSFORM": P.transform_from_content, "POINT": P.points_from_content,
-                "STRING": P.string_from_content, "STATUS": P.status_from_content, "TDATA": P.tdata_from_content}
+    decoders = {"TRANSFORM": C.transform_from_content, "POINT": C.points_from_content,
+                "STRING": C.string_from_content, "STATUS": C.status_from_content, "TDATA": C.tdata_from_content}
     out = []
     for i in range(0, len(stream), max(1, chunk)):
         for m in parser.feed(stream[i:i + max(1, chunk)]):

@@ -37,6 +37,7 @@ from navigation.records import FRAME_COLUMNS
 from navtms.session import create_session, load_session
 from navigation.sinks import CallbackSink, FrameLogSink, IGTLSink
 from viewer.sink import ViewSink
+from igtl import content as C
 from igtl import protocol as P
 from tracking import poselog
 from tracking.filters import PoseFilter
@@ -116,7 +117,7 @@ class RawClient:
 
 
 def coil_status_not_visible(m: P.Message) -> bool:
-    return m.type == "STATUS" and m.device == "CoilToMRI" and P.status_from_content(m.content).code != P.STATUS_OK
+    return m.type == "STATUS" and m.device == "CoilToMRI" and C.status_from_content(m.content).code != C.STATUS_OK
 
 
 # ============================================================================ 1. source lost
@@ -407,7 +408,7 @@ V2_LIE = struct.pack(">HHII", 12, 900, 900, 0) + b"\0" * 48   # extended header 
 @pytest.mark.parametrize("garbage", [
     b"\xff" * 200,                                                                    # bad version/type
     struct.pack(">H12s20sQQQ", 1, b"TRANSFORM", b"CoilToMRI", 0, 1 << 40, 0),  # 1 TB body announced
-    P.pack_transform("X", np.eye(4))[:-1] + b"\x01",                                   # bad CRC
+    C.pack_transform("X", np.eye(4))[:-1] + b"\x01",                                   # bad CRC
     struct.pack(">H12s20sQQQ", 2, b"TRANSFORM", b"X", 0, 60, P.crc64(V2_LIE)) + V2_LIE,  # v2 sizes lie
 ], ids=["bad-header", "oversized", "bad-crc", "bad-v2"])
 def test_malformed_peer_of_navtms_server_is_rejected_while_the_loop_serves_others(tmp_path, garbage):
@@ -455,7 +456,7 @@ def test_malformed_tracker_stream_into_loop_reconnects_and_never_shows_stale_pos
     counts a protocol error, forgets every pose at once (outputs not visible), reconnects and
     the loop shows the poses of the new connection; the loop itself never fails."""
     coil = body_poses(1)["coil"].T_camera_from_body
-    good = [P.pack_transform("CoilToTracker", coil), P.pack_transform("HeadToTracker", T_CAM_FROM_HEAD)]
+    good = [C.pack_transform("CoilToTracker", coil), C.pack_transform("HeadToTracker", T_CAM_FROM_HEAD)]
     bad_bytes = {
         "oversized": struct.pack(">H12s20sQQQ", 1, b"TRANSFORM", b"CoilToTracker", 0, 1 << 35, 0),
         "bad-crc": good[0][:-1] + bytes([good[0][-1] ^ 0xFF]),
