@@ -7,7 +7,8 @@ for DICOM). Modules:
     errors      typed exceptions (NavtmsError and its kinds); only the CLI turns them into text
     fileio      atomic writes, JSON with format_version, checked matrices
     points      named point sets (CSV, 3D Slicer .mrk.json)
-    mri         MRIVolume and load_mri (scanner RAS+ mm)
+    volume      MRIVolume: voxel data and its affine (scanner RAS+ mm)
+    mri         load_mri: NIfTI, MGZ or a DICOM series to an MRIVolume
     dicom       DICOM series -> MRIVolume with an exact RAS+ affine
     appendlog   append-only, flushed-per-row log base
     latest      LatestValue: the latest-value slot between threads
@@ -26,7 +27,8 @@ _EXPORTS = {
     "fileio": ("atomic_write_bytes", "atomic_write_text", "write_json", "read_json",
                "check_output_path", "require_matrix"),
     "points": ("NamedPoints", "read_points", "write_points"),
-    "mri": ("MRIVolume", "load_mri"),
+    "volume": ("MRIVolume",),
+    "mri": ("load_mri",),
     "appendlog": ("AppendOnlyLog",),
     "latest": ("LatestValue",),
 }

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from navcore.errors import InputFileError
+from navcore.volume import MRIVolume
 
 ORIENTATION_TOL = 1e-4   # direction cosines agreeing to this are the same orientation
 SPACING_TOL = 0.01       # relative spread of slice steps accepted as uniform
@@ -203,14 +204,12 @@ def series_geometry(folder: Path, headers: list) -> tuple[list[int], np.ndarray]
     return order, T_LPS_TO_RAS @ T_lps
 
 
-def load_dicom_series(path: str | Path, series_uid: str | None = None):
+def load_dicom_series(path: str | Path, series_uid: str | None = None) -> MRIVolume:
     """Load a DICOM series as an MRIVolume (data (columns, rows, slices) float32, scanner RAS+ mm).
 
     path: a folder (the series is chosen by choose_series) or one DICOM file (its series, found in
     the file's folder). series_uid: SeriesInstanceUID or SeriesNumber to choose among several.
     """
-    from navcore.mri import MRIVolume
-
     import pydicom
 
     path = Path(path)

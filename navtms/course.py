@@ -6,12 +6,8 @@ explicitly (a session folder, or a folder of session folders). A session must na
 session under PLAN_DIR/sessions/ whose recorded plan path no longer exists is taken as this
 plan's (the plan folder was moved with its sessions).
 
-Each session folder may hold protocol.json (format_version 1, atomic), what the operator
-entered: {date (YYYY-MM-DD), patient, frequency_hz, pulses_planned, intensity_pct_mt (% of
-motor threshold), threshold_pct_mso (the motor threshold used, % MSO), intensity_pct_mso (the
-stimulator output used, % MSO), target, notes, and, when a protocol record was used, record
-(navtms.treatment: the full protocol, safety check, depth adjustment, output)}. Without it the date is session.json's
-created_utc and the protocol is unknown.
+Each session folder may hold protocol.json, what the operator entered (navtms.session_protocol);
+without it the date is session.json's created_utc and the protocol is unknown.
 
 Pulses come from the session's pulses.csv (navtms navigate writes it), else from the newest
 sub-folder holding one (a replay report, navtms replay --out SESSION/replay).
@@ -27,7 +23,6 @@ Figures (mm, deg; positions `mri` mm; offsets in the planned coil frame of the c
 """
 from __future__ import annotations
 
-import datetime as _dt
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,124 +33,12 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from navcore.errors import InputFileError, SessionError
-from navcore.fileio import read_json, write_json
 from navcore.transforms import invert
 from navigation.csvlog import read_log
 from navtms.session import PULSES_FILE, SESSION_FILE, load_session
+from navtms.session_protocol import Protocol, read_protocol
 
-FORMAT_VERSION = 1
-PROTOCOL_FILE = "protocol.json"
 SESSIONS_DIR = "sessions"
-
-
-# ----------------------------------------------------------------------------- protocol
-@dataclass(frozen=True)
-class Protocol:
-    """What the operator entered for one session (see the module docstring). Intensities in %
-    (of motor threshold: *_pct_mt; of maximum stimulator output: *_pct_mso)."""
-
-    date: str
-    frequency_hz: Optional[float] = None
-    pulses_planned: Optional[int] = None
-    intensity_pct_mt: Optional[float] = None
-    threshold_pct_mso: Optional[float] = None
-    intensity_pct_mso: Optional[float] = None
-    target: str = ""
-    patient: str = ""
-    notes: str = ""
-    record: Optional[dict] = None     # navtms.treatment.TreatmentRecord.to_json() when a protocol record was used
-
-    def __post_init__(self):
-        if self.intensity_pct_mso is None and self.intensity_pct_mt is not None and self.threshold_pct_mso is not None:
-            from therapy.dose import output_pct_mso
-
-            object.__setattr__(self, "intensity_pct_mso", output_pct_mso(self.threshold_pct_mso, self.intensity_pct_mt)[0])
-
-    def to_json(self) -> dict:
-        return {"date": self.date, "patient": self.patient, "frequency_hz": self.frequency_hz,
-                "pulses_planned": self.pulses_planned, "intensity_pct_mt": self.intensity_pct_mt,
-                "threshold_pct_mso": self.threshold_pct_mso, "intensity_pct_mso": self.intensity_pct_mso,
-                "target": self.target, "notes": self.notes,
-                **({} if self.record is None else {"record": self.record})}
-
-    @property
-    def treatment(self):
-        """navtms.treatment.TreatmentRecord of the record block, or None."""
-        if self.record is None:
-            return None
-        from navtms.treatment import record_from_json
-        return record_from_json(self.record, PROTOCOL_FILE)
-
-    def describe(self, pulses: bool = True) -> str:
-        """'10 Hz 3000 pulses 120% MT = 62% MSO' (what is known); with a protocol record
-        'itbs-left-dlpfc 120% RMT = 62% MSO' (the pulses are in the record)."""
-        parts = []
-        if self.record is not None:
-            p = self.record.get("protocol") or {}
-            i = p.get("intensity") or {}
-            parts.append(str(p.get("name", "")))
-            parts.append(f"{i.get('pct', 0):g}% {str(i.get('of', 'rmt')).upper()}")
-            parts.append(f"= {self.intensity_pct_mso:g}% MSO")
-            return " ".join(parts)
-        if self.frequency_hz is not None:
-            parts.append(f"{self.frequency_hz:g} Hz")
-        if pulses and self.pulses_planned is not None:
-            parts.append(f"{self.pulses_planned} pulses")
-        if self.intensity_pct_mt is not None:
-            parts.append(f"{self.intensity_pct_mt:g}% MT")
-        if self.intensity_pct_mso is not None:
-            parts.append(f"= {self.intensity_pct_mso:g}% MSO")
-        return " ".join(parts) or "not recorded"
-
-
-def write_protocol(session_dir: str | Path, protocol: Protocol) -> Path:
-    """Write SESSION/protocol.json atomically (the session folder must exist)."""
-    folder = Path(session_dir)
-    if not (folder / SESSION_FILE).is_file():
-        raise InputFileError(folder, "is not a session folder (no session.json)")
-    _date(protocol.date, folder / PROTOCOL_FILE)
-    return write_json(folder / PROTOCOL_FILE, protocol.to_json(), format_version=FORMAT_VERSION)
-
-
-def _date(text, where) -> str:
-    try:
-        _dt.date.fromisoformat(str(text))
-    except ValueError:
-        raise InputFileError(where, f"the date {text!r} is not YYYY-MM-DD") from None
-    return str(text)
-
-
-def _num(path, obj, key, kind=float):
-    v = obj.get(key)
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1e6:  # also NaN, 10**400
-        raise InputFileError(path, f"'{key}' in the protocol file must be a non-negative number or null")
-    return kind(v)
-
-
-def read_protocol(session_dir: str | Path) -> Optional[Protocol]:
-    """SESSION/protocol.json, or None when the session has none (InputFileError when malformed)."""
-    path = Path(session_dir) / PROTOCOL_FILE
-    if not path.exists():
-        return None
-    obj = read_json(path, what="protocol file", supported_versions=(FORMAT_VERSION,))
-    return Protocol(date=_date(obj.get("date"), path), frequency_hz=_num(path, obj, "frequency_hz"),
-                    pulses_planned=_num(path, obj, "pulses_planned", int),
-                    intensity_pct_mt=_num(path, obj, "intensity_pct_mt"),
-                    threshold_pct_mso=_num(path, obj, "threshold_pct_mso"),
-                    intensity_pct_mso=_num(path, obj, "intensity_pct_mso"),
-                    target=str(obj.get("target") or ""), patient=str(obj.get("patient") or ""),
-                    notes=str(obj.get("notes") or ""), record=_record(path, obj.get("record")))
-
-
-def _record(path: Path, obj) -> Optional[dict]:
-    if obj is None:
-        return None
-    from navtms.treatment import record_from_json
-
-    record_from_json(obj, path)          # validates (InputFileError naming the file)
-    return obj
 
 
 # ----------------------------------------------------------------------------- sessions

@@ -1,5 +1,5 @@
 """Planned against delivered, per session and per day, for a course whose sessions recorded
-their protocol (navtms protocol; navtms.course.Protocol and its treatment record).
+their protocol (navtms protocol; navtms.session_protocol.Protocol and its treatment record).
 
 Planned, per session: the protocol record's pulses per session (else the flat pulses_planned).
 Planned, per day: the record's sessions per day and the gap between sessions (minutes, end of

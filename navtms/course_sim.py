@@ -132,7 +132,7 @@ def simulate_day(folder: Path, plan_dir: Path, plan, target, day: SimDay, rng, f
                  patient: str = "", snapshots: bool = False, plots: bool = False) -> dict:
     """One session folder: registered session, pose log (recording/poses.csv), replay into
     folder/replay, protocol.json. Returns the replay summary."""
-    from navtms.course import Protocol, write_protocol
+    from navtms.session_protocol import Protocol, write_protocol
     from navtms.replay import replay_session
 
     s, T_cam_head, T_reg = new_registered_session(folder, plan_dir, [target], plan, rng)

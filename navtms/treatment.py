@@ -1,7 +1,7 @@
 """A session's treatment record: the protocol it follows (therapy.protocol) with the motor
 threshold it used, the depth adjustment, the safety check and the stimulator output.
 
-The record is the `record` block of SESSION/protocol.json (navtms.course.Protocol keeps the
+The record is the `record` block of SESSION/protocol.json (navtms.session_protocol.Protocol keeps the
 flat figures the course report reads, and this block keeps the whole story):
 {"protocol": Protocol.to_json() (with intensity.mt and any override), "safety":
 SafetyReport.to_json(), "depth": {DepthAdjustment + the axis crossings, mri mm} or null,
@@ -111,22 +111,3 @@ def record_from_json(obj, path: str | Path) -> TreatmentRecord:
                                tuple(str(f) for f in obj.get("flags") or ()))
     except (KeyError, TypeError, ValueError):
         raise InputFileError(path, "the protocol record block is malformed (MT, output or flags)") from None
-
-
-def session_schedule(session_dir: str | Path, start_s: float = 1.0):
-    """The pulse schedule of a session's protocol record (navtms protocol --use), the first
-    pulse start_s after the first frame: a navigation.pulses.PulseSchedule for navigate/replay.
-    NavtmsError when the session has no protocol record."""
-    import math
-
-    from navigation.pulses import PulseSchedule
-    from navtms.course import read_protocol
-
-    if not (math.isfinite(start_s) and start_s >= 0):
-        raise NavtmsError(f"the protocol start {start_s} s must be a finite, non-negative time")
-    proto = read_protocol(session_dir)
-    if proto is None or proto.record is None:
-        raise NavtmsError(f"{session_dir}: the session has no protocol record; record one with "
-                          "navtms protocol SESSION --use NAME")
-    times = proto.treatment.protocol.pulse_times_s() + float(start_s)
-    return PulseSchedule(tuple(float(t) for t in times))

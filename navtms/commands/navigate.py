@@ -133,7 +133,7 @@ def run(args) -> int:
 
     proto = parse_protocol(args.protocol) if args.protocol is not None else None   # bad input: before anything opens
     if args.protocol_record is not None:
-        from navtms.treatment import session_schedule
+        from navtms.session_protocol import session_schedule
 
         if proto is not None:
             raise NavtmsError("give --protocol or --protocol-record, not both")

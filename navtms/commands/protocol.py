@@ -57,7 +57,7 @@ def _threshold(args, session):
 def _with_record(args, session):
     import warnings
 
-    from navtms.course import Protocol
+    from navtms.session_protocol import Protocol
     from navtms.treatment import axis_depths, build_record
     from targets.plan import load_plan
     from therapy.library import find_protocol
@@ -91,7 +91,7 @@ def _with_record(args, session):
 
 
 def run(args) -> int:
-    from navtms.course import Protocol, write_protocol
+    from navtms.session_protocol import Protocol, write_protocol
     from navtms.session import load_session
 
     session = load_session(args.session)

@@ -47,7 +47,7 @@ def run(args) -> int:
     proto = parse_protocol(args.protocol) if args.protocol is not None else None
     if args.protocol_record is not None:
         from navcore.errors import NavtmsError
-        from navtms.treatment import session_schedule
+        from navtms.session_protocol import session_schedule
 
         if proto is not None:
             raise NavtmsError("give --protocol or --protocol-record, not both")

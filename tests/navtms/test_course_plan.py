@@ -21,7 +21,7 @@ def accelerated_course(sphere_plan, tmp_path_factory):  # noqa: F811
     session 45 of 60 pulses. Day 2: 2 of 3 sessions, gap 49 min (kept within 2 min)."""
     from navigation.csvlog import CsvLog
     from navigation.pulses import PULSE_COLUMNS
-    from navtms.course import Protocol, write_protocol
+    from navtms.session_protocol import Protocol, write_protocol
     from navtms.session import create_session
     from navtms.treatment import build_record
     from therapy.library import standard_protocols

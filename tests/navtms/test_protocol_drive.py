@@ -63,7 +63,7 @@ def test_replay_fires_the_recorded_itbs_bursts(recorded, tmp_path, capsys):
 
 
 def test_bad_start_is_refused(recorded):
-    from navtms.treatment import session_schedule
+    from navtms.session_protocol import session_schedule
 
     with pytest.raises(NavtmsError):
         session_schedule(recorded[0] / "session", float("nan"))

@@ -88,7 +88,7 @@ def test_depth_adjusted_record_matches_the_phantom(phantom_plan, capsys):
     assert rec["protocol"]["target"]["name"] == "dlpfc" and "dlpfc-left" in rec["protocol"]["target"]["derivation"]
     p = _read(s)
     assert p["pulses_planned"] == 1800 and p["intensity_pct_mso"] == rec["output_pct_mso"]
-    from navtms.course import read_protocol
+    from navtms.session_protocol import read_protocol
     assert read_protocol(s).treatment.protocol.schedule.sessions_per_day == 10
 
 

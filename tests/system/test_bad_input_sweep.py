@@ -510,7 +510,7 @@ def test_every_json_field_deleted_or_replaced(reader, valid, plan_folder, sessio
         target, base, load = folder / "sequence.json", (bundled / "sequence.json").read_bytes(), \
             lambda: load_sequence(folder)
     elif reader in ("threshold", "protocol"):
-        from navtms.course import Protocol, read_protocol, write_protocol
+        from navtms.session_protocol import Protocol, read_protocol, write_protocol
         from navtms.threshold import Measurement, Trial, load_thresholds, record_threshold
 
         folder = tmp_path / "s"
