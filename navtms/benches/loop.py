@@ -33,134 +33,16 @@ Figures only, never asserted (shared, noisy machines).
 """
 from __future__ import annotations
 
-import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
+from navtms.benches._loop_input import FPS_IN, MemorySource, load_frames, pose_frames
+from navtms.benches._loop_views import AppView, RenderThread
+
 NAME = "loop"
 HELP = "end-to-end loop cost, capture->errors latency p50/p99 and frames dropped with the viewer rendering"
-REPO = Path(__file__).resolve().parents[2]
-
-FPS_IN = 120.0
-APP_SIZE = (1440, 880)      # the workbench window the navigation view is measured in (its panels' share)
 RENDER_NICE = 10
-
-
-class _MemorySource:
-    """Frames from memory; paced=True delivers frame k at start + (t_k - t_0) (a camera)."""
-
-    def __init__(self, frames, paced: bool):
-        from tracking.sources import Pacer
-
-        self.frames, self.paced, self.i = frames, paced, 0
-        self.pacer = Pacer()
-
-    def read(self):
-        if self.i >= len(self.frames):
-            return None
-        f = self.frames[self.i]
-        self.i += 1
-        if self.paced:
-            self.pacer.wait(f.capture_ns)
-        return f
-
-    def close(self):
-        pass
-
-
-class _Renderer:
-    """Offscreen viewer on its own thread, rendering the latest state at up to 60 Hz."""
-
-    def __init__(self, spec, latest, nice: int = 0):
-        self.spec, self.latest, self.nice = spec, latest, nice
-        self.stop = threading.Event()
-        self.ready = threading.Event()
-        self.times_ms: list[float] = []
-        self.thread = threading.Thread(target=self._run, name="bench-render", daemon=True)
-
-    def _run(self):
-        from viewer.state import ViewState
-        from viewer.window import OffscreenViewer
-        from navigation.loop import lower_thread_priority
-
-        if self.nice:
-            lower_thread_priority(self.nice)   # before the GL context: its worker threads inherit it
-        v = OffscreenViewer(self.spec, (1280, 720))
-        v.update(ViewState())
-        self.ready.set()
-        seen = None
-        try:
-            while not self.stop.is_set():
-                version, state = self.latest.get()
-                if state is not None and version != seen:
-                    seen = version
-                    t = time.perf_counter()
-                    v.update(state)
-                    self.times_ms.append((time.perf_counter() - t) * 1e3)
-                self.stop.wait(1.0 / 60.0)
-        finally:
-            v.close()
-
-    def __enter__(self):
-        self.thread.start()
-        self.ready.wait(60)
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(30)
-
-
-class _AppView:
-    """The app's navigation view on the calling (GUI) thread, offscreen: poll() draws the newest
-    state when it changed, at most `max_hz` times a second (a display timer)."""
-
-    def __init__(self, spec, max_hz: float = 60.0):
-        from navtms.app.views.navigation_view import NavigationView
-        from viewer.state import ViewState
-
-        _qt_app()
-        self.view = NavigationView(spec, offscreen=True, size=APP_SIZE)
-        self.view.set_state(ViewState())
-        self.view.render()                      # shaders compiled before timing starts
-        self.period = 1.0 / max_hz
-        self.times_ms: list[float] = []
-        self.seen = None
-        self.next_t = 0.0
-
-    def poll(self, latest) -> None:
-        now = time.perf_counter()
-        if now < self.next_t:
-            time.sleep(min(self.next_t - now, 0.002))
-            return
-        version, state = latest.get()
-        if state is None or version == self.seen:
-            time.sleep(0.0005)
-            return
-        self.seen = version
-        t = time.perf_counter()
-        self.view.set_state(state)
-        self.view.render()
-        self.times_ms.append((time.perf_counter() - t) * 1e3)
-        self.next_t = t + self.period
-
-    def close(self) -> None:
-        self.view.close_view()
-
-
-def _qt_app():
-    """The process's QApplication (offscreen platform when there is no display)."""
-    import os
-
-    from PySide6.QtWidgets import QApplication
-
-    from viewer.display import has_display
-
-    if not has_display():
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    return QApplication.instance() or QApplication([])
 
 
 def _app_view_alone(spec, T_plan, n: int) -> dict:
@@ -174,7 +56,7 @@ def _app_view_alone(spec, T_plan, n: int) -> dict:
     import vtk
     from PySide6.QtGui import QImage
 
-    app = _AppView(spec, max_hz=1e9)
+    app = AppView(spec, max_hz=1e9)
     base = vtk.vtkRenderWindow()              # baseline in the same run: an empty scene the size of the 3D panel
     base.SetOffScreenRendering(1)
     base.SetMultiSamples(0)
@@ -218,51 +100,6 @@ def _app_view_alone(spec, T_plan, n: int) -> dict:
             "panel_sizes_px": sizes,
             "baseline_empty_render_ms": _pct(empty),
             "ratio_to_empty_render_p50": float(np.percentile(times, 50)) / e50 if e50 > 0 else None}
-
-
-def _frames(n_render: int, repeats: int, decode_ms: list | None = None):
-    """(camera, bodies, frames, description): the bundled data/sequences/coil_approach_720p video
-    when present (first n_render frames), else a freshly rendered approach; restamped at 120 fps
-    and repeated `repeats` times. decode_ms: a list that gets each VideoCapture.read() time (ms)."""
-    decode_ms = [] if decode_ms is None else decode_ms
-    from tracking.bodies import load_body
-    from tracking.camera import CameraModel
-    from tracking.types import Frame
-
-    bodies = [load_body(REPO / "data" / "bodies" / f"{n}.json") for n in ("coil", "head")]
-    seq = REPO / "data" / "sequences" / "coil_approach_720p"
-    if (seq / "video.mp4").exists() and (seq / "camera.json").exists():
-        from navigation.sources import open_source
-
-        cam = CameraModel.load(seq / "camera.json")
-        src = open_source(f"video:{seq / 'video.mp4'}")
-        imgs = []
-        try:
-            while len(imgs) < n_render:
-                t = time.perf_counter_ns()
-                f = src.read()
-                if f is None:
-                    break
-                decode_ms.append((time.perf_counter_ns() - t) / 1e6)
-                imgs.append(f.image)
-        finally:
-            src.close()
-        what = f"data/sequences/coil_approach_720p (first {len(imgs)} frames)"
-    else:
-        from tracking.synthetic.renderer import RenderEffects, render_sequence
-        from tracking.synthetic.motion import coil_approach
-
-        cam = CameraModel.guess(1280, 720, focal_factor=0.9)
-        sc = coil_approach(1, seconds=max(1.0, n_render / 30.0), fps=n_render / max(1.0, n_render / 30.0))
-        imgs = [img for img, _ in render_sequence(cam, bodies, sc.trajectories, seed=1,
-                                                  effects=RenderEffects(occlusions=sc.occlusions), fps=sc.fps)]
-        what = f"a rendered coil approach ({len(imgs)} frames)"
-    frames = []
-    for _ in range(repeats):
-        for img in imgs:
-            i = len(frames)
-            frames.append(Frame(i, 10**9 + int(round(i * 1e9 / FPS_IN)), img))
-    return cam, bodies, frames, what
 
 
 def _pct(x) -> dict:
@@ -322,11 +159,11 @@ def _run(frames, cam, bodies, T_plan, spec, mode: str, paced: bool, render: bool
     with tempfile.TemporaryDirectory(prefix="navtms-bench-loop-") as tmp:
         flog = FrameLogSink(Path(tmp) / "frames.csv", Path(tmp) / "timing.csv")   # as navtms navigate logs
         sinks = [record, flog, ViewSink(latest, 1.0), end]
-        loop = NavigationLoop(_MemorySource(frames, paced), nav, estimator=est, sinks=sinks, mode=mode, live=False,
+        loop = NavigationLoop(MemorySource(frames, paced), nav, estimator=est, sinks=sinks, mode=mode, live=False,
                               on_frame=begin)
         flog.loop = loop
-        renderer = _Renderer(spec, latest, nice) if render else None
-        app = _AppView(spec) if app_view else None
+        renderer = RenderThread(spec, latest, nice) if render else None
+        app = AppView(spec) if app_view else None
         try:
             if app is not None:               # the GUI thread draws, the loop tracks on its threads
                 t0 = time.perf_counter()
@@ -358,14 +195,6 @@ def _run(frames, cam, bodies, T_plan, spec, mode: str, paced: bool, render: bool
             "stages_ms": {"estimator": _pct(st_est), "navigator": _pct(st_nav), "sinks": _pct(st_sinks)}}
 
 
-def _pose_frames(frames, cam, bodies):
-    from tracking.pose import MarkerTracker
-    from tracking.types import Frame
-
-    tr = MarkerTracker(cam, bodies)
-    return [Frame(f.frame_number, f.capture_ns, None, tr.estimate(f)) for f in frames]
-
-
 def run(json_out: bool = False, quick: bool = False) -> dict:
     from navtms.sample_scene import sample_head_scene
 
@@ -373,7 +202,7 @@ def run(json_out: bool = False, quick: bool = False) -> dict:
     import cv2
 
     decode_ms: list[float] = []
-    cam, bodies, frames, what = _frames(24 if quick else 120, 2 if quick else 2, decode_ms)
+    cam, bodies, frames, what = load_frames(24 if quick else 120, 2 if quick else 2, decode_ms)
     res = {"input": f"{len(frames)} 1280x720 frames from {what}, played at {FPS_IN:g} fps from memory",
            "cpu_cores_shared": True,
            "source_decode_ms": _pct(decode_ms),
@@ -385,7 +214,7 @@ def run(json_out: bool = False, quick: bool = False) -> dict:
     res["paced_120fps_with_render"] = _run(frames, cam, bodies, T_plan, spec, "latest", paced=True, render=True)
     res["paced_120fps_with_render_nice"] = _run(frames, cam, bodies, T_plan, spec, "latest", paced=True,
                                                 render=True, nice=RENDER_NICE)
-    poses = _pose_frames(frames, cam, bodies)
+    poses = pose_frames(frames, cam, bodies)
     res["poses_120fps_no_render"] = _run(poses, cam, bodies, T_plan, spec, "latest", paced=True, render=False,
                                          use_images=False)
     res["poses_120fps_with_render"] = _run(poses, cam, bodies, T_plan, spec, "latest", paced=True, render=True,
