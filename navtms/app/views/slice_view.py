@@ -1,9 +1,9 @@
 """SliceView: one MRI slice (axial, coronal or sagittal in the `mri` frame) in a Qt widget.
 
-Geometry. The slice is the plane through the cursor perpendicular to one `mri` axis
-(viewer.slices.PLANES: axial u=+x v=+y, coronal u=+x v=+z, sagittal u=+y v=+z; u to the right,
-v up on screen, neurological: the subject's right on the right). Slice frame: origin `o` = the
-volume centre moved along the normal w to the cursor, in-plane axes u, v (mm). The image is cut
+Geometry (navtms.app.views.slice_geometry). The slice is the plane through the cursor
+perpendicular to one `mri` axis (axial, coronal, sagittal; u to the right, v up on screen,
+neurological). Slice frame: origin `o` = the volume centre moved along the normal w to the
+cursor, in-plane axes u, v (mm). The image is cut
 by vtkImageReslice with ResliceAxes = T_voxel_from_mri @ T_mri_from_slice, so an oblique or
 sheared affine is honoured exactly (nothing is flipped). The renderer's world is the slice
 frame: a screen point (a, b, 0) is the mri point o + a u + b v. The camera is a parallel
@@ -33,21 +33,15 @@ import vtk
 from PySide6.QtCore import Qt, Signal
 
 from navtms.app.views.vtk_widget import VtkView
+from navtms.app.views.slice_geometry import (T_mri_from_slice, in_plane, initial_window_level, near_slice,
+                                             plane_axes, slice_field)
 from viewer.actors import flat_actor, line_source, make_text
 from viewer.plan_scene import Marker
-from viewer.slices import PLANES, image_from_volume
+from viewer.slices import image_from_volume
 
 MARKER_PICK_PX = 8.0
 CLICK_SLOP_PX = 3.0
-MAX_SLICE_PIXELS = 768
 CROSSHAIR_RGB = (1.0, 0.72, 0.0)
-
-
-def _lookup(orientation: str):
-    for name, u, v, letters in PLANES:
-        if name == orientation:
-            return np.array(u, float), np.array(v, float), letters
-    raise ValueError(f"orientation must be one of {[p[0] for p in PLANES]}, not {orientation!r}")
 
 
 class SliceView(VtkView):
@@ -60,7 +54,7 @@ class SliceView(VtkView):
     def __init__(self, orientation: str = "axial", parent=None) -> None:
         super().__init__(parent)
         self.orientation = orientation
-        self.u, self.v, self.letters = _lookup(orientation)
+        self.u, self.v, self.letters = plane_axes(orientation)
         self.w = np.cross(self.u, self.v)
         self.interactor.SetInteractorStyle(vtk.vtkInteractorStyleUser())   # no VTK camera moves
         self._has_volume = False
@@ -112,39 +106,23 @@ class SliceView(VtkView):
         self.T_mri_from_voxel = A
         self.T_voxel_from_mri = np.linalg.inv(A)
         self.reslice.SetInputData(image_from_volume(data))
-        shape = np.array(data.shape, float)
-        corners = np.array([[i, j, k] for i in (0, shape[0] - 1) for j in (0, shape[1] - 1) for k in (0, shape[2] - 1)])
-        cm = corners @ A[:3, :3].T + A[:3, 3]
-        self._center = cm.mean(axis=0)
-        rel = cm - self._center
-        self._half = float(max(np.abs(rel @ self.u).max(), np.abs(rel @ self.v).max())) + 2.0
-        vox = np.linalg.norm(A[:3, :3], axis=0)
-        self._step = float(vox.min())
-        # half a voxel per sample (a feature drawn is off by at most a quarter voxel), capped
-        spacing = max(0.5 * float(vox.min()), 2 * self._half / MAX_SLICE_PIXELS)
-        n = int(math.ceil(2 * self._half / spacing)) + 1
-        self.reslice.SetOutputSpacing(spacing, spacing, 1.0)
+        f = slice_field(data.shape, A, self.u, self.v)
+        self._center, self._half, self._step = f.center, f.half, f.step
+        self.reslice.SetOutputSpacing(f.spacing, f.spacing, 1.0)
         self.reslice.SetOutputOrigin(-self._half, -self._half, 0.0)
-        self.reslice.SetOutputExtent(0, n - 1, 0, n - 1, 0, 0)
-        a = np.asarray(data, dtype=np.float32)
-        nz = a[a > 0]
-        lo, hi = (np.percentile(nz, [1.0, 99.5]) if nz.size else (0.0, 1.0))
-        hi = hi if hi > lo else lo + 1.0
+        self.reslice.SetOutputExtent(0, f.n - 1, 0, f.n - 1, 0, 0)
         self._has_volume = True
         self.image_actor.SetVisibility(True)
         self._h_line.SetVisibility(True)
         self._v_line.SetVisibility(True)
-        self.set_window_level(float(hi - lo), float(0.5 * (hi + lo)))
+        self.set_window_level(*initial_window_level(data))
         self._cursor = self._center.copy()
         self.reset_view()
         self._apply_cursor()
 
     def T_mri_from_slice(self) -> np.ndarray:
         """Slice frame -> mri (4x4): columns u, v, w and the origin (mm) of the current slice."""
-        T = np.eye(4)
-        T[:3, 0], T[:3, 1], T[:3, 2] = self.u, self.v, self.w
-        T[:3, 3] = self._center + self.w * float((self._cursor - self._center) @ self.w)
-        return T
+        return T_mri_from_slice(self.u, self.v, self.w, self._center, self._cursor)
 
     def slice_offset_mm(self) -> float:
         """Position of the slice along its normal (mri mm along +w)."""
@@ -183,8 +161,7 @@ class SliceView(VtkView):
         self._update_texts()
 
     def _slice_ab(self, p) -> tuple[float, float]:
-        d = np.asarray(p, float) - self.T_mri_from_slice()[:3, 3]
-        return float(d @ self.u), float(d @ self.v)
+        return in_plane(p, self.T_mri_from_slice())
 
     # -- screen <-> mri --------------------------------------------------------------------
     def _mm_per_px(self) -> float:
@@ -265,10 +242,7 @@ class SliceView(VtkView):
         self.render()
 
     def _visible_markers(self) -> list[Marker]:
-        T = self.T_mri_from_slice()
-        tol = max(1.5 * self._step, 1.0)
-        return [m for m in self._markers
-                if abs(float((np.asarray(m.position_mri_mm, float) - T[:3, 3]) @ self.w)) <= tol]
+        return near_slice(self._markers, self.T_mri_from_slice(), self._step)
 
     def _update_markers(self) -> None:
         for p in self._marker_props:
