@@ -11,6 +11,8 @@ its check, accept or discard.
   scalp, outliers magenta), signed bias, post-ICP fiducial check, predicted TRE at every target.
 - Accept stores the registration (and fiducials_head.csv / head_points.csv, as `navtms session
   register` does); Discard drops the attempt and leaves the accepted registration untouched.
+
+The three panels' widgets are register_panels.py; this module does the work behind them.
 """
 from __future__ import annotations
 
@@ -20,18 +22,14 @@ import time
 from typing import Optional
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QPushButton, QSpinBox,
-                               QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from navtms.app.workspaces.base import StepStatus
 from navtms.app.workspaces.live_base import LiveWorkspace
-from navtms.app.workspaces.register_model import (Attempt, PointState, coverage_fraction, provisional_T,
-                                                  result_lines)
+from navtms.app.workspaces.register_model import Attempt, PointState, coverage_fraction, provisional_T
+from navtms.app.workspaces.register_panels import FiducialBox, HeadPointBox, ResultBox
 
 POINT_SAMPLES = 20
-HEAD_POINTS = 200
 MIN_STEP_MM = 3.0
 
 
@@ -62,39 +60,21 @@ class RegisterWorkspace(LiveWorkspace):
         split = self.split = QSplitter()
         left = QWidget()
         ll = QVBoxLayout(left)
-        box = QGroupBox("1. Fiducials (in this order)")
-        g = QGridLayout(box)
-        self.fid_list = QListWidget()
+        f, h, r = self.fid_box, self.hp_box, self.result_box = FiducialBox(), HeadPointBox(), ResultBox()
+        self.fid_list, self.picture, self.fid_label = f.fid_list, f.picture, f.fid_label
+        self.sample_button, self.retake_button = f.sample_button, f.retake_button
+        self.hp_n, self.sweep_button, self.hp_label = h.hp_n, h.sweep_button, h.hp_label
+        self.fit_button, self.result_label = r.fit_button, r.result_label
+        self.accept_button, self.discard_button = r.accept_button, r.discard_button
         self.fid_list.currentRowChanged.connect(self._row_changed)
-        g.addWidget(self.fid_list, 0, 0, 1, 2)
-        self.picture = QLabel()
-        self.picture.setAlignment(Qt.AlignCenter)
-        self.picture.setMinimumHeight(190)
-        self.picture.current = None
-        g.addWidget(self.picture, 1, 0, 1, 2)
-        self.sample_button = QPushButton("Sample")
         self.sample_button.clicked.connect(self.sample_fiducial)
-        g.addWidget(self.sample_button, 2, 0)
-        self.retake_button = QPushButton("Retake selected")
         self.retake_button.clicked.connect(self.retake_selected)
-        g.addWidget(self.retake_button, 2, 1)
-        self.fid_label = QLabel()
-        self.fid_label.setWordWrap(True)
-        g.addWidget(self.fid_label, 3, 0, 1, 2)
-        ll.addWidget(box)
-        hbox = QGroupBox("2. Head points (sweep the scalp)")
-        h = QGridLayout(hbox)
-        self.hp_n = QSpinBox()
-        self.hp_n.setRange(10, 2000)
-        self.hp_n.setValue(HEAD_POINTS)
-        self.hp_n.setSuffix(" points")
-        h.addWidget(self.hp_n, 0, 0)
-        self.sweep_button = QPushButton("Start sweep")
         self.sweep_button.clicked.connect(self.toggle_sweep)
-        h.addWidget(self.sweep_button, 0, 1)
-        self.hp_label = QLabel("0 points")
-        h.addWidget(self.hp_label, 1, 0, 1, 2)
-        ll.addWidget(hbox)
+        self.fit_button.clicked.connect(self.fit)
+        self.accept_button.clicked.connect(self.accept)
+        self.discard_button.clicked.connect(self.discard)
+        ll.addWidget(self.fid_box)
+        ll.addWidget(self.hp_box)
         ll.addStretch(1)
         split.addWidget(left)
         self.scene_holder = QVBoxLayout()
@@ -103,23 +83,7 @@ class RegisterWorkspace(LiveWorkspace):
         self.scene_holder.addWidget(self.camera_view)
         split.addWidget(mid)
         right = QWidget()
-        rl = QVBoxLayout(right)
-        rbox = QGroupBox("3. Registration")
-        rg = QVBoxLayout(rbox)
-        self.fit_button = QPushButton("Register")
-        self.fit_button.clicked.connect(self.fit)
-        rg.addWidget(self.fit_button)
-        self.result_label = QLabel("collect the fiducials first")
-        self.result_label.setWordWrap(True)
-        rg.addWidget(self.result_label, 1)
-        row = QHBoxLayout()
-        self.accept_button, self.discard_button = QPushButton("Accept"), QPushButton("Discard attempt")
-        self.accept_button.clicked.connect(self.accept)
-        self.discard_button.clicked.connect(self.discard)
-        row.addWidget(self.accept_button)
-        row.addWidget(self.discard_button)
-        rg.addLayout(row)
-        rl.addWidget(rbox)
+        QVBoxLayout(right).addWidget(self.result_box)
         split.addWidget(right)
         split.setSizes([330, 700, 400])
         root.addWidget(split, 1)
@@ -306,12 +270,7 @@ class RegisterWorkspace(LiveWorkspace):
 
     def _fit_done(self, result) -> None:
         self.attempt.result = result
-        colour = "#28c850" if result.accepted else "#dc3232"
-        lines = [(f"<span style='color:{colour}'><b>{x}</b></span>" if x.startswith(("ACCEPTABLE", "REFUSED")) else x)
-                 for x in result_lines(result)]
-        self.result_label.setText("<br>".join(lines)
-                                  + ("<br><i>3D: head points blue inside / white on / red outside the scalp "
-                                     "(3 mm full colour), outliers magenta</i>" if result.icp is not None else ""))
+        self.result_box.show_result(result)
         self._refresh()
 
     def accept(self) -> None:
@@ -346,18 +305,7 @@ class RegisterWorkspace(LiveWorkspace):
 
     def _refresh(self) -> None:
         a = self.attempt
-        row = self.fid_list.currentRow()
-        self.fid_list.blockSignals(True)
-        self.fid_list.clear()
-        if a is not None:
-            for e in a.fiducials:
-                detail = (f"{e.spread_mm:.2f} mm spread" if e.state is PointState.COLLECTED else e.message)
-                self.fid_list.addItem(f"{e.name}: {e.state.value}" + (f" ({detail})" if detail else ""))
-            if 0 <= row < len(a.fiducials):
-                self.fid_list.setCurrentRow(row)
-            chosen = a.fiducials[row].name if 0 <= row < len(a.fiducials) else None
-            self._show_picture(a.next_pending() or chosen)
-        self.fid_list.blockSignals(False)
+        self.fid_box.show_attempt(a)
         busy = self._task is not None
         self.sample_button.setEnabled(not busy and a is not None and a.next_pending() is not None)
         self.sample_button.setText(f"Sample {a.next_pending()}" if a and a.next_pending() else "Sample")
@@ -369,20 +317,7 @@ class RegisterWorkspace(LiveWorkspace):
     def _row_changed(self, row: int) -> None:
         a = self.attempt
         if a is not None and a.next_pending() is None and 0 <= row < len(a.fiducials):
-            self._show_picture(a.fiducials[row].name)
-
-    def _show_picture(self, name: Optional[str]) -> None:
-        """The drawing of where the next fiducial is (views.fiducial_picture), or its name."""
-        from navtms.app.views.fiducial_picture import fiducial_picture
-        from navtms.app.views.touch_pictures import fiducial_key
-
-        self.picture.current = name
-        key = fiducial_key(name) if name else None
-        if key is None:
-            self.picture.setPixmap(QPixmap())
-            self.picture.setText("" if name is None else f"touch: {name}")
-        else:
-            self.picture.setPixmap(fiducial_picture(key, 170))
+            self.fid_box.show_picture(a.fiducials[row].name)
 
     def refresh_live(self, state, lights) -> None:
         a = self.attempt
