@@ -22,7 +22,8 @@ from tracking import poselog
 from tracking.recorder import RecordingSource, ffv1_available
 
 REPO = Path(__file__).resolve().parents[2]
-REAL_VIDEO = REPO.parent / "shared" / "data" / "real" / "webcam-aruco-sksurgery" / "multipattern.avi"
+REAL_DIR = REPO.parent / "shared" / "data" / "real" / "webcam-aruco-sksurgery"
+REAL_VIDEO = REAL_DIR / "multipattern.avi"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,20 @@ def source_video(tmp_path_factory):
     return path, truth
 
 
+@pytest.fixture(scope="module")
+def track_options(tmp_path_factory):
+    """The footage's own camera (upstream calibration.txt) and its three marker bodies, so every
+    run tracks real poses (without them `navtms track` refuses to start: no focal length)."""
+    from tracking.camera import CameraModel
+
+    vals = np.array((REAL_DIR / "calibration.txt").read_text().split(), float)
+    cam = tmp_path_factory.mktemp("cam") / "camera.json"
+    CameraModel((640, 480), vals[:9].reshape(3, 3), vals[9:14]).save(cam)
+    return ["--camera", str(cam), "--body", f"reference={REAL_DIR / 'reference.txt'}@DICT_ARUCO_ORIGINAL",
+            "--body", f"pointer={REAL_DIR / 'pointer.txt'}@DICT_ARUCO_ORIGINAL",
+            "--body", f"tag0={REAL_DIR / 'tag_0.txt'}"]
+
+
 def _env():
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
     env["PYTHONPATH"] = str(REPO)
@@ -75,7 +90,8 @@ def _kill_after(cmd, cwd, lines_before_kill: int, extra_delay_s: float, marker: 
                         break
         else:
             end = time.monotonic() + 60
-            while time.monotonic() < end and not any((Path(cwd) / "rec").glob("frames.csv")):
+            while (time.monotonic() < end and proc.poll() is None
+                   and not any((Path(cwd) / "rec").glob("frames.csv"))):
                 time.sleep(0.002)
         time.sleep(extra_delay_s)
     finally:
@@ -102,17 +118,20 @@ def _same_poses(a, b):
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_random_kills_of_track_record(tmp_path, source_video):
+def test_random_kills_of_track_record(tmp_path, source_video, track_options):
     video, truth = source_video
     rng = random.Random(int(os.environ.get("NAVTMS_KILL_SEED", "13")))
     plan = [(0, rng.uniform(0.0, 0.05))] + [(rng.randint(1, 25), rng.uniform(0.0, 0.04)) for _ in range(3)]
+    posed = 0
     for k, (lines, delay) in enumerate(plan):
         work = tmp_path / f"run{k}"
         work.mkdir()
         seen = _kill_after([sys.executable, "-m", "navtms", "track", f"video:{video}", "--out", "o.csv",
-                            "--record", "rec"], work, lines, delay, "frame ")
+                            "--record", "rec", *track_options], work, lines, delay, "frame ")
         rec_dir = work / "rec"
+        assert len(seen) == lines, f"kill {k}: the tracker reported {len(seen)} of {lines} frames (did it start?)"
         if not (rec_dir / "recording.json").exists():
+            assert lines == 0, f"kill {k}: {lines} frames reported but no recording"
             continue    # killed before the recorder started: nothing to replay
         src, frames = _replay(rec_dir)
         log = _pose_frames(rec_dir / "poses.csv")
@@ -128,12 +147,14 @@ def test_random_kills_of_track_record(tmp_path, source_video):
         by_number = {f.frame_number: f.poses for f in out_log}
         for f in frames:
             _same_poses(f.poses, by_number[f.frame_number])
+            posed += any(p.visible for p in f.poses.values())
         # The CLI replays it too (an empty one as empty, exit 0).
         r = subprocess.run([sys.executable, "-m", "navtms", "track", f"replay:{rec_dir}", "--quiet"], cwd=work,
                            capture_output=True, text=True, env=_env(), timeout=120)
         assert r.returncode == 0, r.stderr
         assert f"{len(frames)} frames" in r.stdout
         assert all(line.startswith("navtms track: ") for line in r.stderr.splitlines()), r.stderr
+    assert posed >= 10     # the replays hold real poses of the footage's bodies, not just images
 
 
 def _navigate_session(tmp_path, T_mri_from_head, target):
