@@ -187,4 +187,10 @@ def test_a_whole_session_in_the_app_writes_what_the_cli_writes(tmp_path, qtbot, 
         pulses = read_log(d / "pulses.csv", "pulse")
         assert len(pulses) == 3 and all(p["fired"] == "1" and p["on_target"] == "1" for p in pulses)
         frames = read_log(d / "frames.csv", "frame")
-        assert len(frames) > 100 and all(math.isfinite(float(r["distance_mm"])) for r in frames if r["visible"] == "1")
+        # how many frames a paced run logs before it is stopped depends on the machine's speed; that
+        # the frames each pulse took its pose from were logged, seen and finite does not
+        logged = {r["frame"]: r for r in frames}
+        for p in pulses:
+            for k in ("frame_before", "frame_after"):
+                assert p[k] in logged and logged[p[k]]["visible"] == "1", (d.name, k, p[k])
+        assert all(math.isfinite(float(r["distance_mm"])) for r in frames if r["visible"] == "1")
