@@ -4,6 +4,7 @@ errors, plans, interop formats. No GUI.
 Modules:
     surfaces, brain, surface_cache   scalp and brain surfaces from the MRI (cached)
     skin_edge      where the skin is: the half-maximum of the local outer intensity edge
+    masks          voxel mask operations (largest connected component)
     library        the MNI target library (e.g. DLPFC variants)
     mni, mni_io    MRI <-> MNI registration and its transform files
     scalp_rules    10-20 positions, Beam F3, the 5 cm rule

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from navcore.errors import GeometryError
-from targets.surfaces import largest_component
+from targets.masks import largest_component
 
 #: Gaussian width (mm) over which the profiles' edge levels are spread (per region, not global).
 EDGE_REGION_MM = 3.0

@@ -13,6 +13,8 @@ from scipy import ndimage
 
 from navcore.errors import GeometryError
 from navcore.mri import MRIVolume
+from targets.masks import largest_component  # noqa: F401  (re-exported: brain, tests)
+from targets.skin_edge import skin_edge_field
 
 #: Grid step (mm) the head mask and isosurface are computed on (finer MRIs are resampled).
 WORKING_STEP_MM = 1.5
@@ -67,16 +69,6 @@ def head_threshold(data: np.ndarray) -> float:
     if sample.size < 100:
         raise GeometryError("the MRI is (almost) empty; no head can be found")
     return 0.5 * otsu_threshold(sample)
-
-
-def largest_component(mask: np.ndarray) -> np.ndarray | None:
-    """The largest face-connected component of a boolean voxel mask (None when it is empty)."""
-    lab, n = ndimage.label(mask)
-    if n == 0:
-        return None
-    sizes = np.bincount(lab.ravel())
-    sizes[0] = 0
-    return lab == int(np.argmax(sizes))
 
 
 def head_mask(mri: MRIVolume, threshold: float | None = None) -> np.ndarray:
@@ -268,8 +260,6 @@ def scalp_surface(mri: MRIVolume, threshold: float | None = None, target_triangl
         half Otsu, when None); it does not place the surface.
     target_triangles: decimation goal (about; 0 keeps every triangle).
     step_mm: volumes finer than ~0.8 step_mm are first resampled to about it (`working_volume`)."""
-    from targets.skin_edge import skin_edge_field
-
     work = working_volume(mri, step_mm)
     thr = head_threshold(work.data) if threshold is None else float(threshold)
     mask = head_mask(work, thr)
