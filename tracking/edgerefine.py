@@ -54,11 +54,21 @@ def _bilinear(gray: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 _NEXT = np.array([1, 2, 3, 0])
 _PREV = np.array([3, 0, 1, 2])
 _LIN: dict = {}
+_STARTS: dict = {}
 _K = 15                                                     # samples per profile across an edge
 _CUMSUM = np.triu(np.ones((_K - 1, _K - 1), np.float32))   # x @ _CUMSUM = cumulative sum along x's last axis
 MAIN_STEP_FRACTION = 0.02   # the main step of an edge profile ends where the rise drops to this fraction of its largest
 _CONTRAST = np.zeros(_K, np.float32)
 _CONTRAST[:2], _CONTRAST[-2:] = -0.5, 0.5                   # mean of the light end minus the dark end
+
+
+def _starts(size: int) -> np.ndarray:
+    """np.arange(0, size, _K - 1): the flat index of each profile's first step (cached by size)."""
+    a = _STARTS.get(size)
+    if a is None:
+        a = _STARTS[size] = np.arange(0, size, _K - 1)
+        a.setflags(write=False)
+    return a
 
 
 def _lin(k: int, lo: float, hi: float) -> np.ndarray:
@@ -168,7 +178,7 @@ def _refine_once(gray, cur, orig, bits, m, margin, max_jump_px, extra=None):
     # a 4-tag body, and rises from noise pulled it towards the profile's centre
     # (reductions along a 14-long last axis are slow in numpy: the largest rise is gathered at its
     # flat index, the cumulative count is a product with a triangular matrix)
-    top = np.arange(0, w.size, _K - 1) + w.reshape(-1, _K - 1).argmax(axis=-1)   # flat index of each largest rise
+    top = _starts(w.size) + w.reshape(-1, _K - 1).argmax(axis=-1)   # flat index of each largest rise
     col = w.shape[:-1] + (1,)
     low = w <= MAIN_STEP_FRACTION * w.reshape(-1)[top].reshape(col)
     runs = low.astype(np.float32) @ _CUMSUM                 # running count of low samples: a run shares one
@@ -176,7 +186,9 @@ def _refine_once(gray, cur, orig, bits, m, margin, max_jump_px, extra=None):
     mm = ((w * main) @ mom[..., :2]).reshape(n, 4, m, 2)
     off = mm[..., 1] / np.maximum(mm[..., 0], 1e-9)         # centroid of the main step along the normal
     var = wm[..., 2] * iw - (wm[..., 1] * iw) ** 2          # spread (second moment) of all the rise
-    spread = np.sqrt(np.maximum(var, 0.0)).mean(-1).max(-1).astype(np.float64)   # (N,) blurriest edge
+    # (N,) blurriest edge: the largest of the edges' mean spreads (the sum's largest / m: the
+    # same float32 as the largest mean, division by m > 0 being monotonic; without mean's wrapper)
+    spread = (np.sqrt(np.maximum(var, 0.0)).sum(-1).max(-1) / np.float32(m)).astype(np.float64)
     good = (wsum > 0) & ((prof @ _CONTRAST).reshape(n, 4, m) > 16.0)          # (N, 4, m)
     e = (base + off[..., None] * nrm[:, :, None, :]).astype(np.float64)       # (N, 4, m, 2) edge points
     # weighted total-least-squares line per edge: centroid and 2x2 scatter of the good points

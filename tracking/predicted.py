@@ -123,7 +123,7 @@ def verify_predicted(gray: np.ndarray, predicted: np.ndarray, dictionary: str, i
     bits = dictionary_by_name(dictionary).markerSize + 2
     pred = np.asarray(predicted, np.float64).reshape(-1, 4, 2)
     h, w = gray.shape
-    inside = np.all((pred[..., 0] > 2) & (pred[..., 0] < w - 3) & (pred[..., 1] > 2) & (pred[..., 1] < h - 3), axis=1)
+    inside = ((pred > 2) & (pred < (w - 3, h - 3))).all(axis=(1, 2))     # every corner 2 px inside the image
     # the cells are sampled in the same image read as a second edge-fit pass (tracking.edgerefine)
     ref, spread, status, samples = refine_corners(gray, pred, bits, iterations, max_jump_px=max_jump_px,
                                                   settle_px=settle_px, sample_at=lambda c: _cell_points(c, bits))
