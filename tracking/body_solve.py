@@ -46,6 +46,7 @@ class BodySolver:
         self._by_name = {b.name: b for b in self.bodies}
         self._planar = {b.name: is_planar(b.corners()) for b in self.bodies}
         self._reach = {b.name: float(np.sqrt((b.corners() ** 2).sum(axis=1).max())) for b in self.bodies}   # mm
+        self._obj: dict[tuple[str, tuple], np.ndarray] = {}      # _corners: (body, tag ids) -> (4N, 3) mm
         # pose history per body: the last pose, the one before, the last RMS (px)
         self.last_T: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
         self.before_T: dict[str, Optional[np.ndarray]] = {b.name: None for b in self.bodies}
@@ -107,11 +108,23 @@ class BodySolver:
         body = self._by_name[owner]
         return square_fit_rms(body.tags[tid], corners, self._K, self._dist) > self.settings.partial_square_px
 
-    def _outlier(self, body: MarkerBody, tags: list, T: np.ndarray, per_tag: np.ndarray) -> Optional[int]:
+    def _outlier(self, obj_tags: list, img_tags: list, T: np.ndarray, per_tag: np.ndarray) -> Optional[int]:
         """Index of a tag that stands out from the body's other tags (module docstring), or None."""
         s = self.settings
-        return outlier_tag([body.tags[t] for t, _ in tags], [c for _, c in tags], T, self._K, self._dist, per_tag,
+        return outlier_tag(obj_tags, img_tags, T, self._K, self._dist, per_tag,
                            s.outlier_ratio, s.outlier_floor_px, s.max_tag_error_px, s.consistency)
+
+    def _corners(self, body: MarkerBody, ids: tuple) -> np.ndarray:
+        """body.corners(ids) (4N, 3) mm, kept per body and tag set (read-only): the same few tag
+        sets come back every frame."""
+        key = (body.name, ids)
+        obj = self._obj.get(key)
+        if obj is None:
+            obj = body.corners(ids)
+            obj.setflags(write=False)
+            if len(self._obj) < 256:
+                self._obj[key] = obj
+        return obj
 
     def _solve_body(self, body: MarkerBody, tags: list[tuple[int, np.ndarray]], frame: Frame,
                     warm: bool) -> BodyPose:
@@ -125,8 +138,10 @@ class BodySolver:
                 and math.isfinite(self.last_rms[body.name]))
         while len(tags) >= need and tags:
             n = len(tags)
-            obj = body.corners([t for t, _ in tags])
-            img = np.concatenate([c for _, c in tags], axis=0)
+            ids = tuple(t for t, _ in tags)
+            obj = self._corners(body, ids)
+            img_tags = [c for _, c in tags]
+            img = np.concatenate(img_tags, axis=0)
             if warm:
                 T = refine_from(obj, img, self._K, self._dist, self._warm_start_pose(body.name),
                                 s.warm_start_iterations, reach_mm=self._reach[body.name])
@@ -145,11 +160,11 @@ class BodySolver:
                 if not float(sq.sum()) <= (4 * n) * (s.warm_start_ratio * self.last_rms[body.name] + 0.1) ** 2:
                     continue
             per_tag = np.sqrt(sq.sum(-1) * 0.25)                      # RMS px per tag
-            bad = self._outlier(body, tags, T, per_tag) if n > 1 else None
+            obj_tags = [body.tags[t] for t in ids]
+            bad = self._outlier(obj_tags, img_tags, T, per_tag) if n > 1 else None
             if bad is None:
                 # a partly covered tag disagrees with the others by less (tracking.tag_consistency)
-                bad = inconsistent_tag([body.tags[t] for t, _ in tags], [c for _, c in tags], T, self._K,
-                                       self._dist, s.consistency, per_tag)
+                bad = inconsistent_tag(obj_tags, img_tags, T, self._K, self._dist, s.consistency, per_tag)
             if bad is not None:
                 del tags[bad]
                 continue
@@ -162,7 +177,7 @@ class BodySolver:
                 self.misfit_frames += 1
             if rms > s.max_body_rms_px or T[2, 3] <= 0:
                 break
-            used = [t for t, _ in tags]
+            used = list(ids)
             self.used_tags[body.name] = used
             if n == total:                       # all corners projected already (the tracker keeps them)
                 self.projections[body.name] = (T, proj if used == body.ids else None)
