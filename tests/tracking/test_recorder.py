@@ -2,12 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
-import signal
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -18,6 +12,7 @@ from tracking import recorder as rec
 from tracking.camera import CameraModel
 from navigation.sources import open_source
 from tracking.types import BodyPose, Frame
+from recorder_kill import record_and_kill
 
 
 def make_frame(i: int, gray: bool = False, w: int = 96, h: int = 72):
@@ -125,20 +120,6 @@ def test_refusals(tmp_path):
         open_source(f"replay:{tmp_path / 'nope'}")
 
 
-KILL_SCRIPT = textwrap.dedent("""
-    import sys
-    sys.path[:0] = {tests!r}
-    from test_recorder import make_frame
-    from tracking.recorder import Recorder
-    r = Recorder({folder!r}, bodies=["coil", "head"], video={kind!r}, background={background!r}, max_queue=5)
-    i = 0
-    while True:
-        r.write(make_frame(i, w=320, h=240))
-        print(i, flush=True)
-        i += 1
-""")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kind, background, stop_after", [("ffv1", False, 23), ("png", False, 17), ("ffv1", True, 31)])
 def test_killed_recording_loses_at_most_the_last_frame(tmp_path, kind, background, stop_after):
@@ -149,17 +130,7 @@ def test_killed_recording_loses_at_most_the_last_frame(tmp_path, kind, backgroun
     if kind == "ffv1" and not rec.ffv1_available():
         pytest.skip("no FFV1 writer (PyAV) here")
     folder = tmp_path / "rec"
-    code = KILL_SCRIPT.format(tests=[str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])], folder=str(folder), kind=kind, background=background)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        reported = -1
-        for line in proc.stdout:
-            reported = int(line)
-            if reported >= stop_after:
-                break
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+    reported, _ = record_and_kill(folder, kind, background=background, max_queue=5, stop_after=stop_after)
     assert reported >= stop_after
     info = json.loads((folder / "recording.json").read_text())
     assert info["complete"] is False  # never closed

@@ -12,10 +12,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import subprocess
-import sys
-import textwrap
 import threading
 from pathlib import Path
 
@@ -25,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from navcore.errors import TrackingError
+from recorder_kill import record_and_kill
 from test_recorder import make_frame
 from tracking import recorder as rec
 from tracking import spool
@@ -256,28 +253,6 @@ def test_a_spool_entry_that_does_not_fit_the_images_is_refused(tmp_path):
             rec.RecordingSource(folder)
 
 
-KILL_SCRIPT = textwrap.dedent("""
-    import sys, time
-    sys.path[:0] = {paths!r}
-    from test_recorder import make_frame
-    from tracking.recorder import Recorder
-
-    encode = Recorder._encode
-
-    def slow_encode(self, index, image):   # a slow encoder: the queue runs many frames behind
-        time.sleep(0.03)
-        encode(self, index, image)
-
-    Recorder._encode = slow_encode
-    r = Recorder({folder!r}, bodies=["coil", "head"], video={kind!r}, background=True, max_queue=30)
-    i = 0
-    while True:
-        r.write(make_frame(i, w=320, h=240))
-        print(i, flush=True)
-        i += 1
-""")
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("kind", KINDS)
@@ -288,25 +263,12 @@ def test_killed_background_recording_keeps_every_frame_written(tmp_path, kind):
     pose log at most one frame more, all bit-exact against the frames regenerated here, and
     the video alone holds many frames fewer (the spool gave the rest)."""
     _need(kind)
-    here = Path(__file__).resolve()
     rng = random.Random(int(os.environ.get("NAVTMS_KILL_SEED", "13")))
     for k, (stop_after, delay) in enumerate([(45, 0.0)] + [(rng.randint(20, 60), rng.uniform(0, 0.02)) for _ in range(2)]):
         folder = tmp_path / f"rec{k}"
-        code = KILL_SCRIPT.format(paths=[str(here.parent), str(here.parents[1])], folder=str(folder), kind=kind)
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, "PYTHONPATH": str(here.parents[2])})
-        try:
-            reported = -1
-            for line in proc.stdout:
-                reported = int(line)
-                if reported >= stop_after:
-                    break
-            if delay:
-                threading.Event().wait(delay)
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-        assert reported >= stop_after, proc.stderr.read()
+        reported, stderr = record_and_kill(folder, kind, background=True, max_queue=30, stop_after=stop_after,
+                                           delay_s=delay, encode_delay_s=0.03)
+        assert reported >= stop_after, stderr
         src = rec.RecordingSource(folder)
         out = list(src)
         in_video = _images_in_video(folder, kind)
