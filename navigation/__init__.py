@@ -4,6 +4,7 @@ Imports registration, tracking, targets, igtl; never the viewer, navtms or a GUI
 Modules:
     navigator  Navigator: poses -> coil in mri, errors, on-target with the one Tolerances
     loop       NavigationLoop: source -> estimator -> filter -> navigator -> sinks (threads)
+    loop_state LoopState, the states the loop reports to its sinks
     wiring     build_run: the one wiring of a run for navigate, replay, the demo and the app
     sources    open_source("camera:0" | "video:F" | "replay:D" | "poses:F" | "igtl:H:P")
     sinks      the Sink protocol, frame/timing logs, OpenIGTLink

@@ -38,24 +38,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Callable, Optional, Sequence
 
 from navcore.errors import NavtmsError
 from navcore.latest import LatestValue
+from navigation.loop_state import LoopState
 from navigation.sinks import Sink, as_sink
 from tracking.types import Frame
-
-class LoopState(StrEnum):
-    """State of a loop run (a str, so logs and JSON keep the words)."""
-
-    IDLE = "idle"
-    RUNNING = "running"
-    SOURCE_LOST = "source lost"
-    FAILED = "failed"
-    ENDED = "ended"
-    STOPPED = "stopped"
-
 
 STATES = tuple(LoopState)
 

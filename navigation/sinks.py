@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Callable, Optional, Protocol, runtime_checkabl
 from navigation.csvlog import CsvLog
 from navigation.records import FRAME_COLUMNS, TIMING_COLUMNS, frame_row, timing_row
 
+from navigation.loop_state import LoopState
+
 if TYPE_CHECKING:
-    from navigation.loop import LoopState
     from navigation.navigator import NavOutput
 
 
@@ -27,7 +28,7 @@ class Sink(Protocol):
 
     def __call__(self, out: "NavOutput") -> None: ...
 
-    def status(self, state: "LoopState", message: str) -> None: ...
+    def status(self, state: LoopState, message: str) -> None: ...
 
     def stale(self, age_ns: int) -> None: ...
 
@@ -40,7 +41,7 @@ class BaseSink:
     def __call__(self, out: "NavOutput") -> None:
         raise NotImplementedError
 
-    def status(self, state: "LoopState", message: str) -> None:
+    def status(self, state: LoopState, message: str) -> None:
         pass
 
     def stale(self, age_ns: int) -> None:
@@ -90,7 +91,7 @@ class IGTLSink(BaseSink):
     def __call__(self, out) -> None:
         self.server.publish_output(out, self.fre_mm, self.navigator.targets[out.target_index])
 
-    def status(self, state: "LoopState", message: str) -> None:
+    def status(self, state: LoopState, message: str) -> None:
         """Source lost / ended: clients must stop showing the coil as current."""
         self.server.publish_lost(state if not message else f"{state}: {message}")
 
@@ -113,6 +114,6 @@ class CallbackSink(BaseSink):
     def __call__(self, out) -> None:
         self.fn(out)
 
-    def status(self, state: "LoopState", message: str) -> None:
+    def status(self, state: LoopState, message: str) -> None:
         if self.status_fn is not None:
             self.status_fn(state, message)
