@@ -28,6 +28,7 @@ PEER_OUTPUT_T = np.array([17.61, 25.09, 210.37])
 
 
 def read_video(path: Path) -> list[np.ndarray]:
+    """Every frame of a video file, in order, as OpenCV decodes it (BGR uint8); [] when it cannot be opened."""
     cap = cv2.VideoCapture(str(path))
     out = []
     while True:

@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
+from navtms.benches._tracking_real import read_video
 from tracking import poselog
 from tracking.recorder import RecordingSource, ffv1_available
 
@@ -36,14 +36,7 @@ def source_video(tmp_path_factory):
         pytest.skip("no FFV1 writer (PyAV) here")
     from tracking.ffv1 import FFV1Writer
 
-    cap = cv2.VideoCapture(str(REAL_VIDEO))
-    frames = []
-    while True:
-        ok, im = cap.read()
-        if not ok:
-            break
-        frames.append(im)
-    cap.release()
+    frames = read_video(REAL_VIDEO)
     path = tmp_path_factory.mktemp("src") / "looped.avi"
     w = FFV1Writer(path, (frames[0].shape[1], frames[0].shape[0]), 3, 30.0)
     truth = []

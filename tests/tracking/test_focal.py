@@ -4,12 +4,12 @@ Phantoms: flat bodies rendered by tracking.tagrender with a camera of KNOWN foca
 truth), tilted or face-on; real footage (multipattern.avi, f ~435 px fitted, README)."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from navcore.errors import TrackingError
+from navtms.benches._tracking_real import read_video
 from tracking.bodies import load_body
 from tracking.focal import centred_camera, estimate_camera, estimate_focal
 from tracking.tagrender import project, render
@@ -59,13 +59,7 @@ def test_no_body_with_two_tags_is_refused(coil):
 def test_real_multipattern_focal_within_5_percent_of_the_fitted_one(shared_real):
     # the README's fit of the bodies' geometry: ~435 px (0.68 x width), RMS ~0.3 px
     d = shared_real / "webcam-aruco-sksurgery"
-    cap = cv2.VideoCapture(str(d / "multipattern.avi"))
-    frames = []
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        frames.append(img)
+    frames = read_video(d / "multipattern.avi")
     _, est = estimate_camera(frames, [load_body(d / "reference.txt"), load_body(d / "pointer.txt")])
     assert abs(est.f_px - 435.0) <= 0.05 * 435.0, est
     assert est.rms_px < 0.4 and est.frames == 10

@@ -9,6 +9,7 @@ from scipy.spatial.transform import Rotation
 
 from navcore.errors import TrackingError
 from navcore.transforms import rotation_between
+from navtms.benches._tracking_real import read_video
 from tracking.bodies import MarkerBody, load_body, planar_body
 from tracking.camera import CameraModel
 from tracking.pose import MarkerTracker, TrackerSettings
@@ -125,15 +126,8 @@ REAL = "webcam-aruco-sksurgery"
 
 
 def _frames(path):
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened(), path
-    frames = []
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        frames.append(img)
-    cap.release()
+    frames = read_video(path)
+    assert frames, path
     return frames
 
 

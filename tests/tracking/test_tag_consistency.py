@@ -13,6 +13,7 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 from scipy.spatial.transform import Rotation
 
+from navtms.benches._tracking_real import read_video
 from tracking.bodies import MarkerBody, load_body
 from tracking.camera import CameraModel
 from tracking.pose import MarkerTracker, TrackerSettings
@@ -183,13 +184,7 @@ def test_real_webcam_no_tag_dropped(shared_real):
     # neither from the 12- and 6-tag bodies nor from any 2-tag sub-body
     d = shared_real / "webcam-aruco-sksurgery"
     ref, ptr = load_body(d / "reference.txt"), load_body(d / "pointer.txt")
-    cap = cv2.VideoCapture(str(d / "multipattern.avi"))
-    frames = {}
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        frames[len(frames)] = img
+    frames = dict(enumerate(read_video(d / "multipattern.avi")))
     cam = CameraModel.guess(640, 480)
     on, off = _track(cam, [ref, ptr], frames), _track(cam, [ref, ptr], frames, OFF)
     for i in frames:
