@@ -46,8 +46,6 @@ from navigation.loop_state import LoopState
 from navigation.sinks import Sink, as_sink
 from tracking.types import Frame
 
-STATES = tuple(LoopState)
-
 
 def lower_thread_priority(nice: int = 10) -> bool:
     """Lower the calling thread's CPU priority (Linux: per-thread nice; threads it creates
